@@ -1,0 +1,531 @@
+//! The control API under `/_sim/`: inject events, fault the connection, configure, inspect.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Map, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::compression::Split;
+use crate::http::{Request, Response};
+use crate::log;
+use crate::presets::{self, Preset, PresetContext, INTENT_MESSAGE_CONTENT};
+use crate::protocol;
+use crate::state::{ConnId, Fault, Outbound, Shared, Sim};
+
+/// Most events one `/_sim/dispatch` call may send.
+const MAX_COUNT: u32 = 10_000;
+/// Largest `/_sim/oversize` payload.
+const MAX_OVERSIZE: usize = 256 * 1024 * 1024;
+
+/// Handles a request whose path starts with `/_sim/`.
+pub fn handle(shared: &Shared, req: &Request) -> Response {
+    let route = req.path.trim_start_matches("/_sim/").trim_end_matches('/');
+    let mut sim = shared.lock();
+    let result = match (req.method.as_str(), route) {
+        ("GET", "state") => Ok(Response::json(200, &sim.snapshot())),
+        ("GET", "config") => Ok(Response::json(200, &config_json(&sim))),
+        ("POST", "reset") => {
+            sim.reset();
+            Ok(ok())
+        }
+        ("POST", "dispatch") => body(req).and_then(|b| dispatch(&mut sim, b)),
+        ("POST", "oversize") => body(req).and_then(|b| oversize(&mut sim, b)),
+        ("POST", "reconnect") => body(req).and_then(|b| reconnect(&mut sim, b)),
+        ("POST", "heartbeat-request") => body(req).and_then(|b| heartbeat_request(&mut sim, b)),
+        ("POST", "invalid-session") => body(req).and_then(|b| invalid_session(&mut sim, b)),
+        ("POST", "close") => body(req).and_then(|b| close(&mut sim, b)),
+        ("POST", "drop") => body(req).and_then(|b| drop_conns(&mut sim, b)),
+        ("POST", "acks") => body(req).and_then(|b| acks(&mut sim, b)),
+        ("POST", "raw") => body(req).and_then(|b| raw(&mut sim, b)),
+        ("POST", "config") => body(req).and_then(|b| configure(&mut sim, b)),
+        (_, "state" | "config" | "reset" | "dispatch" | "oversize" | "reconnect")
+        | (_, "heartbeat-request" | "invalid-session" | "close" | "drop" | "acks" | "raw") => {
+            Err(error(405, "method not allowed"))
+        }
+        _ => Err(error(404, "unknown control route")),
+    };
+    result.unwrap_or_else(|e| e)
+}
+
+type Handled = Result<Response, Response>;
+
+fn ok() -> Response {
+    Response::json(200, &json!({"ok": true}))
+}
+
+fn error(status: u16, message: impl Into<String>) -> Response {
+    Response::json(status, &json!({"error": message.into()}))
+}
+
+/// Parses the JSON body (an empty body counts as `{}`).
+fn body<T: DeserializeOwned>(req: &Request) -> Result<T, Response> {
+    let bytes: &[u8] = if req.body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &req.body
+    };
+    serde_json::from_slice(bytes).map_err(|e| error(400, format!("bad request body: {e}")))
+}
+
+/// Distinguishes a missing field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DispatchBody {
+    token: Option<String>,
+    session_id: Option<String>,
+    #[serde(rename = "type")]
+    event: Option<String>,
+    data: Option<Value>,
+    preset: Option<String>,
+    overrides: Option<Map<String, Value>>,
+    count: Option<u32>,
+    #[serde(default)]
+    ignore_intents: bool,
+}
+
+/// Picks the session a control call addresses, or answers 409.
+fn pick_session(
+    sim: &Sim,
+    token: Option<&str>,
+    session_id: Option<String>,
+) -> Result<String, Response> {
+    match session_id {
+        Some(id) if sim.sessions.contains_key(&id) => Ok(id),
+        Some(_) => Err(error(409, "no session")),
+        None => sim
+            .target_session(token)
+            .ok_or_else(|| error(409, "no session")),
+    }
+}
+
+fn dispatch(sim: &mut Sim, b: DispatchBody) -> Handled {
+    let session_id = pick_session(sim, b.token.as_deref(), b.session_id)?;
+    let mut sent = Vec::new();
+    let mut skipped = Value::Null;
+    match (b.event, b.preset) {
+        (Some(event), None) => {
+            let data = b.data.unwrap_or_else(|| json!({}));
+            let raw = data.to_string();
+            sent.extend(sim.dispatch(&session_id, &event, raw).map(|e| (e, data)));
+        }
+        (None, Some(name)) => {
+            let preset =
+                Preset::parse(&name).ok_or_else(|| error(400, format!("unknown preset {name}")))?;
+            let count = b.count.unwrap_or(1).min(MAX_COUNT);
+            let intents = sim.sessions.get(&session_id).map_or(0, |s| s.intents);
+            let (needed, intent_name) = preset.required_intent();
+            if !b.ignore_intents && intents & needed == 0 {
+                skipped = json!(format!("session lacks intent {intent_name}"));
+            } else {
+                for _ in 0..count {
+                    let mut d = preset.build(&mut PresetContext {
+                        world: &sim.world,
+                        snowflakes: &mut sim.snowflakes,
+                        base_http: &sim.base_http,
+                        last_message: &sim.last_message,
+                    });
+                    if let Some(overrides) = &b.overrides {
+                        presets::merge(&mut d, overrides);
+                    }
+                    let event = preset.event();
+                    if event == "MESSAGE_CREATE" {
+                        if !b.ignore_intents && intents & INTENT_MESSAGE_CONTENT == 0 {
+                            presets::strip_content(&mut d, sim.world.bot_id);
+                        }
+                        if let (Some(channel), Some(id)) =
+                            (d["channel_id"].as_str(), d["id"].as_str())
+                        {
+                            sim.last_message.insert(channel.to_owned(), id.to_owned());
+                        }
+                    }
+                    let raw = d.to_string();
+                    sent.extend(sim.dispatch(&session_id, event, raw).map(|e| (e, d)));
+                }
+            }
+        }
+        _ => return Err(error(400, "give exactly one of \"type\" and \"preset\"")),
+    }
+    let delivered = sent.iter().all(|(e, _)| e.delivered);
+    let sent: Vec<Value> = sent
+        .into_iter()
+        .map(|(e, data)| {
+            json!({
+                "seq": e.seq,
+                "sessionId": e.session_id,
+                "type": e.event,
+                "data": data,
+                "raw": &*e.raw,
+                "delivered": e.delivered,
+            })
+        })
+        .collect();
+    let mut out = json!({"sent": sent, "delivered": delivered, "sessionId": session_id});
+    if !skipped.is_null() {
+        out["skipped"] = skipped;
+    }
+    Ok(Response::json(200, &out))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OversizeBody {
+    token: Option<String>,
+    session_id: Option<String>,
+    bytes: Option<usize>,
+    #[serde(rename = "type")]
+    event: Option<String>,
+}
+
+fn oversize(sim: &mut Sim, b: OversizeBody) -> Handled {
+    let session_id = pick_session(sim, b.token.as_deref(), b.session_id)?;
+    let event = b.event.unwrap_or_else(|| "OVERSIZE_TEST".to_owned());
+    let target = b.bytes.unwrap_or(5_000_000);
+    if target > MAX_OVERSIZE {
+        return Err(error(400, format!("bytes must be at most {MAX_OVERSIZE}")));
+    }
+    let head = r#"{"note":"gateway-sim oversize test","padding":""}"#;
+    let overhead = head.len() + protocol::dispatch_frame(&event, u64::MAX, "").len();
+    let raw = format!(
+        r#"{{"note":"gateway-sim oversize test","padding":"{}"}}"#,
+        "x".repeat(target.saturating_sub(overhead))
+    );
+    let e = sim
+        .dispatch(&session_id, &event, raw)
+        .ok_or_else(|| error(409, "no session"))?;
+    Ok(Response::json(
+        200,
+        &json!({"sent": [{"seq": e.seq, "sessionId": e.session_id, "type": e.event, "bytes": e.raw.len(), "delivered": e.delivered}], "delivered": e.delivered}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TargetBody {
+    token: Option<String>,
+    connection_id: Option<ConnId>,
+}
+
+/// The live connections addressed, or 409 when there are none.
+fn targets(sim: &Sim, token: Option<&str>, conn: Option<ConnId>) -> Result<Vec<ConnId>, Response> {
+    let ids = sim.target_conns(token, conn);
+    if ids.is_empty() {
+        Err(error(409, "no connection"))
+    } else {
+        Ok(ids)
+    }
+}
+
+fn reconnect(sim: &mut Sim, b: TargetBody) -> Handled {
+    let ids = targets(sim, b.token.as_deref(), b.connection_id)?;
+    for &id in &ids {
+        log!("conn {id}: op 7 reconnect");
+        sim.send_payload(id, protocol::reconnect());
+    }
+    Ok(Response::json(200, &json!({"connections": ids})))
+}
+
+fn heartbeat_request(sim: &mut Sim, b: TargetBody) -> Handled {
+    let ids = targets(sim, b.token.as_deref(), b.connection_id)?;
+    for &id in &ids {
+        let seq = sim.conns[&id]
+            .session_id
+            .as_ref()
+            .and_then(|s| sim.sessions.get(s))
+            .map(|s| s.seq);
+        sim.send_payload(id, protocol::heartbeat_request(seq));
+    }
+    Ok(Response::json(200, &json!({"connections": ids})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InvalidSessionBody {
+    token: Option<String>,
+    connection_id: Option<ConnId>,
+    resumable: bool,
+}
+
+fn invalid_session(sim: &mut Sim, b: InvalidSessionBody) -> Handled {
+    let ids = targets(sim, b.token.as_deref(), b.connection_id)?;
+    let mut discarded = Vec::new();
+    for &id in &ids {
+        log!("conn {id}: op 9 resumable={}", b.resumable);
+        sim.send_payload(id, protocol::invalid_session(b.resumable));
+        if let Some(session_id) = sim.conns[&id].session_id.clone() {
+            if b.resumable {
+                sim.detach_session(&session_id, id);
+            } else {
+                sim.discard_session(&session_id, "op 9 d=false");
+                discarded.push(session_id);
+            }
+        }
+    }
+    Ok(Response::json(
+        200,
+        &json!({"connections": ids, "discarded": discarded}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CloseBody {
+    token: Option<String>,
+    connection_id: Option<ConnId>,
+    code: u16,
+    reason: Option<String>,
+}
+
+fn close(sim: &mut Sim, b: CloseBody) -> Handled {
+    if !(1000..5000).contains(&b.code) || matches!(b.code, 1004..=1006 | 1015) {
+        return Err(error(400, format!("close code {} cannot be sent", b.code)));
+    }
+    let ids = targets(sim, b.token.as_deref(), b.connection_id)?;
+    let reason = b.reason.unwrap_or_default();
+    for &id in &ids {
+        sim.close_conn(id, b.code, &reason);
+    }
+    Ok(Response::json(200, &json!({"connections": ids})))
+}
+
+fn drop_conns(sim: &mut Sim, b: TargetBody) -> Handled {
+    let ids = targets(sim, b.token.as_deref(), b.connection_id)?;
+    for &id in &ids {
+        sim.abort_conn(id);
+    }
+    Ok(Response::json(200, &json!({"connections": ids})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AcksBody {
+    paused: bool,
+    token: Option<String>,
+}
+
+fn acks(sim: &mut Sim, b: AcksBody) -> Handled {
+    match b.token {
+        Some(token) if b.paused => {
+            sim.config.acks_paused_tokens.insert(token);
+        }
+        Some(token) => {
+            sim.config.acks_paused_tokens.remove(&token);
+        }
+        None => {
+            sim.config.acks_paused = b.paused;
+            if !b.paused {
+                sim.config.acks_paused_tokens.clear();
+            }
+        }
+    }
+    log!("heartbeat ACKs paused={}", b.paused);
+    Ok(Response::json(
+        200,
+        &json!({"paused": sim.config.acks_paused, "pausedTokens": sim.config.acks_paused_tokens.len()}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawBody {
+    token: Option<String>,
+    connection_id: Option<ConnId>,
+    text: Option<String>,
+    binary_base64: Option<String>,
+    #[serde(default)]
+    bypass_compression: bool,
+}
+
+fn raw(sim: &mut Sim, b: RawBody) -> Handled {
+    let ids = targets(sim, b.token.as_deref(), b.connection_id)?;
+    for &id in &ids {
+        let conn = &sim.conns[&id];
+        match (&b.text, &b.binary_base64) {
+            (Some(text), None) if b.bypass_compression => {
+                conn.send(Outbound::Frame(Message::text(text.clone())));
+            }
+            (Some(text), None) => conn.send(Outbound::Payload(text.as_str().into())),
+            (None, Some(encoded)) => {
+                let bytes = data_encoding::BASE64
+                    .decode(encoded.as_bytes())
+                    .map_err(|e| error(400, format!("bad binaryBase64: {e}")))?;
+                conn.send(Outbound::Frame(Message::binary(bytes)));
+            }
+            _ => {
+                return Err(error(
+                    400,
+                    "give exactly one of \"text\" and \"binaryBase64\"",
+                ))
+            }
+        }
+        log!("conn {id}: raw frame sent");
+    }
+    Ok(Response::json(200, &json!({"connections": ids})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FaultSpec {
+    status: u16,
+    retry_after_secs: Option<f64>,
+    #[serde(default)]
+    global: bool,
+    body: Option<Value>,
+    count: Option<u32>,
+}
+
+fn faults(specs: Vec<FaultSpec>) -> Result<std::collections::VecDeque<Fault>, Response> {
+    let mut queue = std::collections::VecDeque::new();
+    for spec in specs {
+        if !(100..600).contains(&spec.status) {
+            return Err(error(400, format!("bad fault status {}", spec.status)));
+        }
+        for _ in 0..spec.count.unwrap_or(1).min(MAX_COUNT) {
+            queue.push_back(Fault {
+                status: spec.status,
+                retry_after_secs: spec.retry_after_secs,
+                global: spec.global,
+                body: spec.body.clone(),
+            });
+        }
+    }
+    Ok(queue)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LimitPatch {
+    token: Option<String>,
+    total: Option<u64>,
+    remaining: Option<u64>,
+    reset_after_ms: Option<u64>,
+    max_concurrency: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConfigPatch {
+    heartbeat_interval_ms: Option<u64>,
+    reject_tokens: Option<Vec<String>>,
+    privileged_intents_allowed: Option<Map<String, Value>>,
+    session_start_limit: Option<LimitPatch>,
+    gateway_bot_faults: Option<Vec<FaultSpec>>,
+    upgrade_faults: Option<Vec<FaultSpec>>,
+    #[serde(default, deserialize_with = "double_option")]
+    zlib_split: Option<Option<Split>>,
+    invalid_session_delay_ms: Option<u64>,
+}
+
+fn configure(sim: &mut Sim, patch: ConfigPatch) -> Handled {
+    // Validate everything before changing anything.
+    let gateway_bot_faults = patch.gateway_bot_faults.map(faults).transpose()?;
+    let upgrade_faults = patch.upgrade_faults.map(faults).transpose()?;
+    let mut privileged = Vec::new();
+    for (token, bits) in patch.privileged_intents_allowed.unwrap_or_default() {
+        let bits = match bits {
+            Value::Null => None,
+            v => Some(
+                v.as_u64()
+                    .ok_or_else(|| error(400, "privilegedIntentsAllowed values are intent bits"))?,
+            ),
+        };
+        privileged.push((token, bits));
+    }
+    if let Some(Some(split)) = &patch.zlib_split {
+        if split.every == Some(0) {
+            return Err(error(400, "zlibSplit.every must be at least 1"));
+        }
+    }
+    let c = &mut sim.config;
+    if let Some(ms) = patch.heartbeat_interval_ms {
+        c.heartbeat_interval_ms = ms;
+    }
+    if let Some(tokens) = patch.reject_tokens {
+        c.reject_tokens = tokens.into_iter().collect();
+    }
+    for (token, bits) in privileged {
+        match bits {
+            Some(bits) => c.privileged_allowed.insert(token, bits),
+            None => c.privileged_allowed.remove(&token),
+        };
+    }
+    if let Some(faults) = gateway_bot_faults {
+        c.gateway_bot_faults = faults;
+    }
+    if let Some(faults) = upgrade_faults {
+        c.upgrade_faults = faults;
+    }
+    if let Some(split) = patch.zlib_split {
+        c.zlib_split = split;
+    }
+    if let Some(ms) = patch.invalid_session_delay_ms {
+        c.invalid_session_delay = std::time::Duration::from_millis(ms);
+    }
+    if let Some(limit) = patch.session_start_limit {
+        match limit.token {
+            Some(token) => {
+                let budget = sim.budget(&token);
+                if let Some(v) = limit.total {
+                    budget.total = v;
+                }
+                if let Some(v) = limit.remaining {
+                    budget.remaining = v;
+                }
+                if let Some(v) = limit.reset_after_ms {
+                    budget.reset_after_ms = v;
+                    budget.reset_at_ms = crate::ids::now_ms() + v;
+                }
+                if let Some(v) = limit.max_concurrency {
+                    budget.max_concurrency = v;
+                }
+            }
+            None => {
+                let t = &mut sim.config.limit;
+                if let Some(v) = limit.total {
+                    t.total = v;
+                    t.remaining = limit.remaining.unwrap_or(v);
+                }
+                if let Some(v) = limit.remaining {
+                    t.remaining = v;
+                }
+                if let Some(v) = limit.reset_after_ms {
+                    t.reset_after_ms = v;
+                }
+                if let Some(v) = limit.max_concurrency {
+                    t.max_concurrency = v;
+                }
+                sim.budgets.clear();
+            }
+        }
+    }
+    log!("config updated");
+    Ok(Response::json(200, &config_json(sim)))
+}
+
+fn config_json(sim: &Sim) -> Value {
+    let c = &sim.config;
+    let fault = |f: &Fault| json!({"status": f.status, "retryAfterSecs": f.retry_after_secs, "global": f.global});
+    json!({
+        "heartbeatIntervalMs": c.heartbeat_interval_ms,
+        "rejectTokens": c.reject_tokens.iter().map(|t| crate::state::mask_token(t)).collect::<Vec<_>>(),
+        "privilegedIntentsAllowed": c.privileged_allowed.iter().map(|(t, b)| (if t == "*" { t.clone() } else { crate::state::mask_token(t) }, json!(b))).collect::<Map<_, _>>(),
+        "sessionStartLimit": {
+            "total": c.limit.total,
+            "remaining": c.limit.remaining,
+            "resetAfterMs": c.limit.reset_after_ms,
+            "maxConcurrency": c.limit.max_concurrency,
+        },
+        "gatewayBotFaults": c.gateway_bot_faults.iter().map(fault).collect::<Vec<_>>(),
+        "upgradeFaults": c.upgrade_faults.iter().map(fault).collect::<Vec<_>>(),
+        "zlibSplit": c.zlib_split,
+        "acksPaused": c.acks_paused,
+        "invalidSessionDelayMs": c.invalid_session_delay.as_millis() as u64,
+    })
+}
