@@ -1,0 +1,11 @@
+//! Delivery of forwarded events to the webhook.
+//!
+//! - [`envelope`]: the Chat SDK request body, spliced from the raw `d`.
+//! - [`webhook_url`]: which webhook URLs are allowed.
+//! - [`retry`]: what each answer means, and when to try again.
+//! - [`channel`]: the per-channel ordering key.
+
+pub mod channel;
+pub mod envelope;
+pub mod retry;
+pub mod webhook_url;

@@ -1,0 +1,1260 @@
+//! The gateway state machine.
+//!
+//! [`Engine::handle`] takes one [`Input`] with the current time and queues [`Action`]s, which the
+//! caller drains with [`Engine::drain_actions`] and carries out. [`Engine::next_wakeup`] says when
+//! to deliver [`Input::Timer`] next. Nothing here performs I/O, reads a clock or draws randomness.
+
+use std::collections::VecDeque;
+
+use serde::Deserialize;
+
+use super::backoff::Backoff;
+use super::close_code::{self, CloseDisposition, StopReason};
+use super::compression::Decompressor;
+use super::config::GatewayConfig;
+use super::identify_budget::{IdentifyBudget, SessionStartLimit};
+use super::jitter::{scale, Jitter};
+use super::payload::{self, MAX_SEND_BYTES};
+use super::scan::{scan, RawPayload};
+use super::send_window::{Priority, SendWindow};
+use super::session::{LastClose, Session, SessionSnapshot};
+use super::status::{
+    ConnectionState, Counters, EngineStatus, HeartbeatStatus, WaitReason, Waiting,
+};
+
+/// Frames larger than this are counted and skipped without being read.
+pub const MAX_INBOUND_FRAME_BYTES: usize = 16 * 1024 * 1024;
+/// How long the caller may take to fetch `/gateway/bot` before the attempt counts as failed.
+pub const FETCH_TIMEOUT_MS: u64 = 30_000;
+/// How long the caller may take to open a socket.
+pub const OPEN_TIMEOUT_MS: u64 = 30_000;
+/// How long Discord may take to say Hello on an open socket.
+pub const HELLO_TIMEOUT_MS: u64 = 30_000;
+/// How long Discord may stay silent between Identify/Resume and READY/RESUMED.
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 60_000;
+/// Heartbeat intervals from Hello are clamped into this range.
+pub const HEARTBEAT_INTERVAL_RANGE_MS: (u64, u64) = (1_000, 10 * 60 * 1_000);
+/// Close code the client uses when it wants to resume afterwards (never 1000 or 1001).
+pub const RESUMABLE_CLOSE_CODE: u16 = 4000;
+/// Close code the client uses when the session should end.
+pub const SESSION_ENDING_CLOSE_CODE: u16 = 1000;
+
+/// Names one socket. Inputs about a socket that is no longer current are ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u64);
+
+/// The answer of `GET /gateway/bot`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct GatewayInfo {
+    /// The WebSocket URL to connect to (without query).
+    pub url: String,
+    /// Recommended shard count.
+    #[serde(default)]
+    pub shards: u32,
+    /// The Identify budget.
+    pub session_start_limit: SessionStartLimit,
+}
+
+#[derive(Deserialize)]
+struct WireSessionStartLimit {
+    total: u32,
+    remaining: u32,
+    reset_after: u64,
+    max_concurrency: u32,
+}
+
+#[derive(Deserialize)]
+struct WireGatewayInfo {
+    url: String,
+    #[serde(default)]
+    shards: u32,
+    session_start_limit: WireSessionStartLimit,
+}
+
+impl GatewayInfo {
+    /// Parses the JSON body of `GET /gateway/bot`.
+    pub fn from_json(body: &str) -> Result<Self, String> {
+        let wire: WireGatewayInfo = serde_json::from_str(body)
+            .map_err(|e| format!("unexpected /gateway/bot response: {e}"))?;
+        let limit = wire.session_start_limit;
+        Ok(Self {
+            url: wire.url,
+            shards: wire.shards,
+            session_start_limit: SessionStartLimit {
+                total: limit.total,
+                remaining: limit.remaining,
+                reset_after: limit.reset_after,
+                max_concurrency: limit.max_concurrency,
+            },
+        })
+    }
+}
+
+/// Why an HTTP request (gateway info or the WebSocket upgrade) failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestFailure {
+    /// The HTTP status, or `None` for a network error or timeout.
+    pub status: Option<u16>,
+    /// `Retry-After`, in milliseconds.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Something that happened, reported to the engine.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// The user asked to connect with this configuration. Clears a stop.
+    Connect(GatewayConfig),
+    /// The runtime restarted with this stored configuration: continue from the restored
+    /// snapshot, unless it records a stop.
+    Recover(GatewayConfig),
+    /// The user asked to disconnect: end the session and forget it.
+    Disconnect,
+    /// `GET /gateway/bot` succeeded.
+    GatewayInfo(GatewayInfo),
+    /// `GET /gateway/bot` failed.
+    GatewayInfoFailed(RequestFailure),
+    /// The socket asked for by [`Action::OpenSocket`] is open.
+    SocketOpened(ConnectionId),
+    /// The socket could not be opened.
+    SocketFailed(ConnectionId, RequestFailure),
+    /// A text frame arrived.
+    Text(ConnectionId, &'a str),
+    /// A binary frame arrived.
+    Binary(ConnectionId, &'a [u8]),
+    /// The socket closed.
+    SocketClosed {
+        /// Which socket.
+        id: ConnectionId,
+        /// The close code (1006 when the connection dropped).
+        code: u16,
+        /// The close reason.
+        reason: &'a str,
+    },
+    /// The time given by [`Engine::next_wakeup`] has come (early or late calls are harmless).
+    Timer,
+}
+
+/// A dispatch to forward to the webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dispatch {
+    /// The dispatch type, e.g. `MESSAGE_CREATE`.
+    pub event_type: String,
+    /// Its sequence number in the session.
+    pub sequence: u64,
+    /// The session it belongs to (with `sequence`, a stable identity across replays).
+    pub session_id: String,
+    /// The raw `d` JSON text, byte for byte as received.
+    pub data: String,
+}
+
+/// Something the caller must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Fetch `GET /gateway/bot` with the configured token; report the result.
+    FetchGatewayInfo,
+    /// Open a WebSocket at `url`; report [`Input::SocketOpened`] or [`Input::SocketFailed`].
+    OpenSocket {
+        /// The new socket's id.
+        id: ConnectionId,
+        /// The full URL, query included.
+        url: String,
+    },
+    /// Send a text frame.
+    Send {
+        /// On which socket.
+        id: ConnectionId,
+        /// The payload (never over [`MAX_SEND_BYTES`]).
+        payload: String,
+    },
+    /// Close the socket; no [`Input::SocketClosed`] is needed for it afterwards.
+    Close {
+        /// Which socket.
+        id: ConnectionId,
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: &'static str,
+    },
+    /// Forward a dispatch. Store it durably together with its sequence number.
+    Forward(Dispatch),
+    /// Store this snapshot; hand it to [`Engine::restore`] after a restart.
+    Persist(SessionSnapshot),
+}
+
+/// Why [`Engine::send_command`] refused a payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// No session is ready to send on.
+    NotConnected,
+    /// The payload is not a gateway payload (a JSON object with a numeric `op`).
+    Malformed(String),
+    /// The payload is over Discord's limit.
+    TooLarge {
+        /// The payload size.
+        size: usize,
+    },
+    /// The 120-per-minute budget (less the heartbeat reserve) is used up.
+    RateLimited {
+        /// When a slot frees up (ms since epoch).
+        retry_at: u64,
+    },
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotConnected => f.write_str("no gateway session is ready"),
+            Self::Malformed(why) => write!(f, "not a gateway payload: {why}"),
+            Self::TooLarge { size } => write!(
+                f,
+                "payload is {size} bytes; Discord accepts at most {MAX_SEND_BYTES}"
+            ),
+            Self::RateLimited { retry_at } => {
+                write!(f, "gateway send limit reached; retry at {retry_at}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+#[derive(Debug)]
+struct Heartbeat {
+    interval: u64,
+    next_at: u64,
+    awaiting_ack_since: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Opening,
+    AwaitingHello,
+    Handshaking,
+    Ready,
+}
+
+#[derive(Debug)]
+struct Connection {
+    id: ConnectionId,
+    resume: bool,
+    stage: Stage,
+    deadline: u64,
+    heartbeat: Option<Heartbeat>,
+    decompressor: Option<Decompressor>,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Idle,
+    Stopped(StopReason),
+    AwaitFetch {
+        at: u64,
+        reason: WaitReason,
+    },
+    Fetching {
+        deadline: u64,
+    },
+    AwaitOpen {
+        at: u64,
+        reason: WaitReason,
+        resume: bool,
+    },
+    Open(Connection),
+}
+
+/// How soon to try again.
+#[derive(Clone, Copy, Debug)]
+enum Delay {
+    Immediate,
+    Backoff,
+    AtLeast(u64, WaitReason),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Resume,
+    Fresh,
+}
+
+#[derive(Deserialize)]
+struct Hello {
+    heartbeat_interval: u64,
+}
+
+#[derive(Deserialize)]
+struct Ready<'a> {
+    #[serde(borrow)]
+    session_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    resume_gateway_url: std::borrow::Cow<'a, str>,
+}
+
+/// The sans-IO Discord Gateway engine for one shard.
+pub struct Engine {
+    jitter: Box<dyn Jitter>,
+    config: Option<GatewayConfig>,
+    phase: Phase,
+    session: Option<Session>,
+    sequence: Option<u64>,
+    last_forwarded: Option<u64>,
+    persisted_sequence: Option<u64>,
+    gateway_url: Option<String>,
+    budget: IdentifyBudget,
+    backoff: Backoff,
+    window: SendWindow,
+    next_connection: u64,
+    connected_at: Option<u64>,
+    last_close: Option<LastClose>,
+    heartbeat_status: HeartbeatStatus,
+    counters: Counters,
+    actions: VecDeque<Action>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("phase", &self.phase)
+            .field("session", &self.session)
+            .field("sequence", &self.sequence)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An idle engine drawing jitter from `jitter`.
+    pub fn new(jitter: Box<dyn Jitter>) -> Self {
+        Self {
+            jitter,
+            config: None,
+            phase: Phase::Idle,
+            session: None,
+            sequence: None,
+            last_forwarded: None,
+            persisted_sequence: None,
+            gateway_url: None,
+            budget: IdentifyBudget::default(),
+            backoff: Backoff::default(),
+            window: SendWindow::default(),
+            next_connection: 0,
+            connected_at: None,
+            last_close: None,
+            heartbeat_status: HeartbeatStatus::default(),
+            counters: Counters::default(),
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// Loads what a previous instance persisted. Call before [`Input::Recover`].
+    pub fn restore(&mut self, snapshot: SessionSnapshot) {
+        self.session = snapshot.session;
+        self.sequence = snapshot.sequence;
+        self.last_forwarded = snapshot.sequence;
+        self.persisted_sequence = snapshot.sequence;
+        self.budget = snapshot.identify_budget;
+        self.last_close = snapshot.last_close;
+        if let Some(reason) = snapshot.stopped {
+            self.phase = Phase::Stopped(reason);
+        }
+    }
+
+    /// The current configuration, if connected or connecting.
+    pub fn config(&self) -> Option<&GatewayConfig> {
+        self.config.as_ref()
+    }
+
+    /// Takes the queued actions, in the order they must be carried out.
+    pub fn drain_actions(&mut self) -> impl Iterator<Item = Action> + '_ {
+        self.actions.drain(..)
+    }
+
+    /// When [`Input::Timer`] is next due; `None` when idle or stopped.
+    pub fn next_wakeup(&self) -> Option<u64> {
+        match &self.phase {
+            Phase::Idle | Phase::Stopped(_) => None,
+            Phase::AwaitFetch { at, .. } | Phase::AwaitOpen { at, .. } => Some(*at),
+            Phase::Fetching { deadline } => Some(*deadline),
+            Phase::Open(conn) => {
+                let heartbeat = conn.heartbeat.as_ref().map(|h| h.next_at);
+                let deadline = (conn.stage != Stage::Ready).then_some(conn.deadline);
+                match (heartbeat, deadline) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+        }
+    }
+
+    /// The id of the socket that is current, if any.
+    pub fn current_connection(&self) -> Option<ConnectionId> {
+        match &self.phase {
+            Phase::Open(conn) => Some(conn.id),
+            _ => None,
+        }
+    }
+
+    /// Handles one input at time `now` (ms since epoch).
+    pub fn handle(&mut self, now: u64, input: Input<'_>) {
+        match input {
+            Input::Connect(config) => self.connect(now, config, true),
+            Input::Recover(config) => self.connect(now, config, false),
+            Input::Disconnect => self.disconnect(),
+            Input::GatewayInfo(info) => self.on_gateway_info(now, info),
+            Input::GatewayInfoFailed(failure) => self.on_gateway_info_failed(now, failure),
+            Input::SocketOpened(id) => self.on_socket_opened(now, id),
+            Input::SocketFailed(id, failure) => self.on_socket_failed(now, id, failure),
+            Input::Text(id, text) => self.on_text(now, id, text),
+            Input::Binary(id, bytes) => self.on_binary(now, id, bytes),
+            Input::SocketClosed { id, code, reason } => self.on_closed(now, id, code, reason),
+            Input::Timer => {}
+        }
+        self.poll(now);
+    }
+
+    /// Sends a user command (for example op 3 Presence Update) on the ready session.
+    pub fn send_command(&mut self, now: u64, payload: String) -> Result<(), SendError> {
+        let id = match &self.phase {
+            Phase::Open(conn) if conn.stage == Stage::Ready => conn.id,
+            _ => return Err(SendError::NotConnected),
+        };
+        if payload.len() > MAX_SEND_BYTES {
+            self.counters.sends_refused += 1;
+            return Err(SendError::TooLarge {
+                size: payload.len(),
+            });
+        }
+        if let Err(e) = scan(&payload) {
+            return Err(SendError::Malformed(e.to_string()));
+        }
+        if let Err(retry_at) = self.window.try_acquire(now, Priority::Ordinary) {
+            self.counters.sends_refused += 1;
+            return Err(SendError::RateLimited { retry_at });
+        }
+        self.actions.push_back(Action::Send { id, payload });
+        Ok(())
+    }
+
+    /// The user-facing state. Contains no token.
+    pub fn status(&self) -> EngineStatus {
+        let (state, phase, waiting) = match &self.phase {
+            Phase::Idle => (ConnectionState::Disconnected, "idle", None),
+            Phase::Stopped(_) => (ConnectionState::Stopped, "stopped", None),
+            Phase::AwaitFetch { at, reason } => (
+                ConnectionState::Connecting,
+                "waiting to fetch gateway info",
+                Some(Waiting {
+                    until: *at,
+                    reason: *reason,
+                }),
+            ),
+            Phase::Fetching { .. } => (ConnectionState::Connecting, "fetching gateway info", None),
+            Phase::AwaitOpen { at, reason, .. } => (
+                ConnectionState::Connecting,
+                "waiting to open the socket",
+                Some(Waiting {
+                    until: *at,
+                    reason: *reason,
+                }),
+            ),
+            Phase::Open(conn) => match conn.stage {
+                Stage::Opening => (ConnectionState::Connecting, "opening the socket", None),
+                Stage::AwaitingHello => (ConnectionState::Connecting, "waiting for hello", None),
+                Stage::Handshaking if conn.resume => {
+                    (ConnectionState::Connecting, "resuming", None)
+                }
+                Stage::Handshaking => (ConnectionState::Connecting, "identifying", None),
+                Stage::Ready => (ConnectionState::Connected, "ready", None),
+            },
+        };
+        let stop_code = match self.phase {
+            Phase::Stopped(reason) => Some(reason),
+            _ => None,
+        };
+        let mut heartbeat = self.heartbeat_status;
+        heartbeat.interval_ms = match &self.phase {
+            Phase::Open(conn) => conn.heartbeat.as_ref().map(|h| h.interval),
+            _ => None,
+        };
+        EngineStatus {
+            state,
+            phase: phase.into(),
+            session_id: self.session.as_ref().map(|s| s.id.clone()),
+            sequence: self.sequence,
+            connected_at: (state == ConnectionState::Connected)
+                .then_some(self.connected_at)
+                .flatten(),
+            reconnect_attempts: self.backoff.failures(),
+            last_close: self.last_close.clone(),
+            stop_code,
+            stop_reason: stop_code.map(|code| code.describe().into()),
+            waiting,
+            heartbeat,
+            identify_budget: self.budget,
+            counters: self.counters,
+        }
+    }
+
+    /// What a restarted engine needs.
+    pub fn snapshot(&self) -> SessionSnapshot {
+        SessionSnapshot {
+            session: self.session.clone(),
+            sequence: self.sequence,
+            stopped: match self.phase {
+                Phase::Stopped(reason) => Some(reason),
+                _ => None,
+            },
+            identify_budget: self.budget,
+            last_close: self.last_close.clone(),
+        }
+    }
+
+    // ----- control -------------------------------------------------------------------------
+
+    fn connect(&mut self, now: u64, config: GatewayConfig, explicit: bool) {
+        if !explicit {
+            if let Phase::Stopped(_) = self.phase {
+                self.config = Some(config);
+                return;
+            }
+        }
+        let same_session = self
+            .config
+            .as_ref()
+            .is_none_or(|old| old.same_session_as(&config));
+        let same_transport = self
+            .config
+            .as_ref()
+            .is_some_and(|old| old.compression == config.compression);
+        if !same_session {
+            self.forget_session();
+        }
+        let live = matches!(
+            self.phase,
+            Phase::Open(_)
+                | Phase::Fetching { .. }
+                | Phase::AwaitFetch { .. }
+                | Phase::AwaitOpen { .. }
+        );
+        self.config = Some(config);
+        if live && same_session && same_transport {
+            // Nothing Discord sees has changed: keep the connection as it is.
+            return;
+        }
+        let code = if self.session.is_some() {
+            RESUMABLE_CLOSE_CODE
+        } else {
+            SESSION_ENDING_CLOSE_CODE
+        };
+        self.close_current(code, "reconnecting with new settings");
+        self.backoff.reset();
+        self.phase = Phase::Idle;
+        self.persist();
+        let mode = if self.session.is_some() {
+            Mode::Resume
+        } else {
+            Mode::Fresh
+        };
+        self.schedule(now, mode, Delay::Immediate);
+    }
+
+    fn disconnect(&mut self) {
+        self.close_current(SESSION_ENDING_CLOSE_CODE, "disconnect requested");
+        self.forget_session();
+        self.config = None;
+        self.phase = Phase::Idle;
+        self.backoff.reset();
+        self.persist();
+    }
+
+    fn forget_session(&mut self) {
+        self.session = None;
+        self.sequence = None;
+        self.last_forwarded = None;
+    }
+
+    fn stop(&mut self, reason: StopReason) {
+        self.close_current(SESSION_ENDING_CLOSE_CODE, "stopping");
+        // A terminal close ends the session on Discord's side too.
+        self.forget_session();
+        self.phase = Phase::Stopped(reason);
+        self.persist();
+    }
+
+    fn persist(&mut self) {
+        self.persisted_sequence = self.sequence;
+        self.actions.push_back(Action::Persist(self.snapshot()));
+    }
+
+    // ----- scheduling ----------------------------------------------------------------------
+
+    /// Leaves the current connection (already closed or never opened) and plans the next try.
+    fn schedule(&mut self, now: u64, mode: Mode, delay: Delay) {
+        let mode = if self.session.is_none() {
+            Mode::Fresh
+        } else {
+            mode
+        };
+        let (wait, mut reason) = match delay {
+            Delay::Immediate => (0, WaitReason::Backoff),
+            Delay::Backoff => (
+                self.backoff.next_delay(self.jitter.as_mut()),
+                WaitReason::Backoff,
+            ),
+            Delay::AtLeast(at_least, reason) => {
+                let backoff = self.backoff.next_delay(self.jitter.as_mut());
+                if at_least > backoff {
+                    (at_least, reason)
+                } else {
+                    (backoff, WaitReason::Backoff)
+                }
+            }
+        };
+        let mut at = now.saturating_add(wait);
+        if mode == Mode::Resume {
+            let admitted = self.backoff.admit(at);
+            if admitted > at {
+                reason = WaitReason::ReconnectCeiling;
+                at = admitted;
+            }
+            self.phase = Phase::AwaitOpen {
+                at,
+                reason,
+                resume: true,
+            };
+        } else {
+            self.phase = Phase::AwaitFetch { at, reason };
+        }
+    }
+
+    /// Closes the current socket (if any) and counts a reconnect.
+    fn reconnect(&mut self, now: u64, code: u16, reason: &'static str, mode: Mode, delay: Delay) {
+        self.close_current(code, reason);
+        self.counters.reconnects += 1;
+        self.schedule(now, mode, delay);
+    }
+
+    fn close_current(&mut self, code: u16, reason: &'static str) {
+        if let Phase::Open(conn) = std::mem::replace(&mut self.phase, Phase::Idle) {
+            self.actions.push_back(Action::Close {
+                id: conn.id,
+                code,
+                reason,
+            });
+        }
+        self.connected_at = None;
+    }
+
+    /// Fires whatever is due at `now`.
+    fn poll(&mut self, now: u64) {
+        // A phase change can make something else due at once; a few rounds always settle.
+        for _ in 0..4 {
+            if !self.poll_once(now) {
+                break;
+            }
+        }
+    }
+
+    fn poll_once(&mut self, now: u64) -> bool {
+        match &mut self.phase {
+            Phase::AwaitFetch { at, .. } if now >= *at => {
+                self.phase = Phase::Fetching {
+                    deadline: now + FETCH_TIMEOUT_MS,
+                };
+                self.actions.push_back(Action::FetchGatewayInfo);
+                true
+            }
+            Phase::Fetching { deadline } if now >= *deadline => {
+                self.on_gateway_info_failed(now, RequestFailure::default());
+                true
+            }
+            Phase::AwaitOpen { at, resume, .. } if now >= *at => {
+                let resume = *resume;
+                self.open(now, resume);
+                true
+            }
+            Phase::Open(conn) if conn.stage != Stage::Ready && now >= conn.deadline => {
+                let mode = if conn.resume {
+                    Mode::Resume
+                } else {
+                    Mode::Fresh
+                };
+                self.reconnect(
+                    now,
+                    RESUMABLE_CLOSE_CODE,
+                    "handshake timed out",
+                    mode,
+                    Delay::Backoff,
+                );
+                true
+            }
+            Phase::Open(conn) => {
+                let due = conn.heartbeat.as_ref().is_some_and(|h| now >= h.next_at);
+                if due {
+                    self.heartbeat_due(now);
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn open(&mut self, now: u64, resume: bool) {
+        let url = match (resume, &self.session, &self.gateway_url) {
+            (true, Some(session), _) => session.resume_url.clone(),
+            (_, _, Some(url)) => url.clone(),
+            // No URL known yet: fetch it first.
+            _ => {
+                self.phase = Phase::AwaitFetch {
+                    at: now,
+                    reason: WaitReason::Backoff,
+                };
+                return;
+            }
+        };
+        let compression = self
+            .config
+            .as_ref()
+            .map(|c| c.compression)
+            .unwrap_or_default();
+        let id = ConnectionId(self.next_connection);
+        self.next_connection += 1;
+        self.backoff.record_attempt(now);
+        self.phase = Phase::Open(Connection {
+            id,
+            resume,
+            stage: Stage::Opening,
+            deadline: now + OPEN_TIMEOUT_MS,
+            heartbeat: None,
+            decompressor: Some(Decompressor::new(compression)),
+        });
+        self.actions.push_back(Action::OpenSocket {
+            id,
+            url: gateway_query(&url, compression),
+        });
+    }
+
+    // ----- HTTP results --------------------------------------------------------------------
+
+    fn on_gateway_info(&mut self, now: u64, info: GatewayInfo) {
+        if !matches!(self.phase, Phase::Fetching { .. }) {
+            self.counters.stale_inputs += 1;
+            return;
+        }
+        self.gateway_url = Some(info.url);
+        self.budget.update(info.session_start_limit, now);
+        self.persist();
+        if self.budget.exhausted(now) {
+            let at = self.budget.ready_at(now);
+            self.phase = Phase::AwaitFetch {
+                at,
+                reason: WaitReason::IdentifyBudget,
+            };
+            return;
+        }
+        let ready = self.budget.ready_at(now);
+        let admitted = self.backoff.admit(ready);
+        let reason = if admitted > ready {
+            WaitReason::ReconnectCeiling
+        } else {
+            WaitReason::IdentifyConcurrency
+        };
+        self.phase = Phase::AwaitOpen {
+            at: admitted,
+            reason,
+            resume: false,
+        };
+    }
+
+    fn on_gateway_info_failed(&mut self, now: u64, failure: RequestFailure) {
+        if !matches!(self.phase, Phase::Fetching { .. }) {
+            self.counters.stale_inputs += 1;
+            return;
+        }
+        if failure.status == Some(401) {
+            self.stop(StopReason::AuthenticationFailed);
+            return;
+        }
+        self.phase = Phase::Idle;
+        self.schedule(now, Mode::Fresh, retry_delay(failure));
+    }
+
+    fn on_socket_opened(&mut self, now: u64, id: ConnectionId) {
+        match &mut self.phase {
+            Phase::Open(conn) if conn.id == id && conn.stage == Stage::Opening => {
+                conn.stage = Stage::AwaitingHello;
+                conn.deadline = now + HELLO_TIMEOUT_MS;
+            }
+            _ => self.counters.stale_inputs += 1,
+        }
+    }
+
+    fn on_socket_failed(&mut self, now: u64, id: ConnectionId, failure: RequestFailure) {
+        let resume = match &self.phase {
+            Phase::Open(conn) if conn.id == id => conn.resume,
+            _ => {
+                self.counters.stale_inputs += 1;
+                return;
+            }
+        };
+        self.phase = Phase::Idle;
+        if failure.status == Some(401) {
+            self.stop(StopReason::AuthenticationFailed);
+            return;
+        }
+        self.counters.reconnects += 1;
+        let mode = if resume { Mode::Resume } else { Mode::Fresh };
+        self.schedule(now, mode, retry_delay(failure));
+    }
+
+    fn on_closed(&mut self, now: u64, id: ConnectionId, code: u16, reason: &str) {
+        if self.current_connection() != Some(id) {
+            self.counters.stale_inputs += 1;
+            return;
+        }
+        let reason = if reason.is_empty() {
+            close_code::describe(code).to_owned()
+        } else {
+            reason.chars().take(256).collect()
+        };
+        self.last_close = Some(LastClose {
+            code,
+            reason,
+            at: now,
+        });
+        self.phase = Phase::Idle;
+        self.connected_at = None;
+        self.counters.reconnects += 1;
+        match close_code::classify(code) {
+            CloseDisposition::Stop(reason) => {
+                self.counters.reconnects -= 1;
+                self.stop(reason);
+            }
+            CloseDisposition::Reidentify => {
+                self.forget_session();
+                self.persist();
+                self.schedule(now, Mode::Fresh, Delay::Backoff);
+            }
+            CloseDisposition::Resume => {
+                self.persist();
+                self.schedule(now, Mode::Resume, Delay::Backoff);
+            }
+        }
+    }
+
+    // ----- frames --------------------------------------------------------------------------
+
+    /// Counts a frame for the current connection; false for stale ones.
+    fn accept_frame(&mut self, id: ConnectionId, len: usize) -> bool {
+        if self.current_connection() != Some(id) {
+            self.counters.stale_inputs += 1;
+            return false;
+        }
+        self.counters.frames_received += 1;
+        if len > MAX_INBOUND_FRAME_BYTES {
+            self.counters.oversize_frames += 1;
+            return false;
+        }
+        if let Phase::Open(conn) = &mut self.phase {
+            // Frames before the runtime said "opened" prove the socket is open.
+            if conn.stage == Stage::Opening {
+                conn.stage = Stage::AwaitingHello;
+            }
+        }
+        true
+    }
+
+    fn on_text(&mut self, now: u64, id: ConnectionId, text: &str) {
+        if self.accept_frame(id, text.len()) {
+            self.on_payload_text(now, text);
+        }
+    }
+
+    fn on_binary(&mut self, now: u64, id: ConnectionId, bytes: &[u8]) {
+        if !self.accept_frame(id, bytes.len()) {
+            return;
+        }
+        let Phase::Open(conn) = &mut self.phase else {
+            return;
+        };
+        let Some(mut decompressor) = conn.decompressor.take() else {
+            return;
+        };
+        match decompressor.push(bytes) {
+            Ok(Some(message)) => match std::str::from_utf8(message) {
+                Ok(text) => self.on_payload_text(now, text),
+                Err(_) => self.counters.malformed_frames += 1,
+            },
+            Ok(None) => {}
+            Err(super::compression::DecompressError::NotCompressed) => {
+                self.counters.unexpected_binary_frames += 1;
+            }
+            Err(_) => {
+                self.counters.corrupt_streams += 1;
+                self.reconnect(
+                    now,
+                    RESUMABLE_CLOSE_CODE,
+                    "corrupt compressed stream",
+                    Mode::Resume,
+                    Delay::Immediate,
+                );
+                return;
+            }
+        }
+        if let Phase::Open(conn) = &mut self.phase {
+            if conn.id == id {
+                conn.decompressor = Some(decompressor);
+            }
+        }
+    }
+
+    fn on_payload_text(&mut self, now: u64, text: &str) {
+        match scan(text) {
+            Ok(payload) => self.on_payload(now, payload),
+            Err(_) => self.counters.malformed_frames += 1,
+        }
+    }
+
+    fn on_payload(&mut self, now: u64, payload: RawPayload<'_>) {
+        match payload.op {
+            0 => self.on_dispatch(now, payload),
+            1 => self.send_heartbeat(now, Priority::Ordinary),
+            7 => self.reconnect(
+                now,
+                RESUMABLE_CLOSE_CODE,
+                "reconnect requested by Discord",
+                Mode::Resume,
+                Delay::Immediate,
+            ),
+            9 => self.on_invalid_session(now, payload),
+            10 => self.on_hello(now, payload),
+            11 => self.on_heartbeat_ack(now),
+            _ => self.counters.unknown_opcodes += 1,
+        }
+    }
+
+    fn on_hello(&mut self, now: u64, payload: RawPayload<'_>) {
+        let Some(hello) = payload
+            .d
+            .and_then(|d| serde_json::from_str::<Hello>(d.get()).ok())
+        else {
+            self.counters.malformed_frames += 1;
+            return;
+        };
+        let (min, max) = HEARTBEAT_INTERVAL_RANGE_MS;
+        let interval = hello.heartbeat_interval.clamp(min, max);
+        let first = now + scale(interval, self.jitter.next_fraction());
+        let Phase::Open(conn) = &mut self.phase else {
+            return;
+        };
+        if conn.stage != Stage::AwaitingHello {
+            self.counters.malformed_frames += 1;
+            return;
+        }
+        conn.heartbeat = Some(Heartbeat {
+            interval,
+            next_at: first,
+            awaiting_ack_since: None,
+        });
+        conn.stage = Stage::Handshaking;
+        conn.deadline = now + HANDSHAKE_TIMEOUT_MS;
+        let id = conn.id;
+        let resume_payload = match (&self.config, &self.session, self.sequence) {
+            (Some(config), Some(session), Some(seq)) if conn.resume => {
+                Some(payload::resume(&config.token, &session.id, seq))
+            }
+            _ => None,
+        };
+        conn.resume = resume_payload.is_some();
+        if let Some(resume) = resume_payload {
+            if self.send(now, id, resume, Priority::Essential) {
+                self.counters.resumes_sent += 1;
+            }
+            return;
+        }
+        let ready_at = self.budget.ready_at(now);
+        if ready_at > now || self.budget.remaining.is_none() {
+            // The budget changed since the socket was planned: never overspend it.
+            self.reconnect(
+                now,
+                SESSION_ENDING_CLOSE_CODE,
+                "waiting for identify budget",
+                Mode::Fresh,
+                Delay::AtLeast(ready_at - now, WaitReason::IdentifyBudget),
+            );
+            return;
+        }
+        let Some(identify) = self
+            .config
+            .as_ref()
+            .map(|config| payload::identify(&config.token, config.intents, config.shard))
+        else {
+            return;
+        };
+        if self.send(now, id, identify, Priority::Essential) {
+            self.budget.spend(now);
+            self.counters.identifies_sent += 1;
+            self.persist();
+        }
+    }
+
+    fn on_heartbeat_ack(&mut self, now: u64) {
+        let Phase::Open(conn) = &mut self.phase else {
+            return;
+        };
+        let Some(heartbeat) = &mut conn.heartbeat else {
+            return;
+        };
+        self.counters.heartbeat_acks += 1;
+        if let Some(sent) = heartbeat.awaiting_ack_since.take() {
+            self.heartbeat_status.round_trip_ms = Some(now.saturating_sub(sent));
+        }
+        self.heartbeat_status.last_ack_at = Some(now);
+    }
+
+    fn on_invalid_session(&mut self, now: u64, payload: RawPayload<'_>) {
+        let resumable = match payload.d.map(|d| d.get()) {
+            Some("true") => true,
+            Some("false") | None => false,
+            Some(_) => {
+                self.counters.malformed_frames += 1;
+                false
+            }
+        };
+        if resumable && self.session.is_some() {
+            self.reconnect(
+                now,
+                RESUMABLE_CLOSE_CODE,
+                "invalid session (resumable)",
+                Mode::Resume,
+                Delay::Backoff,
+            );
+        } else {
+            self.forget_session();
+            self.persist();
+            // Discord asks for a random 1-5 s pause before identifying again.
+            let pause = 1_000 + scale(4_000, self.jitter.next_fraction());
+            self.reconnect(
+                now,
+                SESSION_ENDING_CLOSE_CODE,
+                "invalid session",
+                Mode::Fresh,
+                Delay::AtLeast(pause, WaitReason::InvalidSession),
+            );
+        }
+    }
+
+    fn on_dispatch(&mut self, now: u64, payload: RawPayload<'_>) {
+        let (Some(event_type), Some(sequence)) = (payload.t, payload.s) else {
+            self.counters.malformed_frames += 1;
+            return;
+        };
+        let handshake_done = matches!(
+            &self.phase,
+            Phase::Open(conn) if matches!(conn.stage, Stage::Handshaking | Stage::Ready)
+        );
+        if !handshake_done {
+            // Discord sends no dispatch before Hello and Identify/Resume.
+            self.counters.malformed_frames += 1;
+            return;
+        }
+        self.counters.events_received += 1;
+        match event_type {
+            "READY" => {
+                let ready = payload
+                    .d
+                    .and_then(|d| serde_json::from_str::<Ready<'_>>(d.get()).ok());
+                let Some(ready) = ready else {
+                    self.counters.malformed_frames += 1;
+                    return;
+                };
+                self.session = Some(Session {
+                    id: ready.session_id.into_owned(),
+                    resume_url: ready.resume_gateway_url.into_owned(),
+                });
+                self.sequence = Some(sequence);
+                self.last_forwarded = None;
+                self.become_ready(now);
+            }
+            "RESUMED" => {
+                self.bump_sequence(sequence);
+                self.become_ready(now);
+            }
+            _ => {
+                self.bump_sequence(sequence);
+                if let Phase::Open(conn) = &mut self.phase {
+                    if conn.stage == Stage::Handshaking {
+                        // Replayed events show Discord is working on the resume.
+                        conn.deadline = now + HANDSHAKE_TIMEOUT_MS;
+                    }
+                }
+            }
+        }
+        let wanted = self
+            .config
+            .as_ref()
+            .is_some_and(|config| config.events.matches(event_type));
+        if !wanted {
+            return;
+        }
+        if self.last_forwarded.is_some_and(|last| sequence <= last) {
+            self.counters.duplicates_skipped += 1;
+            return;
+        }
+        self.last_forwarded = Some(sequence);
+        self.counters.events_forwarded += 1;
+        self.actions.push_back(Action::Forward(Dispatch {
+            event_type: event_type.to_owned(),
+            sequence,
+            session_id: self
+                .session
+                .as_ref()
+                .map(|s| s.id.clone())
+                .unwrap_or_default(),
+            data: payload
+                .d
+                .map_or_else(|| "null".to_owned(), |d| d.get().to_owned()),
+        }));
+    }
+
+    fn bump_sequence(&mut self, sequence: u64) {
+        if self.sequence.is_none_or(|last| sequence > last) {
+            self.sequence = Some(sequence);
+        }
+    }
+
+    fn become_ready(&mut self, now: u64) {
+        if let Phase::Open(conn) = &mut self.phase {
+            conn.stage = Stage::Ready;
+        }
+        self.backoff.reset();
+        self.connected_at = Some(now);
+        self.persist();
+    }
+
+    // ----- heartbeats and sending ----------------------------------------------------------
+
+    fn heartbeat_due(&mut self, now: u64) {
+        let Phase::Open(conn) = &mut self.phase else {
+            return;
+        };
+        let Some(heartbeat) = &mut conn.heartbeat else {
+            return;
+        };
+        let unacknowledged_for = heartbeat
+            .awaiting_ack_since
+            .map(|sent| now.saturating_sub(sent));
+        if unacknowledged_for.is_some_and(|waited| waited < heartbeat.interval) {
+            // A heartbeat Discord asked for (op 1) went out recently; give its ACK a full
+            // interval before calling the connection a zombie.
+            heartbeat.next_at = heartbeat
+                .next_at
+                .saturating_add(heartbeat.interval)
+                .max(now + 1);
+            return;
+        }
+        if unacknowledged_for.is_some() {
+            self.counters.zombie_connections += 1;
+            self.reconnect(
+                now,
+                RESUMABLE_CLOSE_CODE,
+                "no heartbeat ACK",
+                Mode::Resume,
+                Delay::Backoff,
+            );
+            return;
+        }
+        heartbeat.next_at = heartbeat
+            .next_at
+            .saturating_add(heartbeat.interval)
+            .max(now + 1);
+        self.send_heartbeat(now, Priority::Essential);
+        if self.sequence != self.persisted_sequence {
+            // Sequence numbers are persisted in batches, once per heartbeat at most.
+            self.persist();
+        }
+    }
+
+    fn send_heartbeat(&mut self, now: u64, priority: Priority) {
+        let Some(id) = self.current_connection() else {
+            return;
+        };
+        let payload = payload::heartbeat(self.sequence);
+        if self.send(now, id, payload, priority) {
+            self.counters.heartbeats_sent += 1;
+            if let Phase::Open(Connection {
+                heartbeat: Some(heartbeat),
+                ..
+            }) = &mut self.phase
+            {
+                heartbeat.awaiting_ack_since.get_or_insert(now);
+            }
+        }
+    }
+
+    /// Queues a send if it fits the size and rate limits; false when refused.
+    fn send(&mut self, now: u64, id: ConnectionId, payload: String, priority: Priority) -> bool {
+        if payload.len() > MAX_SEND_BYTES || self.window.try_acquire(now, priority).is_err() {
+            self.counters.sends_refused += 1;
+            return false;
+        }
+        self.actions.push_back(Action::Send { id, payload });
+        true
+    }
+}
+
+fn retry_delay(failure: RequestFailure) -> Delay {
+    match (failure.status, failure.retry_after_ms) {
+        (Some(429), Some(ms)) => Delay::AtLeast(ms, WaitReason::RetryAfter),
+        _ => Delay::Backoff,
+    }
+}
+
+/// Adds `v=10&encoding=json` and the compression to a gateway URL, replacing any query.
+fn gateway_query(url: &str, compression: super::compression::TransportCompression) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or(url);
+    let has_path = base
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.trim_end_matches('/').contains('/'));
+    let mut full = if has_path {
+        format!("{}?v=10&encoding=json", base.trim_end_matches('/'))
+    } else {
+        format!("{}/?v=10&encoding=json", base.trim_end_matches('/'))
+    };
+    if let Some(compress) = compression.query_value() {
+        full.push_str("&compress=");
+        full.push_str(compress);
+    }
+    full
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::compression::TransportCompression;
+
+    #[test]
+    fn gateway_query_is_appended_once() {
+        assert_eq!(
+            gateway_query("wss://gateway.discord.gg", TransportCompression::None),
+            "wss://gateway.discord.gg/?v=10&encoding=json"
+        );
+        assert_eq!(
+            gateway_query("wss://g.example/?v=9", TransportCompression::ZlibStream),
+            "wss://g.example/?v=10&encoding=json&compress=zlib-stream"
+        );
+        assert_eq!(
+            gateway_query("ws://127.0.0.1:9/resume", TransportCompression::None),
+            "ws://127.0.0.1:9/resume?v=10&encoding=json"
+        );
+    }
+
+    #[test]
+    fn gateway_info_parses() {
+        let info = GatewayInfo::from_json(
+            r#"{"url":"wss://gateway.discord.gg","shards":1,"session_start_limit":{"total":1000,"remaining":999,"reset_after":14400000,"max_concurrency":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(info.session_start_limit.remaining, 999);
+        assert!(GatewayInfo::from_json("{}").is_err());
+    }
+}

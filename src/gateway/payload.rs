@@ -1,0 +1,108 @@
+//! Payloads the client sends: Heartbeat, Identify, Resume.
+
+use serde::Serialize;
+
+use super::config::{Intents, Shard};
+
+/// The largest payload Discord accepts from a client, in bytes.
+pub const MAX_SEND_BYTES: usize = 4096;
+
+#[derive(Serialize)]
+struct Envelope<T> {
+    op: u8,
+    d: T,
+}
+
+#[derive(Serialize)]
+struct Properties {
+    os: &'static str,
+    browser: &'static str,
+    device: &'static str,
+}
+
+#[derive(Serialize)]
+struct Identify<'a> {
+    token: &'a str,
+    intents: u64,
+    properties: Properties,
+    compress: bool,
+    large_threshold: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<[u32; 2]>,
+}
+
+#[derive(Serialize)]
+struct Resume<'a> {
+    token: &'a str,
+    session_id: &'a str,
+    seq: u64,
+}
+
+fn encode<T: Serialize>(op: u8, d: T) -> String {
+    // Serializing these plain structs into a String cannot fail.
+    serde_json::to_string(&Envelope { op, d }).unwrap_or_default()
+}
+
+/// Op 1 with the last sequence number (or `null`).
+pub fn heartbeat(sequence: Option<u64>) -> String {
+    encode(1, sequence)
+}
+
+/// Op 2 for a new session.
+pub fn identify(token: &str, intents: Intents, shard: Option<Shard>) -> String {
+    encode(
+        2,
+        Identify {
+            token,
+            intents: intents.bits(),
+            properties: Properties {
+                os: "cloudflare-workers",
+                browser: "discord-gateway-do",
+                device: "discord-gateway-do",
+            },
+            compress: false,
+            large_threshold: 50,
+            shard: shard.map(|s| [s.id, s.count]),
+        },
+    )
+}
+
+/// Op 6 to resume `session_id` after `seq`.
+pub fn resume(token: &str, session_id: &str, seq: u64) -> String {
+    encode(
+        6,
+        Resume {
+            token,
+            session_id,
+            seq,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn shapes() {
+        assert_eq!(heartbeat(None), r#"{"op":1,"d":null}"#);
+        assert_eq!(heartbeat(Some(7)), r#"{"op":1,"d":7}"#);
+        let identify: Value = serde_json::from_str(&identify(
+            "tok\"en",
+            Intents::DEFAULT,
+            Shard::new(0, 2).ok(),
+        ))
+        .unwrap();
+        assert_eq!(identify["op"], 2);
+        assert_eq!(identify["d"]["token"], "tok\"en");
+        assert_eq!(identify["d"]["intents"], Intents::DEFAULT.bits());
+        assert_eq!(identify["d"]["shard"], json!([0, 2]));
+        assert_eq!(identify["d"]["properties"]["browser"], "discord-gateway-do");
+        let resume: Value = serde_json::from_str(&resume("t", "abc", 9)).unwrap();
+        assert_eq!(
+            resume,
+            json!({"op": 6, "d": {"token": "t", "session_id": "abc", "seq": 9}})
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! # discord-gateway-do
+//!
+//! A Cloudflare Durable Object that holds a Discord Gateway connection and forwards events
+//! (messages and reactions first) as authenticated HTTPS POSTs to a webhook, in the format Chat
+//! SDK's Discord adapter expects.
+//!
+//! - [`gateway`]: the sans-IO protocol engine (pure Rust, tested natively).
+//! - [`delivery`]: the webhook envelope, URL policy and outbox.
+//! - [`api`]: the control API types shared by every caller.
+//! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
+//! - the Worker entry (Wasm only, feature `entry`): admin routes in front of the object.
+
+pub mod api;
+pub mod auth;
+pub mod delivery;
+pub mod gateway;
+
+#[cfg(target_arch = "wasm32")]
+pub mod durable_object;
+#[cfg(all(target_arch = "wasm32", feature = "entry"))]
+mod entry;
+
+#[cfg(target_arch = "wasm32")]
+pub use durable_object::DiscordGatewayDO;
