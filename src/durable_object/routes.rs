@@ -1,0 +1,63 @@
+//! The control API as the object's fetch routes, shared by the Worker entry, `GatewayStub` and
+//! JavaScript callers (`stub.fetch`).
+
+use std::rc::Rc;
+
+use serde::Serialize;
+use worker::{Method, Request, Response, Result};
+
+use super::runtime::Runtime;
+use crate::api::{
+    ApiError, ConnectRequest, ConnectResponse, DisconnectResponse, CONNECT_PATH,
+    DISCONNECT_PATH, STATUS_PATH,
+};
+
+/// A JSON response with a status code.
+pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
+    Ok(Response::from_json(body)?.with_status(status))
+}
+
+/// An [`ApiError`] as a response.
+pub fn error(error: &ApiError) -> Result<Response> {
+    json(error.status, error)
+}
+
+/// The answer when storage could not be opened.
+pub fn unavailable() -> Result<Response> {
+    error(&ApiError::new(503, None, "the Durable Object could not open its storage; see the logs"))
+}
+
+fn method_not_allowed(allowed: &str) -> Result<Response> {
+    error(&ApiError::new(405, None, format!("use {allowed} for this route")))
+}
+
+/// Routes one request.
+pub async fn handle(runtime: &Rc<Runtime>, mut req: Request) -> Result<Response> {
+    let path = req.path();
+    let method = req.method();
+    match path.as_str() {
+        CONNECT_PATH if method == Method::Post => {
+            let body = req.bytes().await.unwrap_or_default();
+            let settings = match ConnectRequest::from_json(&body)
+                .and_then(|request| request.validate(runtime.insecure_webhooks))
+            {
+                Ok(settings) => settings,
+                Err(e) => return error(&e),
+            };
+            runtime.connect(settings)?;
+            json(202, &ConnectResponse::connecting())
+        }
+        DISCONNECT_PATH if method == Method::Post => {
+            runtime.disconnect()?;
+            json(200, &DisconnectResponse::disconnected())
+        }
+        STATUS_PATH if method == Method::Get => json(200, &runtime.status()),
+        CONNECT_PATH | DISCONNECT_PATH => method_not_allowed("POST"),
+        STATUS_PATH => method_not_allowed("GET"),
+        _ => error(&ApiError::new(
+            404,
+            None,
+            "no such route: use POST /connect, POST /disconnect or GET /status",
+        )),
+    }
+}

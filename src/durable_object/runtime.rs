@@ -1,0 +1,294 @@
+//! The object's live state: the engine, the socket, delivery, and the one alarm.
+//!
+//! Everything mutable sits behind `RefCell`/`Cell` in one `Rc<Runtime>` that the spawned tasks
+//! (socket reader, HTTP requests, deliveries) share. No borrow is ever held across an `.await`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use worker::{console_error, console_log, Date, Env, ScheduledTime, State, WebSocket};
+
+use super::store::{NewEvent, Store};
+use super::{gateway_io, webhook};
+use crate::api::{ConnectSettings, DeliveryStatus, StatusResponse, WebhookSummary};
+use crate::delivery::channel::channel_key;
+use crate::delivery::envelope::chat_sdk_body;
+use crate::gateway::{Action, ConnectionId, Dispatch, Engine, Input, SeededJitter};
+
+/// The current time in milliseconds since the epoch.
+pub fn now() -> u64 {
+    Date::now().as_millis()
+}
+
+/// Counters of the delivery side.
+#[derive(Default)]
+pub struct DeliveryCounters {
+    pub delivered: u64,
+    pub failed_attempts: u64,
+    pub last_error: Option<String>,
+}
+
+/// Everything the object holds while it lives.
+pub struct Runtime {
+    pub state: State,
+    pub env: Env,
+    pub store: Store,
+    pub engine: RefCell<Engine>,
+    pub settings: RefCell<Option<ConnectSettings>>,
+    pub socket: RefCell<Option<(ConnectionId, WebSocket)>>,
+    /// Channels with a delivery under way (one at a time per channel).
+    pub in_flight: RefCell<Vec<String>>,
+    pub delivery: RefCell<DeliveryCounters>,
+    pub insecure_webhooks: bool,
+    pub api_base: String,
+    recovered: Cell<bool>,
+    alarm_at: Cell<Option<u64>>,
+}
+
+/// Reads a string from a secret or, failing that, a plain var.
+pub fn env_string(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+fn random_seed() -> u64 {
+    let high = (worker::js_sys::Math::random() * (1u64 << 32) as f64) as u64;
+    let low = (worker::js_sys::Math::random() * (1u64 << 32) as f64) as u64;
+    high << 32 | low
+}
+
+impl Runtime {
+    /// Loads storage (synchronous in a Durable Object) and builds the engine.
+    pub fn new(state: State, env: Env) -> worker::Result<Rc<Self>> {
+        let store = Store::open(state.storage().sql())?;
+        let mut engine = Engine::new(Box::new(SeededJitter::new(random_seed())));
+        if let Some(snapshot) = store.snapshot()? {
+            engine.restore(snapshot);
+        }
+        let settings = store.settings()?;
+        let insecure_webhooks = env_string(&env, "ALLOW_INSECURE_WEBHOOKS").as_deref() == Some("true");
+        let api_base = env_string(&env, "DISCORD_API_BASE")
+            .unwrap_or_else(|| "https://discord.com/api/v10".to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Rc::new(Self {
+            state,
+            env,
+            store,
+            engine: RefCell::new(engine),
+            settings: RefCell::new(settings),
+            socket: RefCell::new(None),
+            in_flight: RefCell::new(Vec::new()),
+            delivery: RefCell::new(DeliveryCounters::default()),
+            insecure_webhooks,
+            api_base,
+            recovered: Cell::new(false),
+            alarm_at: Cell::new(None),
+        }))
+    }
+
+    /// After a restart or eviction: continue the stored session, once.
+    pub fn recover(self: &Rc<Self>) {
+        if self.recovered.replace(true) {
+            return;
+        }
+        let config = self.settings.borrow().as_ref().map(|s| s.gateway.clone());
+        if let Some(config) = config {
+            console_log!("recovering the stored gateway session");
+            self.input(Input::Recover(config));
+        } else {
+            self.after_io();
+        }
+    }
+
+    /// Feeds the engine and carries out what it decides.
+    pub fn input(self: &Rc<Self>, input: Input<'_>) {
+        let now = now();
+        self.engine.borrow_mut().handle(now, input);
+        self.run_actions(now);
+        self.after_io();
+    }
+
+    /// Applies new settings and connects.
+    pub fn connect(self: &Rc<Self>, settings: ConnectSettings) -> worker::Result<()> {
+        self.recovered.set(true);
+        self.store.save_settings(&settings)?;
+        let config = settings.gateway.clone();
+        *self.settings.borrow_mut() = Some(settings);
+        self.input(Input::Connect(config));
+        Ok(())
+    }
+
+    /// Ends the session and forgets the credentials.
+    pub fn disconnect(self: &Rc<Self>) -> worker::Result<()> {
+        self.recovered.set(true);
+        self.store.clear_settings()?;
+        *self.settings.borrow_mut() = None;
+        self.input(Input::Disconnect);
+        Ok(())
+    }
+
+    fn run_actions(self: &Rc<Self>, now: u64) {
+        loop {
+            let actions: Vec<Action> = self.engine.borrow_mut().drain_actions().collect();
+            if actions.is_empty() {
+                return;
+            }
+            let mut forwarded = false;
+            for action in actions {
+                forwarded |= matches!(action, Action::Forward(_));
+                self.execute(action, now);
+            }
+            if forwarded {
+                // The sequence number goes to storage in the same turn as the events.
+                let snapshot = self.engine.borrow().snapshot();
+                if let Err(e) = self.store.save_snapshot(&snapshot) {
+                    console_error!("could not store the session snapshot: {e}");
+                }
+            }
+        }
+    }
+
+    fn execute(self: &Rc<Self>, action: Action, now: u64) {
+        match action {
+            Action::FetchGatewayInfo => {
+                let token = self.settings.borrow().as_ref().map(|s| s.gateway.token.clone());
+                if let Some(token) = token {
+                    worker::wasm_bindgen_futures::spawn_local(gateway_io::fetch_gateway_info(
+                        self.clone(),
+                        token,
+                    ));
+                }
+            }
+            Action::OpenSocket { id, url } => {
+                console_log!("opening gateway socket {} to {url}", id.0);
+                worker::wasm_bindgen_futures::spawn_local(gateway_io::open_socket(
+                    self.clone(),
+                    id,
+                    url,
+                ));
+            }
+            Action::Send { id, payload } => {
+                if let Some((current, ws)) = self.socket.borrow().as_ref() {
+                    if *current == id {
+                        if let Err(e) = ws.send_with_str(&payload) {
+                            console_error!("gateway send failed: {e}");
+                        }
+                    }
+                }
+            }
+            Action::Close { id, code, reason } => {
+                let socket = self.socket.borrow_mut().take_if(|(current, _)| *current == id);
+                if let Some((_, ws)) = socket {
+                    console_log!("closing gateway socket {} with {code}: {reason}", id.0);
+                    if let Err(e) = ws.close(Some(code), Some(reason)) {
+                        console_error!("gateway close failed: {e}");
+                    }
+                }
+            }
+            Action::Forward(dispatch) => self.enqueue(&dispatch, now),
+            Action::Persist(snapshot) => {
+                if let Err(e) = self.store.save_snapshot(&snapshot) {
+                    console_error!("could not store the session snapshot: {e}");
+                }
+            }
+        }
+    }
+
+    fn enqueue(&self, dispatch: &Dispatch, now: u64) {
+        let event_id = format!("{}:{}", dispatch.session_id, dispatch.sequence);
+        let channel = channel_key(&dispatch.data);
+        let body = chat_sdk_body(&dispatch.event_type, now, &dispatch.data);
+        let event = NewEvent {
+            event_id: &event_id,
+            channel: &channel,
+            event_type: &dispatch.event_type,
+            body: &body,
+            now,
+        };
+        if let Err(e) = self.store.enqueue(event) {
+            console_error!("could not store event {event_id}: {e}");
+        }
+    }
+
+    /// Starts due deliveries and sets the alarm to the earliest deadline.
+    pub fn after_io(self: &Rc<Self>) {
+        webhook::pump(self);
+        self.schedule_alarm();
+    }
+
+    /// Forgets the socket if it is `id`.
+    pub fn clear_socket(&self, id: ConnectionId) {
+        self.socket.borrow_mut().take_if(|(current, _)| *current == id);
+    }
+
+    fn schedule_alarm(self: &Rc<Self>) {
+        let engine = self.engine.borrow().next_wakeup();
+        let delivery = match self.store.next_due(&self.in_flight.borrow()) {
+            Ok(at) => at,
+            Err(e) => {
+                console_error!("could not read the outbox: {e}");
+                None
+            }
+        };
+        let target = match (engine, delivery) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if target == self.alarm_at.get() {
+            return;
+        }
+        self.alarm_at.set(target);
+        let storage = self.state.storage();
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            let result = match target {
+                Some(at) => {
+                    let date = worker::js_sys::Date::new(&(at as f64).into());
+                    storage.set_alarm(ScheduledTime::new(date)).await
+                }
+                None => storage.delete_alarm().await,
+            };
+            if let Err(e) = result {
+                console_error!("could not set the alarm: {e}");
+            }
+        });
+    }
+
+    /// The alarm fired: whatever was due is handled by a timer input.
+    pub fn on_alarm(self: &Rc<Self>) {
+        self.alarm_at.set(None);
+        if !self.recovered.get() {
+            self.recover();
+        }
+        self.input(Input::Timer);
+    }
+
+    /// Everything `/status` shows.
+    pub fn status(&self) -> StatusResponse {
+        let counts = self.store.counts().unwrap_or_default();
+        let delivery = self.delivery.borrow();
+        let now = now();
+        StatusResponse {
+            gateway: self.engine.borrow().status(),
+            webhook: self.settings.borrow().as_ref().map(|s| WebhookSummary {
+                host: s.webhook.host().to_owned(),
+                secret_configured: s.webhook.secret.is_some(),
+            }),
+            delivery: DeliveryStatus {
+                pending: u64::try_from(counts.pending).unwrap_or(0),
+                in_flight: self.in_flight.borrow().len() as u64,
+                oldest_pending_age_ms: counts
+                    .oldest
+                    .map(|at| now.saturating_sub(u64::try_from(at).unwrap_or(0))),
+                delivered: delivery.delivered,
+                failed_attempts: delivery.failed_attempts,
+                dead_letters: u64::try_from(counts.dead).unwrap_or(0),
+                last_error: delivery.last_error.clone(),
+            },
+            insecure_webhooks_allowed: self.insecure_webhooks,
+        }
+    }
+}

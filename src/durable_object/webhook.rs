@@ -1,0 +1,106 @@
+//! Delivering outbox events to the webhook, beside the gateway loop: one request at a time per
+//! channel, a few channels at once, never awaited by frame processing.
+
+use std::rc::Rc;
+
+use worker::{console_error, Headers, Method, Request, RequestInit, RequestRedirect};
+
+use super::http::{retry_after_ms, send};
+use super::runtime::{now, Runtime};
+use super::store::OutboxRow;
+use crate::api::WebhookTarget;
+use crate::delivery::envelope::GATEWAY_TOKEN_HEADER;
+use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
+
+/// Channels delivered at once. A Worker may hold six connections; the gateway socket takes one.
+pub const MAX_CONCURRENT_CHANNELS: usize = 4;
+/// How long one request may take: a Chat SDK app answers after its handlers ran.
+pub const REQUEST_TIMEOUT_MS: u32 = 60_000;
+/// Header carrying the stable event id.
+pub const EVENT_ID_HEADER: &str = "x-discord-gateway-event-id";
+
+/// Starts deliveries for due events of idle channels, up to the concurrency bound.
+pub fn pump(runtime: &Rc<Runtime>) {
+    let Some(target) = runtime.settings.borrow().as_ref().map(|s| s.webhook.clone()) else {
+        return;
+    };
+    let free = MAX_CONCURRENT_CHANNELS.saturating_sub(runtime.in_flight.borrow().len());
+    if free == 0 {
+        return;
+    }
+    let rows = match runtime.store.due(now(), &runtime.in_flight.borrow(), free) {
+        Ok(rows) => rows,
+        Err(e) => {
+            console_error!("could not read the outbox: {e}");
+            return;
+        }
+    };
+    let token = runtime.settings.borrow().as_ref().map(|s| s.gateway.token.clone()).unwrap_or_default();
+    for row in rows {
+        runtime.in_flight.borrow_mut().push(row.channel.clone());
+        worker::wasm_bindgen_futures::spawn_local(deliver(runtime.clone(), target.clone(), token.clone(), row));
+    }
+}
+
+fn build_request(target: &WebhookTarget, token: &str, row: &OutboxRow) -> worker::Result<Request> {
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    headers.set(GATEWAY_TOKEN_HEADER, target.secret.as_deref().unwrap_or(token))?;
+    headers.set(EVENT_ID_HEADER, &row.event_id)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(Some(row.body.as_str().into()));
+    Request::new_with_init(&target.url, &init)
+}
+
+async fn attempt(target: &WebhookTarget, token: &str, row: &OutboxRow) -> Attempt {
+    let Ok(request) = build_request(target, token, row) else {
+        return Attempt::default();
+    };
+    match send(request, REQUEST_TIMEOUT_MS).await {
+        Ok(mut response) => {
+            let attempt = Attempt {
+                status: Some(response.status_code()),
+                retry_after_ms: retry_after_ms(&response),
+            };
+            // Always consume the body, so the connection is released.
+            if response.bytes().await.is_err() {
+                return Attempt::default();
+            }
+            attempt
+        }
+        Err(_) => Attempt::default(),
+    }
+}
+
+async fn deliver(runtime: Rc<Runtime>, target: WebhookTarget, token: String, row: OutboxRow) {
+    let result = attempt(&target, &token, &row).await;
+    let attempts = row.attempts.saturating_add(1);
+    let created_at = u64::try_from(row.created_at).unwrap_or(0);
+    let jitter = worker::js_sys::Math::random();
+    let outcome = RetryPolicy::default().outcome(result, u32::try_from(attempts).unwrap_or(u32::MAX), created_at, now(), jitter);
+    let stored = match &outcome {
+        Outcome::Delivered => {
+            runtime.delivery.borrow_mut().delivered += 1;
+            runtime.store.delivered(row.id)
+        }
+        Outcome::Retry { at, reason } => {
+            let mut counters = runtime.delivery.borrow_mut();
+            counters.failed_attempts += 1;
+            counters.last_error = Some(reason.clone());
+            runtime.store.retry_at(row.id, attempts, *at, reason)
+        }
+        Outcome::DeadLetter { reason } => {
+            console_error!("event {} dead-lettered: {reason}", row.event_id);
+            runtime.delivery.borrow_mut().last_error = Some(reason.clone());
+            runtime.store.dead_letter(row.id, attempts, reason)
+        }
+    };
+    if let Err(e) = stored {
+        console_error!("could not record the delivery of {}: {e}", row.event_id);
+    }
+    runtime.in_flight.borrow_mut().retain(|channel| channel != &row.channel);
+    runtime.after_io();
+}
