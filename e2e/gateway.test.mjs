@@ -1,0 +1,87 @@
+// The worker in real workerd, the simulator speaking the real protocol, a real receiver.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { waitFor } from './harness/index.mjs';
+import { BOT_TOKEN, deployment, received } from './fixture.mjs';
+
+describe('connect, forward, status, disconnect', () => {
+  let d;
+  before(async () => {
+    d = await deployment();
+  });
+  after(() => d?.stop());
+
+  test('a fresh object is disconnected and shows no secret', async () => {
+    const status = await d.status();
+    assert.equal(status.state, 'disconnected');
+    assert.equal(status.insecureWebhooksAllowed, true);
+    assert.ok(!JSON.stringify(status).includes(BOT_TOKEN));
+  });
+
+  test('connect identifies and reaches READY', async () => {
+    const res = await d.call('POST', '/connect', {});
+    assert.equal(res.status, 202);
+    assert.deepEqual(res.json, { status: 'connecting' });
+    const status = await d.waitForState('connected');
+    assert.match(status.sessionId, /^[0-9a-f]{32}$/);
+    assert.ok(status.connectedAt > 0);
+    assert.equal(status.heartbeat.intervalMs, 1000);
+    const sim = await d.sim.state();
+    assert.equal(sim.identifies.length, 1);
+    assert.equal(sim.identifies[0].intents, 1 | (1 << 9) | (1 << 10) | (1 << 12) | (1 << 13) | (1 << 15));
+    assert.ok(!JSON.stringify(status).includes(BOT_TOKEN));
+  });
+
+  test('events are forwarded with the exact Chat SDK headers and body bytes', async () => {
+    const before = Date.now();
+    const { sent } = await d.dispatch({ preset: 'guild_message' });
+    const [event] = sent;
+    const request = await d.receiver.waitFor((rs) => rs.find((r) => r.json().data.id === event.data.id));
+    assert.equal(request.method, 'POST');
+    assert.equal(request.path, '/webhook');
+    assert.equal(request.headers['content-type'], 'application/json');
+    assert.equal(request.headers['x-discord-gateway-token'], BOT_TOKEN);
+    assert.equal(request.headers['x-discord-gateway-event-id'], `${event.sessionId}:${event.seq}`);
+    const body = request.text();
+    const timestamp = JSON.parse(body).timestamp;
+    assert.ok(timestamp >= before - 1000 && timestamp <= Date.now());
+    assert.equal(body, `{"type":"GATEWAY_MESSAGE_CREATE","timestamp":${timestamp},"data":${event.raw}}`);
+  });
+
+  test('reactions are forwarded; types outside the filter are not', async () => {
+    d.receiver.clear();
+    await d.dispatch({ preset: 'typing_start' });
+    const { sent } = await d.dispatch({ preset: 'reaction_add' });
+    await d.dispatch({ preset: 'reaction_remove' });
+    await d.receiver.waitForCount(2);
+    const types = received(d.receiver).map(({ body }) => body.type);
+    assert.deepEqual(types, ['GATEWAY_MESSAGE_REACTION_ADD', 'GATEWAY_MESSAGE_REACTION_REMOVE']);
+    assert.equal(received(d.receiver)[0].request.text().endsWith(`"data":${sent[0].raw}}`), true);
+  });
+
+  test('heartbeats carry the last sequence number and are acknowledged', async () => {
+    const status = await waitFor(async () => {
+      const s = await d.status();
+      return s.heartbeat.roundTripMs !== null && s.counters.heartbeatAcks >= 2 ? s : null;
+    });
+    const sim = await d.sim.state();
+    const beats = sim.connections.at(-1).heartbeats;
+    assert.ok(beats.length >= 2);
+    assert.ok(beats.at(-1) >= 2, `heartbeat d=${beats.at(-1)}`);
+    assert.equal(status.counters.zombieConnections, 0);
+  });
+
+  test('disconnect closes with 1000 and clears the session', async () => {
+    const res = await d.call('POST', '/disconnect');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json, { status: 'disconnected' });
+    const status = await d.status();
+    assert.equal(status.state, 'disconnected');
+    assert.equal(status.sessionId, null);
+    const sim = await waitFor(async () => {
+      const s = await d.sim.state();
+      return s.connections.every((c) => !c.open) ? s : null;
+    });
+    assert.equal(sim.connections.at(-1).closeCodeFromClient, 1000);
+  });
+});
