@@ -4,8 +4,10 @@
 //! - [`webhook_url`]: which webhook URLs are allowed.
 //! - [`retry`]: what each answer means, and when to try again.
 //! - [`channel`]: the per-channel ordering key.
+//! - [`signature`]: HMAC-SHA256 request signatures.
 
 pub mod channel;
 pub mod envelope;
 pub mod retry;
+pub mod signature;
 pub mod webhook_url;

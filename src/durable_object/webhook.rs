@@ -11,6 +11,7 @@ use super::store::OutboxRow;
 use crate::api::WebhookTarget;
 use crate::delivery::envelope::GATEWAY_TOKEN_HEADER;
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
+use crate::delivery::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Channels delivered at once. A Worker may hold six connections; the gateway socket takes one.
 pub const MAX_CONCURRENT_CHANNELS: usize = 4;
@@ -47,6 +48,12 @@ fn build_request(target: &WebhookTarget, token: &str, row: &OutboxRow) -> worker
     headers.set("content-type", "application/json")?;
     headers.set(GATEWAY_TOKEN_HEADER, target.secret.as_deref().unwrap_or(token))?;
     headers.set(EVENT_ID_HEADER, &row.event_id)?;
+    if let Some(secret) = &target.secret {
+        // Signed at each attempt, so the timestamp tells the receiver how fresh the request is.
+        let timestamp = now().to_string();
+        headers.set(TIMESTAMP_HEADER, &timestamp)?;
+        headers.set(SIGNATURE_HEADER, &sign(secret, &timestamp, row.body.as_bytes()))?;
+    }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
