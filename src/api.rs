@@ -8,6 +8,9 @@
 //! | `POST /connect` | [`ConnectRequest`] | `202` [`ConnectResponse`] |
 //! | `POST /disconnect` | — | `200` [`DisconnectResponse`] |
 //! | `GET /status` | — | `200` [`StatusResponse`] |
+//! | `GET /dead-letters` | — | `200` [`DeadLetterList`] |
+//! | `POST /dead-letters/replay` | [`DeadLetterSelection`] | `200` [`DeadLetterOutcome`] |
+//! | `POST /dead-letters/drop` | [`DeadLetterSelection`] | `200` [`DeadLetterOutcome`] |
 //!
 //! Every failure is an [`ApiError`] body with a status code.
 
@@ -27,6 +30,12 @@ pub const CONNECT_PATH: &str = "/connect";
 pub const DISCONNECT_PATH: &str = "/disconnect";
 /// Path of the status route.
 pub const STATUS_PATH: &str = "/status";
+/// Path of the dead-letter listing.
+pub const DEAD_LETTERS_PATH: &str = "/dead-letters";
+/// Path of the dead-letter replay route.
+pub const REPLAY_DEAD_LETTERS_PATH: &str = "/dead-letters/replay";
+/// Path of the dead-letter drop route.
+pub const DROP_DEAD_LETTERS_PATH: &str = "/dead-letters/drop";
 /// Request bodies larger than this are refused.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -66,6 +75,69 @@ pub struct ConnectRequest {
     /// `[id, count]` for a sharded bot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<[u32; 2]>,
+    /// Delivery tuning; every field optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryOptions>,
+}
+
+/// Delivery tuning in a connect request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeliveryOptions {
+    /// Per-request timeout, 1 s to 5 min; default 60 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Events older than this are dead-lettered instead of retried, 1 min to 7 days; default 24 h.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_ms: Option<u64>,
+    /// Channels delivered at once, 1 to 5; default 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Pending events kept at most, 100 to 1,000,000; default 100,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pending: Option<u64>,
+}
+
+/// Validated delivery settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliverySettings {
+    /// Per-request timeout.
+    pub timeout_ms: u64,
+    /// Maximum age before dead-lettering.
+    pub max_age_ms: u64,
+    /// Channels delivered at once.
+    pub concurrency: u32,
+    /// Pending events kept at most; events beyond are refused and counted.
+    pub max_pending: u64,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self { timeout_ms: 60_000, max_age_ms: 24 * 60 * 60 * 1_000, concurrency: 4, max_pending: 100_000 }
+    }
+}
+
+impl DeliveryOptions {
+    fn validate(self) -> Result<DeliverySettings, ApiError> {
+        fn within(value: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>, field: &str) -> Result<u64, ApiError> {
+            match value {
+                None => Ok(default),
+                Some(v) if range.contains(&v) => Ok(v),
+                Some(_) => Err(ApiError::bad_request(
+                    Some("delivery"),
+                    format!("delivery.{field} must be between {} and {}", range.start(), range.end()),
+                )),
+            }
+        }
+        let defaults = DeliverySettings::default();
+        Ok(DeliverySettings {
+            timeout_ms: within(self.timeout_ms, defaults.timeout_ms, 1_000..=300_000, "timeoutMs")?,
+            max_age_ms: within(self.max_age_ms, defaults.max_age_ms, 60_000..=7 * 24 * 60 * 60 * 1_000, "maxAgeMs")?,
+            concurrency: within(self.concurrency.map(u64::from), u64::from(defaults.concurrency), 1..=5, "concurrency")? as u32,
+            max_pending: within(self.max_pending, defaults.max_pending, 100..=1_000_000, "maxPending")?,
+        })
+    }
 }
 
 impl fmt::Debug for ConnectRequest {
@@ -78,6 +150,7 @@ impl fmt::Debug for ConnectRequest {
             .field("events", &self.events)
             .field("compress", &self.compress)
             .field("shard", &self.shard)
+            .field("delivery", &self.delivery)
             .finish()
     }
 }
@@ -117,6 +190,9 @@ pub struct ConnectSettings {
     pub gateway: GatewayConfig,
     /// Where events go.
     pub webhook: WebhookTarget,
+    /// How they are delivered.
+    #[serde(default)]
+    pub delivery: DeliverySettings,
 }
 
 impl ConnectRequest {
@@ -146,6 +222,7 @@ impl ConnectRequest {
             events: self.events.or(defaults.events),
             compress: self.compress.or(defaults.compress),
             shard: self.shard.or(defaults.shard),
+            delivery: self.delivery.or(defaults.delivery),
         }
     }
 
@@ -211,9 +288,12 @@ impl ConnectRequest {
             .transpose()
             .map_err(|e| ApiError::bad_request(Some("shard"), e.to_string()))?;
 
+        let delivery = self.delivery.unwrap_or_default().validate()?;
+
         Ok(ConnectSettings {
             gateway: GatewayConfig { token, intents, events, compression, shard },
             webhook: WebhookTarget { url: url.into_string(), secret },
+            delivery,
         })
     }
 }
@@ -260,10 +340,79 @@ pub struct DeliveryStatus {
     pub delivered: u64,
     /// Attempts that failed and will be retried.
     pub failed_attempts: u64,
-    /// Events given up on.
+    /// Events given up on, kept for replay.
     pub dead_letters: u64,
+    /// Oldest dead letters removed to keep at most [`MAX_DEAD_LETTERS`].
+    pub dead_letters_discarded: u64,
+    /// Events refused because the outbox held `maxPending` events.
+    pub overflowed: u64,
+    /// SQLite rows written by this instance (indexes included).
+    pub storage_rows_written: u64,
     /// The last failure, without URL or secret.
     pub last_error: Option<String>,
+}
+
+/// Dead letters kept at most; the oldest are removed beyond this.
+pub const MAX_DEAD_LETTERS: u64 = 1_000;
+
+/// An event given up on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// Its id in the outbox; use it to replay or drop it.
+    pub id: i64,
+    /// `x-discord-gateway-event-id`.
+    pub event_id: String,
+    /// The dispatch type.
+    pub event_type: String,
+    /// Its channel (empty when it has none).
+    pub channel_id: String,
+    /// When it arrived (ms).
+    pub created_at: u64,
+    /// Attempts made.
+    pub attempts: u64,
+    /// Why it was given up on.
+    pub last_error: String,
+}
+
+/// `200` answer to `GET /dead-letters`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterList {
+    /// Oldest first, at most [`MAX_DEAD_LETTERS`].
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// Body of the replay and drop routes: some dead letters by id, or all when `ids` is absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeadLetterSelection {
+    /// Outbox ids from [`DeadLetter::id`]; absent means all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<i64>>,
+}
+
+impl DeadLetterSelection {
+    /// Parses a JSON body; an empty body selects all.
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        let selection: Self = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(Some("ids"), format!("request body is not a dead-letter selection: {e}")))?;
+        if selection.ids.as_ref().is_some_and(|ids| ids.len() > MAX_DEAD_LETTERS as usize) {
+            return Err(ApiError::bad_request(Some("ids"), format!("at most {MAX_DEAD_LETTERS} ids at once")));
+        }
+        Ok(selection)
+    }
+}
+
+/// `200` answer to the replay and drop routes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterOutcome {
+    /// How many dead letters were replayed or dropped.
+    pub affected: u64,
 }
 
 /// What `/status` shows of the webhook: its host, never the whole URL.
@@ -375,6 +524,8 @@ mod tests {
             (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","shard":[2,2]}}"#), Some("shard")),
             (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","webhookSecret":"short"}}"#), Some("webhookSecret")),
             (r#"{"botToken":"tiny","webhookUrl":"https://a.example"}"#, Some("botToken")),
+            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","delivery":{{"concurrency":9}}}}"#), Some("delivery")),
+            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","delivery":{{"timeoutMs":5}}}}"#), Some("delivery")),
         ];
         for (body, field) in cases {
             let error = request(body).expect_err(body);
@@ -394,8 +545,23 @@ mod tests {
         let body = ConnectRequest::from_json(br#"{"webhookUrl":"https://body.example/hook"}"#).unwrap();
         let settings = body.or(env).validate(false).unwrap();
         assert_eq!(settings.webhook.host(), "body.example");
+        assert_eq!(settings.delivery, DeliverySettings::default());
         assert_eq!(ConnectRequest::from_json(b"  ").unwrap(), ConnectRequest::default());
         assert_eq!(ConnectRequest::from_json(&vec![b' '; MAX_BODY_BYTES + 1]).unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn delivery_options_and_dead_letter_selections() {
+        let settings = request(&format!(
+            r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","delivery":{{"timeoutMs":5000,"concurrency":1,"maxAgeMs":60000}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(settings.delivery.timeout_ms, 5_000);
+        assert_eq!(settings.delivery.concurrency, 1);
+        assert_eq!(settings.delivery.max_pending, 100_000);
+        assert_eq!(DeadLetterSelection::from_json(b"").unwrap().ids, None);
+        assert_eq!(DeadLetterSelection::from_json(br#"{"ids":[3,4]}"#).unwrap().ids, Some(vec![3, 4]));
+        assert_eq!(DeadLetterSelection::from_json(br#"{"ids":"all"}"#).unwrap_err().status, 400);
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! The thin Worker in front of the Durable Object (cargo feature `entry`, on by default).
 //!
-//! `POST /connect`, `POST /disconnect` and `GET /status`, each behind
+//! `POST /connect`, `POST /disconnect`, `GET /status` and the dead-letter routes, each behind
 //! `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`. `?name=` picks the object (one per bot).
 //! `/connect` fills `botToken`, `webhookUrl` and `webhookSecret` from `DISCORD_BOT_TOKEN`,
 //! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them.
 
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result};
 
-use crate::api::{ApiError, ConnectRequest, CONNECT_PATH, DISCONNECT_PATH, STATUS_PATH};
+use crate::api::{
+    ApiError, ConnectRequest, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
+    DROP_DEAD_LETTERS_PATH, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
+};
 use crate::auth::bearer_token_matches;
+use crate::durable_object::routes::not_found;
 use crate::durable_object::runtime::env_string;
 
 /// The Durable Object binding the entry forwards to.
@@ -51,15 +55,11 @@ fn environment_defaults(env: &Env) -> ConnectRequest {
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     let route_method = match path.as_str() {
-        CONNECT_PATH | DISCONNECT_PATH => Method::Post,
-        STATUS_PATH => Method::Get,
-        _ => {
-            return error(&ApiError::new(
-                404,
-                None,
-                "no such route: use POST /connect, POST /disconnect or GET /status",
-            ))
+        CONNECT_PATH | DISCONNECT_PATH | REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH => {
+            Method::Post
         }
+        STATUS_PATH | DEAD_LETTERS_PATH => Method::Get,
+        _ => return error(&not_found()),
     };
     let Some(admin_token) = env_string(&env, "GATEWAY_ADMIN_TOKEN") else {
         return error(&ApiError::new(
@@ -88,7 +88,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
     let headers = Headers::new();
     let mut init = RequestInit::new();
-    init.with_method(route_method);
+    init.with_method(route_method.clone());
     if path == CONNECT_PATH {
         let body = req.bytes().await.unwrap_or_default();
         let request = match ConnectRequest::from_json(&body) {
@@ -97,6 +97,12 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         };
         headers.set("content-type", "application/json")?;
         init.with_body(Some(serde_json::to_string(&request)?.into()));
+    } else if route_method == Method::Post {
+        let body = req.bytes().await.unwrap_or_default();
+        if !body.is_empty() {
+            headers.set("content-type", "application/json")?;
+            init.with_body(Some(String::from_utf8_lossy(&body).into_owned().into()));
+        }
     }
     init.with_headers(headers);
     let inner = Request::new_with_init(&format!("https://gateway.internal{path}"), &init)?;

@@ -8,6 +8,7 @@
 //! - [`delivery`]: the webhook envelope, URL policy and outbox.
 //! - [`api`]: the control API types shared by every caller.
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
+//! - `GatewayStub` (Wasm only): its control API for other Rust Workers.
 //! - the Worker entry (Wasm only, feature `entry`): admin routes in front of the object.
 
 pub mod api;
@@ -17,8 +18,12 @@ pub mod gateway;
 
 #[cfg(target_arch = "wasm32")]
 pub mod durable_object;
+#[cfg(target_arch = "wasm32")]
+pub mod stub;
 #[cfg(all(target_arch = "wasm32", feature = "entry"))]
 mod entry;
 
 #[cfg(target_arch = "wasm32")]
 pub use durable_object::DiscordGatewayDO;
+#[cfg(target_arch = "wasm32")]
+pub use stub::{GatewayStub, GatewayStubError};

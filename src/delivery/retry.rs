@@ -5,7 +5,7 @@
 pub struct RetryPolicy {
     /// First retry after about this long.
     pub base_delay_ms: u64,
-    /// Retries are never further apart than this.
+    /// Retries are never further apart than this, so a receiver that comes back is served soon.
     pub max_delay_ms: u64,
     /// An event older than this is dead-lettered instead of retried.
     pub max_age_ms: u64,
@@ -13,7 +13,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { base_delay_ms: 1_000, max_delay_ms: 10 * 60 * 1_000, max_age_ms: 24 * 60 * 60 * 1_000 }
+        Self { base_delay_ms: 1_000, max_delay_ms: 60 * 1_000, max_age_ms: 24 * 60 * 60 * 1_000 }
     }
 }
 

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use futures_util::StreamExt;
 use worker::{
-    console_error, console_log, web_sys, Headers, Method, Request, RequestInit, Response,
+    console_error, console_log, web_sys, Fetch, Headers, Method, Request, RequestInit, Response,
     WebSocket, WebsocketEvent,
 };
 
@@ -79,7 +79,9 @@ async fn upgrade(url: &str) -> Result<WebSocket, RequestFailure> {
             Request::new_with_init(&http_url, RequestInit::new().with_method(Method::Get).with_headers(headers))
         })
         .map_err(|_| RequestFailure::default())?;
-    let response = send(request, REQUEST_TIMEOUT_MS).await.map_err(|e| {
+    // No abort signal here: a signal outlives the upgrade and would abort the open socket when
+    // it fires. The engine's open timeout covers an upgrade that never answers.
+    let response = Fetch::Request(request).send().await.map_err(|e| {
         console_error!("gateway upgrade failed: {e}");
         RequestFailure::default()
     })?;

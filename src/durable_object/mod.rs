@@ -8,7 +8,7 @@
 
 mod gateway_io;
 mod http;
-mod routes;
+pub(crate) mod routes;
 pub mod runtime;
 pub mod store;
 mod webhook;

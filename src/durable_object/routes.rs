@@ -7,9 +7,11 @@ use serde::Serialize;
 use worker::{Method, Request, Response, Result};
 
 use super::runtime::Runtime;
+use super::runtime::now;
 use crate::api::{
-    ApiError, ConnectRequest, ConnectResponse, DisconnectResponse, CONNECT_PATH,
-    DISCONNECT_PATH, STATUS_PATH,
+    ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
+    DeadLetterSelection, DisconnectResponse, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
+    DROP_DEAD_LETTERS_PATH, MAX_DEAD_LETTERS, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
 };
 
 /// A JSON response with a status code.
@@ -52,12 +54,40 @@ pub async fn handle(runtime: &Rc<Runtime>, mut req: Request) -> Result<Response>
             json(200, &DisconnectResponse::disconnected())
         }
         STATUS_PATH if method == Method::Get => json(200, &runtime.status()),
-        CONNECT_PATH | DISCONNECT_PATH => method_not_allowed("POST"),
-        STATUS_PATH => method_not_allowed("GET"),
-        _ => error(&ApiError::new(
-            404,
-            None,
-            "no such route: use POST /connect, POST /disconnect or GET /status",
-        )),
+        DEAD_LETTERS_PATH if method == Method::Get => {
+            let dead_letters = runtime.store.dead_letters(MAX_DEAD_LETTERS)?;
+            json(200, &DeadLetterList { dead_letters })
+        }
+        REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH if method == Method::Post => {
+            let body = req.bytes().await.unwrap_or_default();
+            let selection = match DeadLetterSelection::from_json(&body) {
+                Ok(selection) => selection,
+                Err(e) => return error(&e),
+            };
+            let ids = selection.ids.as_deref();
+            let affected = if path == REPLAY_DEAD_LETTERS_PATH {
+                let replayed = runtime.store.replay_dead_letters(ids, now())?;
+                runtime.pending.set(runtime.pending.get() + replayed as u64);
+                runtime.after_io();
+                replayed
+            } else {
+                runtime.store.drop_dead_letters(ids)?
+            };
+            json(200, &DeadLetterOutcome { affected: affected as u64 })
+        }
+        CONNECT_PATH | DISCONNECT_PATH | REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH => {
+            method_not_allowed("POST")
+        }
+        STATUS_PATH | DEAD_LETTERS_PATH => method_not_allowed("GET"),
+        _ => error(&not_found()),
     }
+}
+
+/// The answer for an unknown route, listing the routes there are.
+pub fn not_found() -> ApiError {
+    ApiError::new(
+        404,
+        None,
+        "no such route: use POST /connect, POST /disconnect, GET /status, GET /dead-letters, POST /dead-letters/replay or POST /dead-letters/drop",
+    )
 }

@@ -10,10 +10,10 @@ use worker::{console_error, console_log, Date, Env, ScheduledTime, State, WebSoc
 
 use super::store::{NewEvent, Store};
 use super::{gateway_io, webhook};
-use crate::api::{ConnectSettings, DeliveryStatus, StatusResponse, WebhookSummary};
+use crate::api::{ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse, WebhookSummary};
 use crate::delivery::channel::channel_key;
 use crate::delivery::envelope::chat_sdk_body;
-use crate::gateway::{Action, ConnectionId, Dispatch, Engine, Input, SeededJitter};
+use crate::gateway::{Action, ConnectionId, Dispatch, Engine, Input, SeededJitter, SessionSnapshot};
 
 /// The current time in milliseconds since the epoch.
 pub fn now() -> u64 {
@@ -23,8 +23,15 @@ pub fn now() -> u64 {
 /// Counters of the delivery side.
 #[derive(Default)]
 pub struct DeliveryCounters {
+    /// Events the webhook accepted.
     pub delivered: u64,
+    /// Attempts that will be retried.
     pub failed_attempts: u64,
+    /// Events refused because the outbox was full.
+    pub overflowed: u64,
+    /// Oldest dead letters removed beyond the bound.
+    pub dead_letters_discarded: u64,
+    /// The last failure.
     pub last_error: Option<String>,
 }
 
@@ -39,6 +46,10 @@ pub struct Runtime {
     /// Channels with a delivery under way (one at a time per channel).
     pub in_flight: RefCell<Vec<String>>,
     pub delivery: RefCell<DeliveryCounters>,
+    /// Pending events in the outbox (kept in memory to avoid counting rows per event).
+    pub pending: Cell<u64>,
+    /// The sequence number the stored snapshot has reached.
+    persisted_sequence: Cell<Option<u64>>,
     pub insecure_webhooks: bool,
     pub api_base: String,
     recovered: Cell<bool>,
@@ -65,9 +76,12 @@ impl Runtime {
     pub fn new(state: State, env: Env) -> worker::Result<Rc<Self>> {
         let store = Store::open(state.storage().sql())?;
         let mut engine = Engine::new(Box::new(SeededJitter::new(random_seed())));
-        if let Some(snapshot) = store.snapshot()? {
+        let snapshot = store.snapshot()?;
+        let persisted_sequence = snapshot.as_ref().and_then(|s| s.sequence);
+        if let Some(snapshot) = snapshot {
             engine.restore(snapshot);
         }
+        let pending = u64::try_from(store.counts()?.pending).unwrap_or(0);
         let settings = store.settings()?;
         let insecure_webhooks = env_string(&env, "ALLOW_INSECURE_WEBHOOKS").as_deref() == Some("true");
         let api_base = env_string(&env, "DISCORD_API_BASE")
@@ -83,6 +97,8 @@ impl Runtime {
             socket: RefCell::new(None),
             in_flight: RefCell::new(Vec::new()),
             delivery: RefCell::new(DeliveryCounters::default()),
+            pending: Cell::new(pending),
+            persisted_sequence: Cell::new(persisted_sequence),
             insecure_webhooks,
             api_base,
             recovered: Cell::new(false),
@@ -137,18 +153,28 @@ impl Runtime {
             if actions.is_empty() {
                 return;
             }
-            let mut forwarded = false;
             for action in actions {
-                forwarded |= matches!(action, Action::Forward(_));
                 self.execute(action, now);
             }
-            if forwarded {
-                // The sequence number goes to storage in the same turn as the events.
-                let snapshot = self.engine.borrow().snapshot();
-                if let Err(e) = self.store.save_snapshot(&snapshot) {
-                    console_error!("could not store the session snapshot: {e}");
-                }
-            }
+        }
+    }
+
+    /// Stores the engine's snapshot.
+    fn save_snapshot(&self, snapshot: &SessionSnapshot) {
+        match self.store.save_snapshot(snapshot) {
+            Ok(()) => self.persisted_sequence.set(snapshot.sequence),
+            Err(e) => console_error!("could not store the session snapshot: {e}"),
+        }
+    }
+
+    /// Called when an event leaves the outbox (delivered or dead): once its row is gone, only
+    /// the snapshot remembers that the session got that far, so bring it up to date first.
+    /// One snapshot write covers every event received so far: under load this is a batch.
+    pub fn event_left_outbox(&self, sequence: u64) {
+        self.pending.set(self.pending.get().saturating_sub(1));
+        if self.persisted_sequence.get().is_none_or(|persisted| sequence > persisted) {
+            let snapshot = self.engine.borrow().snapshot();
+            self.save_snapshot(&snapshot);
         }
     }
 
@@ -190,27 +216,37 @@ impl Runtime {
                 }
             }
             Action::Forward(dispatch) => self.enqueue(&dispatch, now),
-            Action::Persist(snapshot) => {
-                if let Err(e) = self.store.save_snapshot(&snapshot) {
-                    console_error!("could not store the session snapshot: {e}");
-                }
-            }
+            Action::Persist(snapshot) => self.save_snapshot(&snapshot),
         }
     }
 
     fn enqueue(&self, dispatch: &Dispatch, now: u64) {
-        let event_id = format!("{}:{}", dispatch.session_id, dispatch.sequence);
+        let max_pending = self
+            .settings
+            .borrow()
+            .as_ref()
+            .map_or(DeliverySettings::default().max_pending, |s| s.delivery.max_pending);
+        if self.pending.get() >= max_pending {
+            // Never silent: counted in /status and logged. Older events keep their order.
+            let mut counters = self.delivery.borrow_mut();
+            counters.overflowed += 1;
+            counters.last_error = Some(format!("outbox full ({max_pending} pending): events are being refused"));
+            console_error!("outbox full: refused {} {}", dispatch.event_type, dispatch.sequence);
+            return;
+        }
         let channel = channel_key(&dispatch.data);
         let body = chat_sdk_body(&dispatch.event_type, now, &dispatch.data);
         let event = NewEvent {
-            event_id: &event_id,
+            session_id: &dispatch.session_id,
+            sequence: dispatch.sequence,
             channel: &channel,
             event_type: &dispatch.event_type,
             body: &body,
             now,
         };
-        if let Err(e) = self.store.enqueue(event) {
-            console_error!("could not store event {event_id}: {e}");
+        match self.store.enqueue(event) {
+            Ok(()) => self.pending.set(self.pending.get() + 1),
+            Err(e) => console_error!("could not store event {} {}: {e}", dispatch.event_type, dispatch.sequence),
         }
     }
 
@@ -286,6 +322,9 @@ impl Runtime {
                 delivered: delivery.delivered,
                 failed_attempts: delivery.failed_attempts,
                 dead_letters: u64::try_from(counts.dead).unwrap_or(0),
+                dead_letters_discarded: delivery.dead_letters_discarded,
+                overflowed: delivery.overflowed,
+                storage_rows_written: self.store.rows_written(),
                 last_error: delivery.last_error.clone(),
             },
             insecure_webhooks_allowed: self.insecure_webhooks,

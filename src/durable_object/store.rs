@@ -1,20 +1,24 @@
 //! The Durable Object's SQLite storage: settings, the session snapshot, and the outbox.
 //!
 //! SQL calls are synchronous in a Durable Object, and the writes of one turn of the event loop
-//! are committed together, so an outbox insert and the snapshot written in the same turn are
-//! one atomic step.
+//! are committed together. Each outbox row carries its event's session and sequence number, so
+//! storing the event also records how far the session got; the snapshot itself is written in
+//! batches (see `Runtime`).
+
+use std::cell::Cell;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{SqlStorage, SqlStorageValue};
 
-use crate::api::ConnectSettings;
+use crate::api::{ConnectSettings, DeadLetter};
 use crate::gateway::SessionSnapshot;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
     channel TEXT NOT NULL,
     event_type TEXT NOT NULL,
     body TEXT NOT NULL,
@@ -24,7 +28,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,
     dead INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (dead, channel, id);
+CREATE INDEX IF NOT EXISTS outbox_lanes ON outbox (dead, channel, id);
 ";
 
 const SETTINGS_KEY: &str = "settings";
@@ -35,8 +39,10 @@ const SNAPSHOT_KEY: &str = "snapshot";
 pub struct OutboxRow {
     /// Row id: the order of arrival.
     pub id: i64,
-    /// `x-discord-gateway-event-id`.
-    pub event_id: String,
+    /// The session the event came from.
+    pub session_id: String,
+    /// Its sequence number in that session.
+    pub sequence: i64,
     /// The ordering lane.
     pub channel: String,
     /// The request body.
@@ -47,10 +53,24 @@ pub struct OutboxRow {
     pub attempts: i64,
 }
 
+impl OutboxRow {
+    /// `x-discord-gateway-event-id`: stable across retries and replays.
+    pub fn event_id(&self) -> String {
+        event_id(&self.session_id, self.sequence)
+    }
+}
+
+/// The stable id of the event `sequence` of `session_id`.
+pub fn event_id(session_id: &str, sequence: i64) -> String {
+    format!("{session_id}:{sequence}")
+}
+
 /// A new event for the outbox.
 pub struct NewEvent<'a> {
-    /// `x-discord-gateway-event-id`.
-    pub event_id: &'a str,
+    /// The session it came from.
+    pub session_id: &'a str,
+    /// Its sequence number.
+    pub sequence: u64,
     /// The ordering lane.
     pub channel: &'a str,
     /// The dispatch type.
@@ -83,20 +103,74 @@ struct NextDue {
     next_attempt_at: i64,
 }
 
+#[derive(Deserialize)]
+struct MaxSequence {
+    sequence: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct DeadRow {
+    id: i64,
+    session_id: String,
+    sequence: i64,
+    event_type: String,
+    channel: String,
+    created_at: i64,
+    attempts: i64,
+    last_error: Option<String>,
+}
+
 /// Typed access to the object's SQLite database.
 pub struct Store {
     sql: SqlStorage,
+    rows_written: Cell<u64>,
 }
 
 fn int(value: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
+/// `id IN (?, ?, ...)` for a list of row ids, or `1 = 1` for all.
+fn id_filter(ids: Option<&[i64]>) -> (String, Vec<SqlStorageValue>) {
+    match ids {
+        None => ("1 = 1".to_owned(), Vec::new()),
+        Some(ids) => {
+            let marks = vec!["?"; ids.len()].join(", ");
+            (format!("id IN ({marks})"), ids.iter().map(|id| (*id).into()).collect())
+        }
+    }
+}
+
 impl Store {
     /// Opens the database, creating the tables on first use.
     pub fn open(sql: SqlStorage) -> worker::Result<Self> {
         sql.exec(SCHEMA, None)?;
-        Ok(Self { sql })
+        Ok(Self { sql, rows_written: Cell::new(0) })
+    }
+
+    /// Rows written by this instance (indexes included), for `/status`.
+    pub fn rows_written(&self) -> u64 {
+        self.rows_written.get()
+    }
+
+    fn write(&self, query: &str, params: Vec<SqlStorageValue>) -> worker::Result<usize> {
+        let cursor = self.sql.exec(query, params)?;
+        let written = cursor.rows_written();
+        self.rows_written.set(self.rows_written.get() + written as u64);
+        Ok(written)
+    }
+
+    /// Runs a statement ending in `RETURNING id` and counts the rows it touched.
+    fn write_counting(&self, query: &str, params: Vec<SqlStorageValue>) -> worker::Result<usize> {
+        #[derive(Deserialize)]
+        struct Id {
+            #[allow(dead_code)]
+            id: i64,
+        }
+        let cursor = self.sql.exec(query, params)?;
+        let touched = cursor.to_array::<Id>()?.len();
+        self.rows_written.set(self.rows_written.get() + cursor.rows_written() as u64);
+        Ok(touched)
     }
 
     fn get<T: DeserializeOwned>(&self, key: &str) -> worker::Result<Option<T>> {
@@ -112,7 +186,7 @@ impl Store {
 
     fn put<T: Serialize>(&self, key: &str, value: &T) -> worker::Result<()> {
         let value = serde_json::to_string(value)?;
-        self.sql.exec(
+        self.write(
             "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             vec![key.into(), value.into()],
         )?;
@@ -131,13 +205,28 @@ impl Store {
 
     /// Forgets the connect settings.
     pub fn clear_settings(&self) -> worker::Result<()> {
-        self.sql.exec("DELETE FROM kv WHERE key = ?", vec![SETTINGS_KEY.into()])?;
+        self.write("DELETE FROM kv WHERE key = ?", vec![SETTINGS_KEY.into()])?;
         Ok(())
     }
 
-    /// The stored session snapshot.
+    /// The stored session snapshot, with the sequence advanced to the newest stored event of
+    /// its session (events are stored before the snapshot catches up with them).
     pub fn snapshot(&self) -> worker::Result<Option<SessionSnapshot>> {
-        self.get(SNAPSHOT_KEY)
+        let Some(mut snapshot) = self.get::<SessionSnapshot>(SNAPSHOT_KEY)? else {
+            return Ok(None);
+        };
+        if let Some(session) = &snapshot.session {
+            let newest: Vec<MaxSequence> = self
+                .sql
+                .exec(
+                    "SELECT MAX(sequence) AS sequence FROM outbox WHERE session_id = ?",
+                    vec![session.id.as_str().into()],
+                )?
+                .to_array()?;
+            let newest = newest.first().and_then(|m| m.sequence).and_then(|s| u64::try_from(s).ok());
+            snapshot.sequence = snapshot.sequence.max(newest);
+        }
+        Ok(Some(snapshot))
     }
 
     /// Stores the session snapshot.
@@ -145,13 +234,14 @@ impl Store {
         self.put(SNAPSHOT_KEY, snapshot)
     }
 
-    /// Adds an event; an event id already present is ignored (a replay).
+    /// Adds an event.
     pub fn enqueue(&self, event: NewEvent<'_>) -> worker::Result<()> {
-        self.sql.exec(
-            "INSERT INTO outbox (event_id, channel, event_type, body, created_at, next_attempt_at)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+        self.write(
+            "INSERT INTO outbox (session_id, sequence, channel, event_type, body, created_at, next_attempt_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
             vec![
-                event.event_id.into(),
+                event.session_id.into(),
+                int(event.sequence),
                 event.channel.into(),
                 event.event_type.into(),
                 event.body.into(),
@@ -167,7 +257,7 @@ impl Store {
         let heads: Vec<OutboxRow> = self
             .sql
             .exec(
-                "SELECT o.id, o.event_id, o.channel, o.body, o.created_at, o.attempts
+                "SELECT o.id, o.session_id, o.sequence, o.channel, o.body, o.created_at, o.attempts
                  FROM outbox o
                  JOIN (SELECT channel, MIN(id) AS id FROM outbox WHERE dead = 0 GROUP BY channel) h
                    ON o.id = h.id
@@ -204,26 +294,75 @@ impl Store {
 
     /// Removes a delivered event.
     pub fn delivered(&self, id: i64) -> worker::Result<()> {
-        self.sql.exec("DELETE FROM outbox WHERE id = ?", vec![id.into()])?;
+        self.write("DELETE FROM outbox WHERE id = ?", vec![id.into()])?;
         Ok(())
     }
 
     /// Records a failed attempt and when to try again.
     pub fn retry_at(&self, id: i64, attempts: i64, at: u64, error: &str) -> worker::Result<()> {
-        self.sql.exec(
+        self.write(
             "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
             vec![attempts.into(), int(at), error.into(), id.into()],
         )?;
         Ok(())
     }
 
-    /// Gives up on an event: it stays as a dead letter.
-    pub fn dead_letter(&self, id: i64, attempts: i64, error: &str) -> worker::Result<()> {
-        self.sql.exec(
+    /// Gives up on an event: it stays as a dead letter; beyond `keep` dead letters, the oldest
+    /// are removed. Returns how many were removed that way.
+    pub fn dead_letter(&self, id: i64, attempts: i64, error: &str, keep: u64) -> worker::Result<usize> {
+        self.write(
             "UPDATE outbox SET dead = 1, attempts = ?, last_error = ? WHERE id = ?",
             vec![attempts.into(), error.into(), id.into()],
         )?;
-        Ok(())
+        self.write_counting(
+            "DELETE FROM outbox WHERE dead = 1 AND id NOT IN
+               (SELECT id FROM outbox WHERE dead = 1 ORDER BY id DESC LIMIT ?) RETURNING id",
+            vec![int(keep)],
+        )
+    }
+
+    /// Dead letters, oldest first.
+    pub fn dead_letters(&self, limit: u64) -> worker::Result<Vec<DeadLetter>> {
+        let rows: Vec<DeadRow> = self
+            .sql
+            .exec(
+                "SELECT id, session_id, sequence, event_type, channel, created_at, attempts, last_error
+                 FROM outbox WHERE dead = 1 ORDER BY id LIMIT ?",
+                vec![int(limit)],
+            )?
+            .to_array()?;
+        Ok(rows
+            .into_iter()
+            .map(|row| DeadLetter {
+                id: row.id,
+                event_id: event_id(&row.session_id, row.sequence),
+                event_type: row.event_type,
+                channel_id: row.channel,
+                created_at: u64::try_from(row.created_at).unwrap_or(0),
+                attempts: u64::try_from(row.attempts).unwrap_or(0),
+                last_error: row.last_error.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Puts dead letters (all, or those with the given row ids) back in line, as new.
+    pub fn replay_dead_letters(&self, ids: Option<&[i64]>, now: u64) -> worker::Result<usize> {
+        let (filter, mut params) = id_filter(ids);
+        let mut all = vec![int(now), int(now)];
+        all.append(&mut params);
+        self.write_counting(
+            &format!(
+                "UPDATE outbox SET dead = 0, attempts = 0, created_at = ?, next_attempt_at = ?, last_error = NULL
+                 WHERE dead = 1 AND {filter} RETURNING id"
+            ),
+            all,
+        )
+    }
+
+    /// Deletes dead letters (all, or those with the given row ids).
+    pub fn drop_dead_letters(&self, ids: Option<&[i64]>) -> worker::Result<usize> {
+        let (filter, params) = id_filter(ids);
+        self.write_counting(&format!("DELETE FROM outbox WHERE dead = 1 AND {filter} RETURNING id"), params)
     }
 
     /// Pending and dead counts, and the oldest pending arrival.

@@ -8,24 +8,21 @@ use worker::{console_error, Headers, Method, Request, RequestInit, RequestRedire
 use super::http::{retry_after_ms, send};
 use super::runtime::{now, Runtime};
 use super::store::OutboxRow;
-use crate::api::WebhookTarget;
+use crate::api::{ConnectSettings, WebhookTarget, MAX_DEAD_LETTERS};
 use crate::delivery::envelope::GATEWAY_TOKEN_HEADER;
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
 use crate::delivery::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
-/// Channels delivered at once. A Worker may hold six connections; the gateway socket takes one.
-pub const MAX_CONCURRENT_CHANNELS: usize = 4;
-/// How long one request may take: a Chat SDK app answers after its handlers ran.
-pub const REQUEST_TIMEOUT_MS: u32 = 60_000;
 /// Header carrying the stable event id.
 pub const EVENT_ID_HEADER: &str = "x-discord-gateway-event-id";
 
 /// Starts deliveries for due events of idle channels, up to the concurrency bound.
 pub fn pump(runtime: &Rc<Runtime>) {
-    let Some(target) = runtime.settings.borrow().as_ref().map(|s| s.webhook.clone()) else {
+    let Some(settings) = runtime.settings.borrow().clone() else {
         return;
     };
-    let free = MAX_CONCURRENT_CHANNELS.saturating_sub(runtime.in_flight.borrow().len());
+    // Concurrency is capped at 5: a Worker may hold six connections, the gateway takes one.
+    let free = (settings.delivery.concurrency as usize).saturating_sub(runtime.in_flight.borrow().len());
     if free == 0 {
         return;
     }
@@ -36,10 +33,10 @@ pub fn pump(runtime: &Rc<Runtime>) {
             return;
         }
     };
-    let token = runtime.settings.borrow().as_ref().map(|s| s.gateway.token.clone()).unwrap_or_default();
+    let settings = Rc::new(settings);
     for row in rows {
         runtime.in_flight.borrow_mut().push(row.channel.clone());
-        worker::wasm_bindgen_futures::spawn_local(deliver(runtime.clone(), target.clone(), token.clone(), row));
+        worker::wasm_bindgen_futures::spawn_local(deliver(runtime.clone(), settings.clone(), row));
     }
 }
 
@@ -47,7 +44,7 @@ fn build_request(target: &WebhookTarget, token: &str, row: &OutboxRow) -> worker
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
     headers.set(GATEWAY_TOKEN_HEADER, target.secret.as_deref().unwrap_or(token))?;
-    headers.set(EVENT_ID_HEADER, &row.event_id)?;
+    headers.set(EVENT_ID_HEADER, &row.event_id())?;
     if let Some(secret) = &target.secret {
         // Signed at each attempt, so the timestamp tells the receiver how fresh the request is.
         let timestamp = now().to_string();
@@ -62,11 +59,12 @@ fn build_request(target: &WebhookTarget, token: &str, row: &OutboxRow) -> worker
     Request::new_with_init(&target.url, &init)
 }
 
-async fn attempt(target: &WebhookTarget, token: &str, row: &OutboxRow) -> Attempt {
-    let Ok(request) = build_request(target, token, row) else {
+async fn attempt(settings: &ConnectSettings, row: &OutboxRow) -> Attempt {
+    let Ok(request) = build_request(&settings.webhook, &settings.gateway.token, row) else {
         return Attempt::default();
     };
-    match send(request, REQUEST_TIMEOUT_MS).await {
+    let timeout = u32::try_from(settings.delivery.timeout_ms).unwrap_or(u32::MAX);
+    match send(request, timeout).await {
         Ok(mut response) => {
             let attempt = Attempt {
                 status: Some(response.status_code()),
@@ -82,15 +80,22 @@ async fn attempt(target: &WebhookTarget, token: &str, row: &OutboxRow) -> Attemp
     }
 }
 
-async fn deliver(runtime: Rc<Runtime>, target: WebhookTarget, token: String, row: OutboxRow) {
-    let result = attempt(&target, &token, &row).await;
+async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: OutboxRow) {
+    let result = attempt(&settings, &row).await;
     let attempts = row.attempts.saturating_add(1);
-    let created_at = u64::try_from(row.created_at).unwrap_or(0);
-    let jitter = worker::js_sys::Math::random();
-    let outcome = RetryPolicy::default().outcome(result, u32::try_from(attempts).unwrap_or(u32::MAX), created_at, now(), jitter);
+    let policy = RetryPolicy { max_age_ms: settings.delivery.max_age_ms, ..RetryPolicy::default() };
+    let outcome = policy.outcome(
+        result,
+        u32::try_from(attempts).unwrap_or(u32::MAX),
+        u64::try_from(row.created_at).unwrap_or(0),
+        now(),
+        worker::js_sys::Math::random(),
+    );
+    let sequence = u64::try_from(row.sequence).unwrap_or(0);
     let stored = match &outcome {
         Outcome::Delivered => {
             runtime.delivery.borrow_mut().delivered += 1;
+            runtime.event_left_outbox(sequence);
             runtime.store.delivered(row.id)
         }
         Outcome::Retry { at, reason } => {
@@ -100,13 +105,16 @@ async fn deliver(runtime: Rc<Runtime>, target: WebhookTarget, token: String, row
             runtime.store.retry_at(row.id, attempts, *at, reason)
         }
         Outcome::DeadLetter { reason } => {
-            console_error!("event {} dead-lettered: {reason}", row.event_id);
+            console_error!("event {} dead-lettered: {reason}", row.event_id());
             runtime.delivery.borrow_mut().last_error = Some(reason.clone());
-            runtime.store.dead_letter(row.id, attempts, reason)
+            runtime.event_left_outbox(sequence);
+            runtime.store.dead_letter(row.id, attempts, reason, MAX_DEAD_LETTERS).map(|discarded| {
+                runtime.delivery.borrow_mut().dead_letters_discarded += discarded as u64;
+            })
         }
     };
     if let Err(e) = stored {
-        console_error!("could not record the delivery of {}: {e}", row.event_id);
+        console_error!("could not record the delivery of {}: {e}", row.event_id());
     }
     runtime.in_flight.borrow_mut().retain(|channel| channel != &row.channel);
     runtime.after_io();

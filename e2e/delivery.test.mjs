@@ -1,0 +1,173 @@
+// The delivery guarantee: durable outbox, per-channel order, retries, dead letters, signatures.
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { sleep, waitFor } from './harness/index.mjs';
+import { deployment, received } from './fixture.mjs';
+import { verifyGatewaySignature } from '../client/verify-signature.ts';
+
+const CHANNELS = ['1300000000000000701', '1300000000000000702', '1300000000000000703'];
+
+/** Dispatches `count` guild messages at `perSecond`, round-robin over CHANNELS. */
+async function stream(d, count, perSecond) {
+  const sent = [];
+  const start = Date.now();
+  for (let i = 0; i < count; i += 1) {
+    const channel_id = CHANNELS[i % CHANNELS.length];
+    const { sent: [event] } = await d.dispatch({ preset: 'guild_message', overrides: { channel_id, content: `n${i}` } });
+    sent.push(event);
+    const due = start + ((i + 1) * 1000) / perSecond;
+    if (due > Date.now()) await sleep(due - Date.now());
+  }
+  return sent;
+}
+
+/** Checks every sent event arrived exactly once (by event id) and in order per channel. */
+function assertDeliveredOnceInOrder(receiver, sent) {
+  const accepted = receiver.requests.filter((r) => r.status === 200 || r.accepted);
+  const ids = accepted.map((r) => r.headers['x-discord-gateway-event-id']);
+  const counts = new Map();
+  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+  for (const event of sent) {
+    assert.equal(counts.get(`${event.sessionId}:${event.seq}`), 1, `event ${event.seq} accepted ${counts.get(`${event.sessionId}:${event.seq}`) ?? 0} times`);
+  }
+  for (const channel of CHANNELS) {
+    const order = accepted.map((r) => r.json().data).filter((m) => m.channel_id === channel).map((m) => m.content);
+    const expected = sent.filter((e) => e.data.channel_id === channel).map((e) => e.data.content);
+    assert.deepEqual(order, expected, `order in channel ${channel}`);
+  }
+}
+
+/** A receiver handler that marks which requests it accepted. */
+function accepting(decide) {
+  return (req, index) => {
+    const reply = decide(req, index) ?? { status: 200 };
+    req.status = reply.status ?? 200;
+    return reply;
+  };
+}
+
+describe('delivery', () => {
+  let d;
+  afterEach(() => d?.stop());
+
+  test('a webhook down for 30 s while 10 events/s flow loses nothing, keeps order, no duplicates', async () => {
+    d = await deployment();
+    await d.connectReady();
+    let down = true;
+    d.receiver.setHandler(accepting(() => (down ? { status: 503 } : { status: 200 })));
+    const sent = await stream(d, 300, 10);
+    down = false;
+    await waitFor(async () => {
+      const s = await d.status();
+      return s.delivery.pending === 0 && s.delivery.delivered >= 300 ? s : null;
+    }, { timeoutMs: 90_000, intervalMs: 500, message: 'all 300 delivered' });
+    assertDeliveredOnceInOrder(d.receiver, sent);
+    const status = await d.status();
+    assert.ok(status.delivery.failedAttempts > 0);
+    assert.equal(status.delivery.deadLetters, 0);
+    assert.equal((await d.sim.state()).identifies.length, 1, 'the gateway never noticed');
+  });
+
+  test('a webhook taking 5 s per request never delays heartbeats or other channels', async () => {
+    d = await deployment();
+    await d.connectReady();
+    const slow = CHANNELS[0];
+    d.receiver.setHandler(accepting((req) => (req.json().data.channel_id === slow ? { status: 200, delayMs: 5000 } : { status: 200 })));
+    const sent = await stream(d, 30, 5);
+    // Other channels keep flowing while the slow one is held: they finish long before it.
+    const fast = sent.filter((e) => e.data.channel_id !== slow);
+    await d.receiver.waitFor((rs) => fast.every((e) => rs.some((r) => r.json().data.id === e.data.id)), 10_000);
+    const slowDelivered = d.receiver.requests.filter((r) => r.json().data.channel_id === slow).length;
+    assert.ok(slowDelivered < 10, `the slow channel is still working through its queue (${slowDelivered}/10)`);
+    await waitFor(async () => ((await d.status()).delivery.pending === 0 ? true : null), { timeoutMs: 70_000, intervalMs: 500 });
+    assertDeliveredOnceInOrder(d.receiver, sent);
+    const status = await d.status();
+    assert.equal(status.counters.zombieConnections, 0, 'no missed heartbeat ACK');
+    assert.equal(status.reconnectAttempts, 0);
+    const sim = await d.sim.state();
+    assert.equal(sim.connections.length, 1, 'no reconnect');
+    assert.ok(sim.connections[0].heartbeats.length >= 10, 'heartbeats kept going');
+  });
+
+  test('SIGKILL mid-stream: after restart every event id arrives exactly once', async () => {
+    d = await deployment();
+    await d.connectReady();
+    d.receiver.setHandler(accepting(() => ({ status: 200, delayMs: 30 })));
+    const first = await stream(d, 20, 20);
+    await d.worker.kill();
+    const during = await stream(d, 10, 20);
+    await d.restart();
+    const after = await stream(d, 10, 20);
+    const sent = [...first, ...during, ...after];
+    await waitFor(() => {
+      const ids = new Set(d.receiver.requests.map((r) => r.headers['x-discord-gateway-event-id']));
+      return sent.every((e) => ids.has(`${e.sessionId}:${e.seq}`)) ? true : null;
+    }, { timeoutMs: 30_000, message: 'every event delivered after the restart' });
+    await sleep(1000);
+    assertDeliveredOnceInOrder(d.receiver, sent);
+    assert.equal((await d.sim.state()).identifies.length, 1, 'resumed, not re-identified');
+  });
+
+  test('a 400 dead-letters one event, visible and replayable; others flow', async () => {
+    d = await deployment();
+    await d.connectReady();
+    let reject = true;
+    d.receiver.setHandler(accepting((req) => (reject && req.json().data.content === 'poison' ? { status: 400 } : { status: 200 })));
+    const { sent: [poison] } = await d.dispatch({ preset: 'guild_message', overrides: { content: 'poison' } });
+    const { sent: [after] } = await d.dispatch({ preset: 'guild_message', overrides: { content: 'after' } });
+    await d.receiver.waitFor((rs) => rs.some((r) => r.json().data.id === after.data.id));
+    const status = await waitFor(async () => {
+      const s = await d.status();
+      return s.delivery.deadLetters === 1 ? s : null;
+    });
+    assert.match(status.delivery.lastError, /400/);
+    const list = (await d.call('GET', '/dead-letters')).json.deadLetters;
+    assert.equal(list.length, 1);
+    assert.equal(list[0].eventId, `${poison.sessionId}:${poison.seq}`);
+    assert.equal(list[0].eventType, 'MESSAGE_CREATE');
+    assert.equal(list[0].attempts, 1);
+    reject = false;
+    const replay = await d.call('POST', '/dead-letters/replay', { ids: [list[0].id] });
+    assert.deepEqual(replay.json, { affected: 1 });
+    await d.receiver.waitFor((rs) => rs.filter((r) => r.json().data.id === poison.data.id).length === 2);
+    await waitFor(async () => ((await d.status()).delivery.deadLetters === 0 ? true : null));
+    // Drop works too.
+    reject = true;
+    await d.dispatch({ preset: 'guild_message', overrides: { content: 'poison' } });
+    await waitFor(async () => ((await d.status()).delivery.deadLetters === 1 ? true : null));
+    assert.deepEqual((await d.call('POST', '/dead-letters/drop', {})).json, { affected: 1 });
+    assert.equal((await d.call('GET', '/dead-letters')).json.deadLetters.length, 0);
+    assert.equal((await d.call('POST', '/dead-letters/replay', { ids: 'all' })).status, 400);
+  });
+
+  test('garbage answers, dropped connections and redirects cost a retry, never the gateway', async () => {
+    d = await deployment();
+    await d.connectReady();
+    const replies = [{ destroy: true }, { status: 302, headers: { location: 'http://127.0.0.1:1/' } }, { status: 200, body: 'not json at all' }];
+    d.receiver.setHandler(accepting((req, index) => replies[index] ?? { status: 200 }));
+    const { sent: [event] } = await d.dispatch({ preset: 'guild_message' });
+    await waitFor(() => (d.receiver.requests.length >= 3 ? true : null), { timeoutMs: 15_000 });
+    const status = await d.status();
+    assert.equal(status.delivery.pending, 0);
+    assert.equal(status.delivery.failedAttempts, 2);
+    assert.equal(d.receiver.requests.at(-1).json().data.id, event.data.id);
+    assert.equal(status.state, 'connected');
+  });
+
+  test('signed deliveries verify with the documented snippet; a tampered body does not', async () => {
+    const secret = 'e2e-webhook-secret-0123456789abcdef';
+    d = await deployment({ vars: { WEBHOOK_SECRET: secret } });
+    await d.connectReady();
+    const { sent: [event] } = await d.dispatch({ preset: 'guild_message' });
+    const request = await d.receiver.waitFor((rs) => rs.find((r) => r.json().data.id === event.data.id));
+    // With a secret, the Chat SDK header carries the secret instead of the bot token.
+    assert.equal(request.headers['x-discord-gateway-token'], secret);
+    const headers = new Headers(request.headers);
+    assert.equal(await verifyGatewaySignature(headers, request.text(), secret), true);
+    assert.equal(await verifyGatewaySignature(headers, request.text().replace('"data"', '"data" '), secret), false);
+    assert.equal(await verifyGatewaySignature(headers, request.text(), `${secret}x`), false);
+    const stale = new Headers(headers);
+    stale.set('x-discord-gateway-timestamp', String(Date.now() - 10 * 60 * 1000));
+    assert.equal(await verifyGatewaySignature(stale, request.text(), secret), false);
+  });
+});

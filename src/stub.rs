@@ -1,0 +1,315 @@
+//! `GatewayStub`: the control API of a [`DiscordGatewayDO`](crate::DiscordGatewayDO) for other
+//! Rust Workers (Wasm only).
+//!
+//! It is the Rust counterpart of `stub.fetch` from JavaScript: each method sends one of the
+//! object's fetch routes (`POST /connect`, `POST /disconnect`, `GET /status`, the dead-letter
+//! routes) through [`Stub::fetch_with_request`] and decodes the answer into the same
+//! [`api`](crate::api) types the object serves. Nothing here needs the Worker entry, so it works
+//! with `default-features = false`.
+//!
+//! ```ignore
+//! use discord_gateway_do::api::ConnectRequest;
+//! use discord_gateway_do::GatewayStub;
+//! pub use discord_gateway_do::DiscordGatewayDO; // export the class from your Worker
+//!
+//! #[worker::event(fetch)]
+//! async fn fetch(req: worker::Request, env: worker::Env, _ctx: worker::Context)
+//!     -> worker::Result<worker::Response>
+//! {
+//!     // `DISCORD_GATEWAY` is the Durable Object binding in wrangler.toml; one object per bot.
+//!     let gateway = GatewayStub::new(&env, "DISCORD_GATEWAY")?.named("bot-a");
+//!     gateway
+//!         .connect(&ConnectRequest {
+//!             bot_token: Some(env.secret("DISCORD_BOT_TOKEN")?.to_string()),
+//!             webhook_url: Some("https://bot.example.com/webhook".into()),
+//!             webhook_secret: Some(env.secret("WEBHOOK_SECRET")?.to_string()),
+//!             ..Default::default()
+//!         })
+//!         .await?;
+//!     let status = gateway.status().await?;
+//!     worker::Response::from_json(&status)
+//! }
+//! ```
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Stub};
+
+use crate::api::{
+    ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
+    DeadLetterSelection, DisconnectResponse, StatusResponse, CONNECT_PATH, DEAD_LETTERS_PATH,
+    DISCONNECT_PATH, DROP_DEAD_LETTERS_PATH, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
+};
+
+/// The object used when no name is given.
+pub const DEFAULT_NAME: &str = "default";
+
+/// The origin of the URLs sent to the object; only the path matters to it.
+const ORIGIN: &str = "https://gateway.internal";
+
+/// Longest slice of an undecodable body kept in [`GatewayStubError::Decode`].
+const MAX_BODY_EXCERPT: usize = 200;
+
+/// A handle on one bot's [`DiscordGatewayDO`](crate::DiscordGatewayDO), by binding and name.
+///
+/// Cheap to build and to clone; a stub is taken for each call. See the [module](self) docs for
+/// an example.
+#[derive(Clone, Debug)]
+pub struct GatewayStub {
+    namespace: ObjectNamespace,
+    name: String,
+    location_hint: Option<String>,
+}
+
+impl GatewayStub {
+    /// The object named `"default"` of the Durable Object binding `binding`.
+    ///
+    /// Fails with [`GatewayStubError::Runtime`] when the environment has no such binding.
+    pub fn new(env: &Env, binding: &str) -> Result<Self, GatewayStubError> {
+        Self::with_name(env, binding, DEFAULT_NAME)
+    }
+
+    /// The object named `name` (one per bot) of the Durable Object binding `binding`.
+    pub fn with_name(
+        env: &Env,
+        binding: &str,
+        name: impl Into<String>,
+    ) -> Result<Self, GatewayStubError> {
+        Ok(Self::from_namespace(env.durable_object(binding)?, name))
+    }
+
+    /// The object named `name` of a namespace you already hold.
+    pub fn from_namespace(namespace: ObjectNamespace, name: impl Into<String>) -> Self {
+        Self {
+            namespace,
+            name: name.into(),
+            location_hint: None,
+        }
+    }
+
+    /// The same binding, another object: the one named `name`.
+    #[must_use]
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Asks the runtime to create the object near `hint` (e.g. `"weur"`, `"enam"`) the first
+    /// time it is used; ignored for an object that already exists.
+    #[must_use]
+    pub fn with_location_hint(mut self, hint: impl Into<String>) -> Self {
+        self.location_hint = Some(hint.into());
+        self
+    }
+
+    /// The object's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `POST /connect`: validates the request, stores it and starts connecting (answer `202`).
+    ///
+    /// The object requires `botToken` and `webhookUrl`; an invalid field comes back as
+    /// [`GatewayStubError::Api`] with status `400` and the field's name.
+    pub async fn connect(
+        &self,
+        request: &ConnectRequest,
+    ) -> Result<ConnectResponse, GatewayStubError> {
+        self.call(Method::Post, CONNECT_PATH, Some(request)).await
+    }
+
+    /// `POST /disconnect`: closes the connection with code 1000 and forgets the session.
+    pub async fn disconnect(&self) -> Result<DisconnectResponse, GatewayStubError> {
+        self.call::<(), _>(Method::Post, DISCONNECT_PATH, None)
+            .await
+    }
+
+    /// `GET /status`: state, session, heartbeat, counters and delivery health.
+    pub async fn status(&self) -> Result<StatusResponse, GatewayStubError> {
+        self.call::<(), _>(Method::Get, STATUS_PATH, None).await
+    }
+
+    /// `GET /dead-letters`: the events given up on, oldest first.
+    pub async fn dead_letters(&self) -> Result<DeadLetterList, GatewayStubError> {
+        self.call::<(), _>(Method::Get, DEAD_LETTERS_PATH, None)
+            .await
+    }
+
+    /// `POST /dead-letters/replay`: queues the selected dead letters for delivery again.
+    pub async fn replay_dead_letters(
+        &self,
+        selection: &DeadLetterSelection,
+    ) -> Result<DeadLetterOutcome, GatewayStubError> {
+        self.call(Method::Post, REPLAY_DEAD_LETTERS_PATH, Some(selection))
+            .await
+    }
+
+    /// `POST /dead-letters/drop`: deletes the selected dead letters.
+    pub async fn drop_dead_letters(
+        &self,
+        selection: &DeadLetterSelection,
+    ) -> Result<DeadLetterOutcome, GatewayStubError> {
+        self.call(Method::Post, DROP_DEAD_LETTERS_PATH, Some(selection))
+            .await
+    }
+
+    fn stub(&self) -> worker::Result<Stub> {
+        match &self.location_hint {
+            Some(hint) => self
+                .namespace
+                .get_by_name_with_location_hint(&self.name, hint),
+            None => self.namespace.get_by_name(&self.name),
+        }
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, GatewayStubError> {
+        let mut init = RequestInit::new();
+        init.with_method(method);
+        if let Some(body) = body {
+            let json = serde_json::to_string(body).map_err(worker::Error::from)?;
+            let headers = Headers::new();
+            headers.set("content-type", "application/json")?;
+            init.with_headers(headers).with_body(Some(json.into()));
+        }
+        let request = Request::new_with_init(&format!("{ORIGIN}{path}"), &init)?;
+        let mut response = self.stub()?.fetch_with_request(request).await?;
+        let status = response.status_code();
+        let bytes = response.bytes().await?;
+        decode(status, &bytes)
+    }
+}
+
+/// Turns the object's answer into `T` (a 2xx) or an error.
+fn decode<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, GatewayStubError> {
+    if (200..300).contains(&status) {
+        return serde_json::from_slice(body).map_err(|e| GatewayStubError::Decode {
+            status,
+            message: format!("{e}; body: {}", excerpt(body)),
+        });
+    }
+    match serde_json::from_slice::<ApiError>(body) {
+        Ok(mut error) => {
+            error.status = status;
+            Err(GatewayStubError::Api(error))
+        }
+        Err(e) => Err(GatewayStubError::Decode {
+            status,
+            message: format!("not an API error ({e}); body: {}", excerpt(body)),
+        }),
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_BODY_EXCERPT)]);
+    if body.len() > MAX_BODY_EXCERPT {
+        format!("{text}…")
+    } else {
+        text.into_owned()
+    }
+}
+
+/// Why a [`GatewayStub`] call failed.
+#[derive(Debug)]
+pub enum GatewayStubError {
+    /// The object answered with an error: a bad request (`status` 400 and the `field` at fault),
+    /// a wrong method, storage trouble (503), ...
+    Api(ApiError),
+    /// The runtime failed: no such binding, the stub could not be reached, the object threw.
+    Runtime(worker::Error),
+    /// The object answered something that is not the expected JSON (e.g. a different version
+    /// of the object behind the binding).
+    Decode {
+        /// The HTTP status of the answer.
+        status: u16,
+        /// What did not decode, with the start of the body.
+        message: String,
+    },
+}
+
+impl GatewayStubError {
+    /// The HTTP status the object answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api(error) => Some(error.status),
+            Self::Decode { status, .. } => Some(*status),
+            Self::Runtime(_) => None,
+        }
+    }
+
+    /// The request field at fault, when the object named one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Api(error) => error.field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for GatewayStubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Api(error) => match &error.field {
+                Some(field) => {
+                    write!(
+                        f,
+                        "gateway object refused ({}, field {field}): {}",
+                        error.status, error.error
+                    )
+                }
+                None => write!(
+                    f,
+                    "gateway object refused ({}): {}",
+                    error.status, error.error
+                ),
+            },
+            Self::Runtime(error) => write!(f, "could not reach the gateway object: {error}"),
+            Self::Decode { status, message } => {
+                write!(
+                    f,
+                    "undecodable answer from the gateway object ({status}): {message}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for GatewayStubError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Api(error) => Some(error),
+            Self::Runtime(error) => Some(error),
+            Self::Decode { .. } => None,
+        }
+    }
+}
+
+impl From<worker::Error> for GatewayStubError {
+    fn from(error: worker::Error) -> Self {
+        Self::Runtime(error)
+    }
+}
+
+impl From<ApiError> for GatewayStubError {
+    fn from(error: ApiError) -> Self {
+        Self::Api(error)
+    }
+}
+
+/// Lets `?` turn a stub error into a `worker::Error` inside a handler returning
+/// `worker::Result`. The message keeps the status and field; match on [`GatewayStubError`]
+/// first to answer with the object's own status instead.
+impl From<GatewayStubError> for worker::Error {
+    fn from(error: GatewayStubError) -> Self {
+        match error {
+            GatewayStubError::Runtime(error) => error,
+            other => worker::Error::RustError(other.to_string()),
+        }
+    }
+}
