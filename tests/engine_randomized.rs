@@ -99,7 +99,7 @@ impl Run {
                 self.open_pending = Some(id);
             }
             Action::Close { code, .. } => assert!(code == 1000 || code >= 4000),
-            Action::Forward(dispatch) => {
+            Action::Forward(dispatch) | Action::Observe(dispatch) => {
                 assert!(serde_json::from_str::<Value>(&dispatch.data).is_ok())
             }
             Action::Persist(snapshot) => {
@@ -252,6 +252,8 @@ fn rules_hold_for_arbitrary_conversations() {
             seq: 0,
             identifies: 0,
         };
+        run.engine
+            .observe(discord_gateway_do::gateway::EventFilter::from_list(["GUILD_CREATE"]).unwrap());
         run.feed(Input::Connect(GatewayConfig::new(TOKEN).unwrap()));
         for _ in 0..STEPS {
             run.step();

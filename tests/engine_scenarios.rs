@@ -708,3 +708,23 @@ fn zlib_stream_split_at_awkward_boundaries_then_corrupted() {
     s.input(Input::Binary(new_id, &fresh[0]));
     assert_eq!(sends(&s.take_io())[0]["op"], 6, "resumes on the new stream");
 }
+
+#[test]
+fn observed_types_are_handed_over_without_being_forwarded() {
+    let mut s = Script::new();
+    s.engine.observe(EventFilter::from_list(["GUILD_CREATE", "MESSAGE_CREATE"]).unwrap());
+    let id = s.connect_ready("sess");
+    s.dispatch(id, "GUILD_CREATE", 2, json!({"id": "1", "channels": []}));
+    s.dispatch(id, "MESSAGE_CREATE", 3, message("1", "hi"));
+    s.dispatch(id, "TYPING_START", 4, json!({}));
+    let actions = s.take();
+    let observed: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Observe(d) => Some(d.event_type.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(observed, ["GUILD_CREATE"], "forwarded types are not observed twice");
+    assert_eq!(forwards(&actions).len(), 1);
+}

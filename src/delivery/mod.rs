@@ -1,12 +1,14 @@
 //! Delivery of forwarded events to the webhook.
 //!
 //! - [`envelope`]: the Chat SDK request body, spliced from the raw `d`.
+//! - [`enrich`]: `user`, `channel_type` and `thread` added for Chat SDK, from a bounded directory.
 //! - [`webhook_url`]: which webhook URLs are allowed.
 //! - [`retry`]: what each answer means, and when to try again.
 //! - [`channel`]: the per-channel ordering key.
 //! - [`signature`]: HMAC-SHA256 request signatures.
 
 pub mod channel;
+pub mod enrich;
 pub mod envelope;
 pub mod retry;
 pub mod signature;

@@ -12,8 +12,11 @@ use super::store::{NewEvent, Store};
 use super::{gateway_io, webhook};
 use crate::api::{ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse, WebhookSummary};
 use crate::delivery::channel::channel_key;
+use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
-use crate::gateway::{Action, ConnectionId, Dispatch, Engine, Input, SeededJitter, SessionSnapshot};
+use crate::gateway::{
+    Action, ConnectionId, Dispatch, Engine, EventFilter, Input, SeededJitter, SessionSnapshot,
+};
 
 /// The current time in milliseconds since the epoch.
 pub fn now() -> u64 {
@@ -41,6 +44,8 @@ pub struct Runtime {
     pub env: Env,
     pub store: Store,
     pub engine: RefCell<Engine>,
+    /// Channels and users learned for enrichment.
+    pub directory: RefCell<Directory>,
     pub settings: RefCell<Option<ConnectSettings>>,
     pub socket: RefCell<Option<(ConnectionId, WebSocket)>>,
     /// Channels with a delivery under way (one at a time per channel).
@@ -76,6 +81,9 @@ impl Runtime {
     pub fn new(state: State, env: Env) -> worker::Result<Rc<Self>> {
         let store = Store::open(state.storage().sql())?;
         let mut engine = Engine::new(Box::new(SeededJitter::new(random_seed())));
+        engine.observe(EventFilter::Only(
+            DIRECTORY_EVENTS.iter().map(|t| (*t).to_owned()).collect(),
+        ));
         let snapshot = store.snapshot()?;
         let persisted_sequence = snapshot.as_ref().and_then(|s| s.sequence);
         if let Some(snapshot) = snapshot {
@@ -93,6 +101,7 @@ impl Runtime {
             env,
             store,
             engine: RefCell::new(engine),
+            directory: RefCell::new(Directory::default()),
             settings: RefCell::new(settings),
             socket: RefCell::new(None),
             in_flight: RefCell::new(Vec::new()),
@@ -215,7 +224,13 @@ impl Runtime {
                     }
                 }
             }
-            Action::Forward(dispatch) => self.enqueue(&dispatch, now),
+            Action::Forward(dispatch) => {
+                self.directory.borrow_mut().learn(&dispatch.event_type, &dispatch.data);
+                self.enqueue(&dispatch, now);
+            }
+            Action::Observe(dispatch) => {
+                self.directory.borrow_mut().learn(&dispatch.event_type, &dispatch.data);
+            }
             Action::Persist(snapshot) => self.save_snapshot(&snapshot),
         }
     }
@@ -235,7 +250,9 @@ impl Runtime {
             return;
         }
         let channel = channel_key(&dispatch.data);
-        let body = chat_sdk_body(&dispatch.event_type, now, &dispatch.data);
+        let enriched = self.directory.borrow().enrich(&dispatch.event_type, &dispatch.data);
+        let data = enriched.as_deref().unwrap_or(&dispatch.data);
+        let body = chat_sdk_body(&dispatch.event_type, now, data);
         let event = NewEvent {
             session_id: &dispatch.session_id,
             sequence: dispatch.sequence,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::backoff::Backoff;
 use super::close_code::{self, CloseDisposition, StopReason};
 use super::compression::Decompressor;
-use super::config::GatewayConfig;
+use super::config::{EventFilter, GatewayConfig};
 use super::identify_budget::{IdentifyBudget, SessionStartLimit};
 use super::jitter::{scale, Jitter};
 use super::payload::{self, MAX_SEND_BYTES};
@@ -177,6 +177,9 @@ pub enum Action {
     },
     /// Forward a dispatch. Store it durably together with its sequence number.
     Forward(Dispatch),
+    /// A dispatch that is not forwarded but matches the observed types
+    /// ([`Engine::observe`]): for the caller's own bookkeeping.
+    Observe(Dispatch),
     /// Store this snapshot; hand it to [`Engine::restore`] after a restart.
     Persist(SessionSnapshot),
 }
@@ -293,6 +296,7 @@ struct Ready<'a> {
 pub struct Engine {
     jitter: Box<dyn Jitter>,
     config: Option<GatewayConfig>,
+    observed: Option<EventFilter>,
     phase: Phase,
     session: Option<Session>,
     sequence: Option<u64>,
@@ -327,6 +331,7 @@ impl Engine {
         Self {
             jitter,
             config: None,
+            observed: None,
             phase: Phase::Idle,
             session: None,
             sequence: None,
@@ -356,6 +361,12 @@ impl Engine {
         if let Some(reason) = snapshot.stopped {
             self.phase = Phase::Stopped(reason);
         }
+    }
+
+    /// Hands dispatches of these types to the caller as [`Action::Observe`] when they are not
+    /// forwarded (for example to learn channels for enrichment).
+    pub fn observe(&mut self, types: EventFilter) {
+        self.observed = Some(types);
     }
 
     /// The current configuration, if connected or connecting.
@@ -1094,6 +1105,10 @@ impl Engine {
             .as_ref()
             .is_some_and(|config| config.events.matches(event_type));
         if !wanted {
+            if self.observed.as_ref().is_some_and(|observed| observed.matches(event_type)) {
+                let dispatch = self.dispatch(event_type, sequence, &payload);
+                self.actions.push_back(Action::Observe(dispatch));
+            }
             return;
         }
         if self.last_forwarded.is_some_and(|last| sequence <= last) {
@@ -1102,18 +1117,17 @@ impl Engine {
         }
         self.last_forwarded = Some(sequence);
         self.counters.events_forwarded += 1;
-        self.actions.push_back(Action::Forward(Dispatch {
+        let dispatch = self.dispatch(event_type, sequence, &payload);
+        self.actions.push_back(Action::Forward(dispatch));
+    }
+
+    fn dispatch(&self, event_type: &str, sequence: u64, payload: &RawPayload<'_>) -> Dispatch {
+        Dispatch {
             event_type: event_type.to_owned(),
             sequence,
-            session_id: self
-                .session
-                .as_ref()
-                .map(|s| s.id.clone())
-                .unwrap_or_default(),
-            data: payload
-                .d
-                .map_or_else(|| "null".to_owned(), |d| d.get().to_owned()),
-        }));
+            session_id: self.session.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
+            data: payload.d.map_or_else(|| "null".to_owned(), |d| d.get().to_owned()),
+        }
     }
 
     fn bump_sequence(&mut self, sequence: u64) {

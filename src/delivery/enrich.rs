@@ -1,0 +1,446 @@
+//! Enrichment that stays wire-compatible: fields Chat SDK's Discord adapter reads but Discord's
+//! raw events lack, spliced into the raw `d` without re-serializing it.
+//!
+//! - Reactions get `user` (from `member.user`, a user seen earlier, or at least `{id}`),
+//!   `channel_type` when known (DMs: 1), and `thread {id, parent_id}` in threads. Without `user`
+//!   the adapter drops every raw `MESSAGE_REACTION_REMOVE` and every DM reaction.
+//! - Messages in threads get `thread {id, parent_id}` (and `channel_type` when missing): without
+//!   them the adapter takes a thread for a channel, or makes a REST call per message.
+//!
+//! What is known comes from a [`Directory`] learned from `GUILD_CREATE`, `CHANNEL_*`, `THREAD_*`
+//! dispatches and message authors. It is bounded: at most [`CHANNEL_CAPACITY`] channels
+//! (about 50 bytes each, ~5 MB) and [`USER_CAPACITY`] users (a few hundred bytes each, ~3 MB);
+//! the oldest entries are forgotten first. Fields already present are never replaced.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
+
+/// Channels remembered at most.
+pub const CHANNEL_CAPACITY: usize = 100_000;
+/// Users remembered at most.
+pub const USER_CAPACITY: usize = 10_000;
+
+/// Dispatch types the directory learns from, whether or not they are forwarded.
+pub const DIRECTORY_EVENTS: &[&str] = &[
+    "GUILD_CREATE",
+    "CHANNEL_CREATE",
+    "CHANNEL_UPDATE",
+    "CHANNEL_DELETE",
+    "THREAD_CREATE",
+    "THREAD_UPDATE",
+    "THREAD_DELETE",
+    "THREAD_LIST_SYNC",
+];
+
+const DM: u8 = 1;
+const THREAD_TYPES: [u8; 3] = [10, 11, 12];
+
+/// A map that forgets its oldest entries beyond a capacity.
+#[derive(Debug)]
+struct Bounded<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+    fn new(capacity: usize) -> Self {
+        Self { map: HashMap::new(), order: VecDeque::new(), capacity }
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+        }
+        while self.map.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(oldest) => {
+                    self.map.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+        if self.order.len() > self.capacity * 2 {
+            // Removed keys linger in `order`; compact now and then.
+            let map = &self.map;
+            self.order.retain(|k| map.contains_key(k));
+        }
+    }
+
+    fn remove(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ChannelInfo {
+    kind: u8,
+    parent_id: Option<u64>,
+}
+
+/// What the forwarder knows about channels and users.
+#[derive(Debug)]
+pub struct Directory {
+    channels: Bounded<u64, ChannelInfo>,
+    users: Bounded<u64, Box<str>>,
+}
+
+impl Default for Directory {
+    fn default() -> Self {
+        Self::with_capacity(CHANNEL_CAPACITY, USER_CAPACITY)
+    }
+}
+
+fn snowflake(id: &str) -> Option<u64> {
+    id.parse().ok()
+}
+
+/// `true` when the field is present, even as `null`.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+#[derive(Deserialize)]
+struct ChannelView<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(rename = "type")]
+    kind: u8,
+    #[serde(default, borrow)]
+    parent_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ChannelListView<'a> {
+    #[serde(default, borrow)]
+    channels: Vec<ChannelView<'a>>,
+    #[serde(default, borrow)]
+    threads: Vec<ChannelView<'a>>,
+}
+
+#[derive(Deserialize)]
+struct IdView<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
+
+#[derive(Deserialize, Serialize)]
+struct UserView<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    username: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    global_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    discriminator: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    avatar: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bot: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct AuthorView<'a> {
+    #[serde(borrow)]
+    author: Option<UserView<'a>>,
+}
+
+#[derive(Deserialize)]
+struct MemberView<'a> {
+    #[serde(default, borrow)]
+    user: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct EventView<'a> {
+    #[serde(default, borrow)]
+    channel_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    guild_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    user_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    member: Option<MemberView<'a>>,
+    #[serde(default, deserialize_with = "present")]
+    user: bool,
+    #[serde(default)]
+    channel_type: Option<u8>,
+    #[serde(default, deserialize_with = "present")]
+    thread: bool,
+}
+
+#[derive(Serialize)]
+struct Thread<'a> {
+    id: &'a str,
+    parent_id: String,
+}
+
+impl Directory {
+    /// A directory with the given bounds.
+    pub fn with_capacity(channels: usize, users: usize) -> Self {
+        Self { channels: Bounded::new(channels), users: Bounded::new(users) }
+    }
+
+    /// Channels and users currently known.
+    pub fn len(&self) -> (usize, usize) {
+        (self.channels.len(), self.users.len())
+    }
+
+    /// Learns from a dispatch (any type; most teach nothing). Malformed data is ignored.
+    pub fn learn(&mut self, event_type: &str, raw_data: &str) {
+        match event_type {
+            "GUILD_CREATE" | "THREAD_LIST_SYNC" => {
+                if let Ok(list) = serde_json::from_str::<ChannelListView<'_>>(raw_data) {
+                    for channel in list.channels.iter().chain(&list.threads) {
+                        self.remember_channel(channel);
+                    }
+                }
+            }
+            "CHANNEL_CREATE" | "CHANNEL_UPDATE" | "THREAD_CREATE" | "THREAD_UPDATE" => {
+                if let Ok(channel) = serde_json::from_str::<ChannelView<'_>>(raw_data) {
+                    self.remember_channel(&channel);
+                }
+            }
+            "CHANNEL_DELETE" | "THREAD_DELETE" => {
+                if let Some(id) = serde_json::from_str::<IdView<'_>>(raw_data)
+                    .ok()
+                    .and_then(|v| snowflake(&v.id))
+                {
+                    self.channels.remove(&id);
+                }
+            }
+            "MESSAGE_CREATE" => {
+                if let Some(author) = serde_json::from_str::<AuthorView<'_>>(raw_data)
+                    .ok()
+                    .and_then(|v| v.author)
+                {
+                    self.remember_user(&author);
+                }
+            }
+            "MESSAGE_REACTION_ADD" => {
+                if let Some(user) = serde_json::from_str::<EventView<'_>>(raw_data)
+                    .ok()
+                    .and_then(|v| v.member)
+                    .and_then(|m| m.user)
+                    .and_then(|raw| serde_json::from_str::<UserView<'_>>(raw.get()).ok())
+                {
+                    self.remember_user(&user);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn remember_channel(&mut self, channel: &ChannelView<'_>) {
+        if let Some(id) = snowflake(&channel.id) {
+            let parent_id = channel.parent_id.as_deref().and_then(snowflake);
+            self.channels.insert(id, ChannelInfo { kind: channel.kind, parent_id });
+        }
+    }
+
+    fn remember_user(&mut self, user: &UserView<'_>) {
+        if let (Some(id), Ok(json)) = (snowflake(&user.id), serde_json::to_string(user)) {
+            self.users.insert(id, json.into_boxed_str());
+        }
+    }
+
+    /// The enriched `d` of a dispatch, or `None` when it is forwarded as it came.
+    pub fn enrich(&self, event_type: &str, raw_data: &str) -> Option<String> {
+        let reaction = matches!(event_type, "MESSAGE_REACTION_ADD" | "MESSAGE_REACTION_REMOVE");
+        if !reaction && event_type != "MESSAGE_CREATE" {
+            return None;
+        }
+        let view: EventView<'_> = serde_json::from_str(raw_data).ok()?;
+        let channel_id = view.channel_id.as_deref()?;
+        let known = snowflake(channel_id).and_then(|id| self.channels.get(&id).copied());
+        let mut fields: Vec<(&str, String)> = Vec::new();
+
+        if reaction && !view.user {
+            let from_member = view.member.as_ref().and_then(|m| m.user).map(|raw| raw.get().to_owned());
+            let user = from_member.or_else(|| {
+                let user_id = view.user_id.as_deref()?;
+                let cached = snowflake(user_id).and_then(|id| self.users.get(&id));
+                Some(cached.map_or_else(|| format!(r#"{{"id":{}}}"#, json_string(user_id)), |u| u.to_string()))
+            });
+            if let Some(user) = user {
+                fields.push(("user", user));
+            }
+        }
+        if view.channel_type.is_none() {
+            let kind = known.map(|c| c.kind).or_else(|| view.guild_id.is_none().then_some(DM));
+            if let Some(kind) = kind {
+                fields.push(("channel_type", kind.to_string()));
+            }
+        }
+        if !view.thread {
+            let thread_parent = known
+                .filter(|c| THREAD_TYPES.contains(&c.kind))
+                .and_then(|c| c.parent_id);
+            if let Some(parent) = thread_parent {
+                let thread = Thread { id: channel_id, parent_id: parent.to_string() };
+                if let Ok(json) = serde_json::to_string(&thread) {
+                    fields.push(("thread", json));
+                }
+            }
+        }
+        if fields.is_empty() {
+            return None;
+        }
+        splice(raw_data, &fields)
+    }
+}
+
+fn json_string(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+/// Appends `"key":value` pairs to a JSON object's text, leaving the rest byte for byte.
+fn splice(object: &str, fields: &[(&str, String)]) -> Option<String> {
+    let trimmed = object.trim_end();
+    let body = trimmed.strip_suffix('}')?;
+    let empty = body.trim_start().strip_prefix('{')?.trim().is_empty();
+    let extra: usize = fields.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+    let mut out = String::with_capacity(object.len() + extra);
+    out.push_str(body);
+    for (index, (key, value)) in fields.iter().enumerate() {
+        if index > 0 || !empty {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(key);
+        out.push_str("\":");
+        out.push_str(value);
+    }
+    out.push('}');
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn directory() -> Directory {
+        let mut directory = Directory::default();
+        directory.learn(
+            "GUILD_CREATE",
+            &json!({
+                "id": "1", "name": "g", "members": [{"user": {"id": "9"}}],
+                "channels": [{"id": "100", "type": 0, "name": "general"}, {"id": "101", "type": 5}],
+                "threads": [{"id": "200", "type": 11, "parent_id": "100", "name": "t"}]
+            })
+            .to_string(),
+        );
+        directory
+    }
+
+    fn enriched(directory: &Directory, t: &str, d: Value) -> Value {
+        let raw = d.to_string();
+        let out = directory.enrich(t, &raw).expect("enriched");
+        assert!(out.starts_with(&raw[..raw.len() - 1]), "the original bytes are kept");
+        serde_json::from_str(&out).unwrap()
+    }
+
+    #[test]
+    fn guild_reaction_add_takes_member_user_and_channel_type() {
+        let d = json!({"user_id": "7", "channel_id": "100", "guild_id": "1", "message_id": "5",
+                       "emoji": {"id": null, "name": "👍"}, "member": {"user": {"id": "7", "username": "ann"}}});
+        let out = enriched(&directory(), "MESSAGE_REACTION_ADD", d);
+        assert_eq!(out["user"], json!({"id": "7", "username": "ann"}));
+        assert_eq!(out["channel_type"], 0);
+        assert!(out.get("thread").is_none());
+    }
+
+    #[test]
+    fn reaction_remove_gets_a_user_from_what_was_seen_or_at_least_an_id() {
+        let mut directory = directory();
+        let d = json!({"user_id": "7", "channel_id": "101", "guild_id": "1", "message_id": "5", "emoji": {"name": "x"}});
+        let out = enriched(&directory, "MESSAGE_REACTION_REMOVE", d.clone());
+        assert_eq!(out["user"], json!({"id": "7"}));
+        assert_eq!(out["channel_type"], 5);
+        directory.learn("MESSAGE_CREATE", &json!({"author": {"id": "7", "username": "ann", "global_name": "Ann", "discriminator": "0", "avatar": null}, "channel_id": "100"}).to_string());
+        let out = enriched(&directory, "MESSAGE_REACTION_REMOVE", d);
+        assert_eq!(out["user"]["username"], "ann");
+        assert_eq!(out["user"]["global_name"], "Ann");
+    }
+
+    #[test]
+    fn dm_reactions_are_dms() {
+        let d = json!({"user_id": "7", "channel_id": "300", "message_id": "5", "emoji": {"name": "x"}});
+        let out = enriched(&directory(), "MESSAGE_REACTION_ADD", d);
+        assert_eq!(out["channel_type"], 1);
+        assert_eq!(out["user"], json!({"id": "7"}));
+    }
+
+    #[test]
+    fn thread_reactions_and_messages_get_their_thread() {
+        let directory = directory();
+        let d = json!({"user_id": "7", "channel_id": "200", "guild_id": "1", "message_id": "5", "emoji": {"name": "x"}});
+        let out = enriched(&directory, "MESSAGE_REACTION_REMOVE", d);
+        assert_eq!(out["thread"], json!({"id": "200", "parent_id": "100"}));
+        assert_eq!(out["channel_type"], 11);
+        let message = json!({"id": "6", "channel_id": "200", "guild_id": "1", "channel_type": 11, "content": "hi"});
+        let out = enriched(&directory, "MESSAGE_CREATE", message);
+        assert_eq!(out["thread"], json!({"id": "200", "parent_id": "100"}));
+        assert_eq!(out["channel_type"], 11, "present fields are not replaced");
+    }
+
+    #[test]
+    fn nothing_to_add_means_unchanged() {
+        let directory = directory();
+        let message = json!({"id": "6", "channel_id": "100", "guild_id": "1", "channel_type": 0});
+        assert_eq!(directory.enrich("MESSAGE_CREATE", &message.to_string()), None);
+        let unknown = json!({"id": "6", "channel_id": "999", "guild_id": "1"});
+        assert_eq!(directory.enrich("MESSAGE_CREATE", &unknown.to_string()), None);
+        assert_eq!(directory.enrich("TYPING_START", r#"{"channel_id":"100"}"#), None);
+        assert_eq!(directory.enrich("MESSAGE_REACTION_ADD", "not json"), None);
+        let with_null_user = json!({"user_id": "7", "channel_id": "100", "guild_id": "1", "user": null, "channel_type": 0});
+        assert_eq!(directory.enrich("MESSAGE_REACTION_ADD", &with_null_user.to_string()), None);
+    }
+
+    #[test]
+    fn deletes_and_updates_are_followed() {
+        let mut directory = directory();
+        directory.learn("THREAD_DELETE", r#"{"id":"200","type":11,"parent_id":"100"}"#);
+        let d = json!({"user_id": "7", "channel_id": "200", "guild_id": "1", "emoji": {"name": "x"}, "message_id": "5"});
+        assert!(enriched(&directory, "MESSAGE_REACTION_ADD", d.clone()).get("thread").is_none());
+        directory.learn("THREAD_CREATE", r#"{"id":"200","type":12,"parent_id":"101","guild_id":"1"}"#);
+        assert_eq!(enriched(&directory, "MESSAGE_REACTION_ADD", d)["thread"]["parent_id"], "101");
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut directory = Directory::with_capacity(100, 10);
+        for i in 0..1_000u64 {
+            directory.learn("CHANNEL_CREATE", &format!(r#"{{"id":"{}","type":0}}"#, 1_000 + i));
+            directory.learn("MESSAGE_CREATE", &format!(r#"{{"author":{{"id":"{}","username":"u"}}}}"#, 1_000 + i));
+        }
+        assert_eq!(directory.len(), (100, 10));
+        assert!(directory.channels.order.len() <= 200);
+        // The newest are kept.
+        assert!(directory.channels.get(&1_999).is_some());
+        assert!(directory.channels.get(&1_000).is_none());
+    }
+
+    #[test]
+    fn splice_handles_empty_objects_and_whitespace() {
+        assert_eq!(splice("{}", &[("a", "1".into())]).unwrap(), r#"{"a":1}"#);
+        assert_eq!(splice("{ } ", &[("a", "1".into()), ("b", "2".into())]).unwrap(), r#"{ "a":1,"b":2}"#);
+        assert_eq!(splice(r#"{"x":1}  "#, &[("a", "1".into())]).unwrap(), r#"{"x":1,"a":1}"#);
+        assert_eq!(splice("[1]", &[("a", "1".into())]), None);
+    }
+}
