@@ -1,0 +1,107 @@
+// startReceiver(): a local webhook endpoint that records every request and answers as told.
+import http from 'node:http';
+import { waitFor } from './util.mjs';
+
+/**
+ * @typedef {{method: string, path: string, headers: Record<string, string|string[]>,
+ *            rawBody: Buffer, receivedAt: number, text(): string, json(): any}} ReceivedRequest
+ * @typedef {{status?: number, headers?: Record<string,string>, body?: string|Buffer|object,
+ *            delayMs?: number, destroy?: boolean}} Reply
+ *   destroy: drop the TCP connection instead of answering.
+ */
+
+/**
+ * Starts the receiver on 127.0.0.1 (ephemeral port).
+ * Default reply: 200 {"ok":true}. setHandler(fn): fn(req: ReceivedRequest, index) returns a Reply
+ * (or a Promise of one, or undefined for the default); setHandler(null) restores the default.
+ * @param {{handler?: (req: ReceivedRequest, index: number) => Reply|undefined|Promise<Reply|undefined>}} [opts]
+ * @returns {Promise<{url: string, requests: ReceivedRequest[],
+ *   waitFor: (predicate: (requests: ReceivedRequest[]) => any, timeoutMs?: number) => Promise<any>,
+ *   waitForCount: (n: number, timeoutMs?: number) => Promise<ReceivedRequest[]>,
+ *   setHandler: (fn) => void, clear: () => void, stop: () => Promise<void>}>}
+ *   waitFor resolves with the predicate's first truthy result, e.g.
+ *   `await rx.waitFor((rs) => rs.find((r) => r.json().type === 'GATEWAY_MESSAGE_CREATE'), 5000)`.
+ */
+export async function startReceiver(opts = {}) {
+  const requests = [];
+  let handler = opts.handler || null;
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const rawBody = Buffer.concat(chunks);
+      const rec = {
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        rawBody,
+        receivedAt: Date.now(),
+        text: () => rawBody.toString('utf8'),
+        json: () => JSON.parse(rawBody.toString('utf8')),
+      };
+      const index = requests.length;
+      requests.push(rec);
+      let reply;
+      try {
+        reply = handler ? await handler(rec, index) : undefined;
+      } catch (err) {
+        reply = { status: 500, body: { error: String(err) } };
+      }
+      reply = reply || {};
+      if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
+      if (reply.destroy) {
+        req.socket.destroy();
+        return;
+      }
+      let body = reply.body === undefined ? { ok: true } : reply.body;
+      const headers = { ...(reply.headers || {}) };
+      if (!Buffer.isBuffer(body) && typeof body !== 'string') {
+        body = JSON.stringify(body);
+        headers['content-type'] ??= 'application/json';
+      }
+      if (res.destroyed) return;
+      res.writeHead(reply.status ?? 200, headers);
+      res.end(body);
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    waitFor: (predicate, timeoutMs = 10_000) =>
+      waitFor(() => predicate(requests), {
+        timeoutMs,
+        intervalMs: 20,
+        message: () =>
+          `receiver predicate ${predicate.toString().slice(0, 200)} (got ${requests.length} requests: ` +
+          requests.slice(-5).map((r) => `${r.method} ${r.path} ${r.text().slice(0, 120)}`).join(' | ') + ')',
+      }),
+    waitForCount: (n, timeoutMs = 10_000) =>
+      waitFor(() => requests.length >= n && requests.slice(0, n), {
+        timeoutMs,
+        intervalMs: 20,
+        message: () => `receiver: ${n} requests (got ${requests.length})`,
+      }),
+    setHandler(fn) {
+      handler = fn || null;
+    },
+    clear() {
+      requests.length = 0;
+    },
+    stop() {
+      return new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      });
+    },
+  };
+}
