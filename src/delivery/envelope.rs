@@ -11,6 +11,10 @@ use std::fmt::Write as _;
 /// The Chat SDK adapter compares it with its bot token by plain equality.
 pub const GATEWAY_TOKEN_HEADER: &str = "x-discord-gateway-token";
 
+/// Header carrying the event's stable id (`<session id>:<sequence>`), the same across retries
+/// and replays: receivers deduplicate on it.
+pub const EVENT_ID_HEADER: &str = "x-discord-gateway-event-id";
+
 const TYPE_PREFIX: &str = r#"{"type":"GATEWAY_"#;
 const TIMESTAMP_KEY: &str = r#"","timestamp":"#;
 const DATA_KEY: &str = r#","data":"#;

@@ -9,12 +9,10 @@ use super::http::{retry_after_ms, send};
 use super::runtime::{now, Runtime};
 use super::store::OutboxRow;
 use crate::api::{ConnectSettings, WebhookTarget, MAX_DEAD_LETTERS};
-use crate::delivery::envelope::GATEWAY_TOKEN_HEADER;
+use crate::delivery::envelope::{EVENT_ID_HEADER, GATEWAY_TOKEN_HEADER};
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
 use crate::delivery::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
-/// Header carrying the stable event id.
-pub const EVENT_ID_HEADER: &str = "x-discord-gateway-event-id";
 
 /// Starts deliveries for due events of idle channels, up to the concurrency bound.
 pub fn pump(runtime: &Rc<Runtime>) {

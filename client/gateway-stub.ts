@@ -1,0 +1,317 @@
+/**
+ * A typed client for discord-gateway-do, for JavaScript/TypeScript Workers that bind its
+ * Durable Object (`DiscordGatewayDO`) by `script_name`:
+ *
+ *   # wrangler.toml of your Worker
+ *   [[durable_objects.bindings]]
+ *   name = "DISCORD_GATEWAY"
+ *   class_name = "DiscordGatewayDO"
+ *   script_name = "discord-gateway-do"
+ *
+ *   const gateway = getGatewayStub({ namespace: env.DISCORD_GATEWAY });
+ *   await gateway.connect({ botToken: env.DISCORD_BOT_TOKEN, webhookUrl: "https://bot.example/api/webhooks/discord" });
+ *   const status = await gateway.status();
+ *
+ * Why a wrapper object and not JS RPC: the Durable Object is written in Rust, and JS RPC cannot
+ * reach methods of a Rust class; it speaks its control API as fetch routes (`POST /connect`,
+ * `POST /disconnect`, `GET /status`, ...). And even for a JS class, an RPC method named
+ * `connect` would be unreachable through a stub, because `stub.connect()` is the TCP sockets
+ * API (`connect(address)` → `Socket`). So this returns a plain object whose methods call
+ * `stub.fetch`. Types mirror `src/api.rs` (the source of truth) field for field.
+ *
+ * Plain TypeScript, no dependencies, no `@cloudflare/workers-types` needed: the namespace is
+ * typed structurally, so `env.DISCORD_GATEWAY` of any workers-types version fits.
+ */
+
+// ---- requests ---------------------------------------------------------------------------------
+
+/** An intent name, as in Discord's docs (`GUILDS`, `MESSAGE_CONTENT`, ...). */
+export type IntentName =
+  | "GUILDS" | "GUILD_MEMBERS" | "GUILD_MODERATION" | "GUILD_EXPRESSIONS" | "GUILD_INTEGRATIONS"
+  | "GUILD_WEBHOOKS" | "GUILD_INVITES" | "GUILD_VOICE_STATES" | "GUILD_PRESENCES" | "GUILD_MESSAGES"
+  | "GUILD_MESSAGE_REACTIONS" | "GUILD_MESSAGE_TYPING" | "DIRECT_MESSAGES" | "DIRECT_MESSAGE_REACTIONS"
+  | "DIRECT_MESSAGE_TYPING" | "MESSAGE_CONTENT" | "GUILD_SCHEDULED_EVENTS"
+  | "AUTO_MODERATION_CONFIGURATION" | "AUTO_MODERATION_EXECUTION" | "GUILD_MESSAGE_POLLS"
+  | "DIRECT_MESSAGE_POLLS";
+
+/** Delivery tuning; every field optional. */
+export interface DeliveryOptions {
+  /** Per-request timeout, 1 s to 5 min; default 60 s. */
+  timeoutMs?: number;
+  /** Events older than this are dead-lettered instead of retried, 1 min to 7 days; default 24 h. */
+  maxAgeMs?: number;
+  /** Channels delivered at once, 1 to 5; default 4. */
+  concurrency?: number;
+  /** Pending events kept at most, 100 to 1,000,000; default 100,000. */
+  maxPending?: number;
+}
+
+/** `POST /connect`. The object needs `botToken` and `webhookUrl` in the end. */
+export interface ConnectRequest {
+  /** The bot token (with or without the `Bot ` prefix). */
+  botToken?: string;
+  /** Where events are POSTed (https; http only with `ALLOW_INSECURE_WEBHOOKS`). */
+  webhookUrl?: string;
+  /**
+   * Sent as `x-discord-gateway-token` instead of the bot token, and used to sign requests
+   * (16-256 printable ASCII characters). Leave it out for an unmodified Chat SDK app: the
+   * adapter compares that header with its bot token.
+   */
+  webhookSecret?: string;
+  /** Bit set (e.g. `46593`) or names; default: guilds, messages and reactions in guilds and DMs, content. */
+  intents?: number | IntentName[];
+  /** Dispatch types to forward (e.g. `["MESSAGE_CREATE"]`), or `["*"]`; default: messages and reactions. */
+  events?: string[];
+  /** Transport compression; default `"none"`. */
+  compress?: "none" | "zlib-stream" | "zstd-stream";
+  /** `[id, count]` for a sharded bot. */
+  shard?: [number, number];
+  /** Delivery tuning. */
+  delivery?: DeliveryOptions;
+}
+
+/** `202` answer to `POST /connect`. */
+export interface ConnectResponse {
+  status: "connecting";
+}
+
+/** `200` answer to `POST /disconnect`. */
+export interface DisconnectResponse {
+  status: "disconnected";
+}
+
+// ---- status -----------------------------------------------------------------------------------
+
+/** The coarse connection state. */
+export type ConnectionState = "disconnected" | "connecting" | "connected" | "stopped";
+
+/** Why the engine stopped reconnecting, until an explicit connect. */
+export type StopCode =
+  | "authenticationFailed" | "invalidShard" | "shardingRequired" | "invalidApiVersion"
+  | "invalidIntents" | "disallowedIntents";
+
+/** Why the engine is waiting before its next attempt. */
+export type WaitReason =
+  | "backoff" | "retryAfter" | "identifyBudget" | "identifyConcurrency" | "reconnectCeiling"
+  | "invalidSession";
+
+/** The last close of the gateway socket. */
+export interface LastClose {
+  code: number;
+  reason: string;
+  /** ms since epoch. */
+  at: number;
+}
+
+/** A pending wait. */
+export interface Waiting {
+  /** When the next attempt starts (ms since epoch). */
+  until: number;
+  reason: WaitReason;
+}
+
+/** Heartbeat health. */
+export interface HeartbeatStatus {
+  intervalMs: number | null;
+  roundTripMs: number | null;
+  lastAckAt: number | null;
+}
+
+/** What is known of the bot's Identify budget (1000 per 24 h). */
+export interface IdentifyBudget {
+  total: number | null;
+  remaining: number | null;
+  /** ms since epoch. */
+  resetsAt: number | null;
+  lastIdentifyAt: number | null;
+}
+
+/** Running totals since the engine was created. */
+export interface Counters {
+  framesReceived: number;
+  eventsReceived: number;
+  eventsForwarded: number;
+  duplicatesSkipped: number;
+  malformedFrames: number;
+  unknownOpcodes: number;
+  oversizeFrames: number;
+  unexpectedBinaryFrames: number;
+  corruptStreams: number;
+  staleInputs: number;
+  heartbeatsSent: number;
+  heartbeatAcks: number;
+  zombieConnections: number;
+  identifiesSent: number;
+  resumesSent: number;
+  reconnects: number;
+  sendsRefused: number;
+}
+
+/** What the status shows of the webhook: its host, never the whole URL. */
+export interface WebhookSummary {
+  host: string;
+  secretConfigured: boolean;
+}
+
+/** How delivery to the webhook is going. */
+export interface DeliveryStatus {
+  /** Events waiting in the outbox (in flight included). */
+  pending: number;
+  inFlight: number;
+  oldestPendingAgeMs: number | null;
+  delivered: number;
+  failedAttempts: number;
+  deadLetters: number;
+  deadLettersDiscarded: number;
+  overflowed: number;
+  storageRowsWritten: number;
+  /** The last failure, without URL or secret. */
+  lastError: string | null;
+}
+
+/** `200` answer to `GET /status`. Never contains a token or secret. */
+export interface GatewayStatus {
+  state: ConnectionState;
+  /** What exactly the engine is doing, e.g. "idle", "identifying", "ready", "waiting to open the socket". */
+  phase: string;
+  sessionId: string | null;
+  sequence: number | null;
+  /** When the current session became ready (ms since epoch). */
+  connectedAt: number | null;
+  /** Failed attempts since the last READY or RESUMED. */
+  reconnectAttempts: number;
+  lastClose: LastClose | null;
+  stopCode: StopCode | null;
+  /** The stop reason in words a user can act on. */
+  stopReason: string | null;
+  waiting: Waiting | null;
+  heartbeat: HeartbeatStatus;
+  identifyBudget: IdentifyBudget;
+  counters: Counters;
+  webhook: WebhookSummary | null;
+  delivery: DeliveryStatus;
+  insecureWebhooksAllowed: boolean;
+}
+
+// ---- dead letters -----------------------------------------------------------------------------
+
+/** An event given up on, kept for replay. */
+export interface DeadLetter {
+  /** Its outbox id; pass it to replay or drop it. */
+  id: number;
+  /** `x-discord-gateway-event-id`. */
+  eventId: string;
+  eventType: string;
+  channelId: string;
+  createdAt: number;
+  attempts: number;
+  lastError: string;
+}
+
+/** `200` answer to `GET /dead-letters`. */
+export interface DeadLetterList {
+  deadLetters: DeadLetter[];
+}
+
+/** `200` answer to the replay and drop routes. */
+export interface DeadLetterOutcome {
+  affected: number;
+}
+
+// ---- errors -----------------------------------------------------------------------------------
+
+/** The object answered with an error: `{"error": "...", "field"?: "..."}` and a status code. */
+export class GatewayError extends Error {
+  /** The HTTP status (400 for a bad request, 413, 503, ...). */
+  readonly status: number;
+  /** The request field at fault, when one is (e.g. `"webhookUrl"`). */
+  readonly field: string | undefined;
+
+  constructor(status: number, message: string, field?: string) {
+    super(message);
+    this.name = "GatewayError";
+    this.status = status;
+    this.field = field;
+  }
+}
+
+// ---- the client -------------------------------------------------------------------------------
+
+/** A Durable Object location hint (`"wnam"`, `"enam"`, `"weur"`, ...). */
+export type LocationHint = "wnam" | "enam" | "sam" | "weur" | "eeur" | "apac" | "oc" | "afr" | "me" | (string & {});
+
+/** The part of a Durable Object stub this client uses. */
+export interface GatewayObjectStub {
+  fetch(input: string, init?: RequestInit): Promise<Response>;
+}
+
+/** The part of `DurableObjectNamespace` this client uses (structural: any workers-types fits). */
+export interface GatewayNamespace<Id = unknown> {
+  idFromName(name: string): Id;
+  get(id: Id, options?: { locationHint?: LocationHint }): GatewayObjectStub;
+}
+
+export interface GatewayStubOptions<Id = unknown> {
+  /** The binding, e.g. `env.DISCORD_GATEWAY`. */
+  namespace: GatewayNamespace<Id>;
+  /** Which object: one per bot (or per shard). Default `"default"`. */
+  name?: string;
+  /** Where to create the object the first time (ignored once it exists). */
+  locationHint?: LocationHint;
+}
+
+/** One gateway connection's control API. */
+export interface GatewayStub {
+  /** Starts (or restarts with new settings) the connection; resolves once accepted, not connected. */
+  connect(request?: ConnectRequest): Promise<ConnectResponse>;
+  /** Closes the connection and forgets the session. */
+  disconnect(): Promise<DisconnectResponse>;
+  status(): Promise<GatewayStatus>;
+  deadLetters(): Promise<DeadLetterList>;
+  /** Sends dead letters again (all when `ids` is omitted). */
+  replayDeadLetters(ids?: number[]): Promise<DeadLetterOutcome>;
+  /** Forgets dead letters (all when `ids` is omitted). */
+  dropDeadLetters(ids?: number[]): Promise<DeadLetterOutcome>;
+}
+
+/** The host is never looked at by the object; only the path and method matter. */
+const ORIGIN = "https://gateway.internal";
+
+/** Returns the control API of the object named `name` in `namespace`. */
+export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub {
+  const { namespace, name = "default", locationHint } = options;
+  const stub = namespace.get(namespace.idFromName(name), locationHint ? { locationHint } : undefined);
+
+  async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+    const init: RequestInit = { method };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = { "content-type": "application/json" };
+    }
+    const response = await stub.fetch(ORIGIN + path, init);
+    const text = await response.text();
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!response.ok) {
+      const message = typeof json?.error === "string" ? json.error : text || response.statusText;
+      throw new GatewayError(response.status, message, typeof json?.field === "string" ? json.field : undefined);
+    }
+    if (json === undefined) {
+      throw new GatewayError(response.status, `expected JSON from ${method} ${path}, got: ${text.slice(0, 200)}`);
+    }
+    return json as T;
+  }
+
+  return {
+    connect: (request = {}) => call<ConnectResponse>("POST", "/connect", request),
+    disconnect: () => call<DisconnectResponse>("POST", "/disconnect"),
+    status: () => call<GatewayStatus>("GET", "/status"),
+    deadLetters: () => call<DeadLetterList>("GET", "/dead-letters"),
+    replayDeadLetters: (ids) => call<DeadLetterOutcome>("POST", "/dead-letters/replay", ids ? { ids } : {}),
+    dropDeadLetters: (ids) => call<DeadLetterOutcome>("POST", "/dead-letters/drop", ids ? { ids } : {}),
+  };
+}

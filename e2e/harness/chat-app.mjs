@@ -1,0 +1,160 @@
+// startChatApp(): a real Chat SDK bot (npm `chat` + `@chat-adapter/discord` +
+// `@chat-adapter/state-memory`) in this process, behind a plain node:http server that turns each
+// request into a web Request for `chat.webhooks.discord`. Handlers record what they saw; the
+// mention and DM handlers reply (a REST call to `apiUrl`). Nothing leaves 127.0.0.1.
+import http from 'node:http';
+import { Chat } from 'chat';
+import { createDiscordAdapter } from '@chat-adapter/discord';
+import { createMemoryState } from '@chat-adapter/state-memory';
+
+export const WEBHOOK_PATH = '/api/webhooks/discord';
+// Any 64-hex Ed25519 key: only HTTP Interactions are verified with it, forwarded Gateway events
+// are authenticated by `x-discord-gateway-token` alone.
+const PUBLIC_KEY = 'ab'.repeat(32);
+
+/** A Chat SDK logger that keeps every line (for failure messages) and prints nothing. */
+function recordingLogger(lines, prefix = 'chat-sdk') {
+  const at = (level) => (message, ...args) => lines.push({ level, prefix, message, args });
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (p) => recordingLogger(lines, `${prefix}:${p}`),
+  };
+}
+
+/**
+ * @param {{botToken: string, applicationId: string, apiUrl: string, userName?: string}} opts
+ * @returns {Promise<{url: string, webhookUrl: string, chat: Chat,
+ *   requests: {headers: Record<string,string>, body: string, status?: number, response?: string}[],
+ *   mentions: any[], directMessages: any[], reactions: any[],
+ *   logs: {level: string, prefix: string, message: string, args: any[]}[],
+ *   warnings(from?: number): string[], stop(): Promise<void>}>}
+ */
+export async function startChatApp({ botToken, applicationId, apiUrl, userName = 'sim-bot' }) {
+  const logs = [];
+  const discord = createDiscordAdapter({
+    botToken,
+    applicationId,
+    publicKey: PUBLIC_KEY,
+    apiUrl,
+    userName,
+    logger: recordingLogger(logs, 'discord'),
+  });
+  const chat = new Chat({
+    userName,
+    adapters: { discord },
+    state: createMemoryState(),
+    logger: recordingLogger(logs),
+  });
+
+  const mentions = [];
+  const directMessages = [];
+  const reactions = [];
+  const seen = (thread, message) => ({
+    threadId: thread.id,
+    isDM: thread.isDM,
+    messageId: message.id,
+    text: message.text,
+    authorId: message.author.userId,
+    isMention: message.isMention,
+  });
+  chat.onNewMention(async (thread, message) => {
+    mentions.push(seen(thread, message));
+    await thread.post(`pong: ${message.text}`);
+  });
+  chat.onDirectMessage(async (thread, message) => {
+    directMessages.push(seen(thread, message));
+    await thread.post('got your DM');
+  });
+  chat.onReaction(async (event) => {
+    reactions.push({
+      threadId: event.threadId,
+      handlerThreadId: event.thread?.id,
+      messageId: event.messageId,
+      added: event.added,
+      userId: event.user.userId,
+      rawEmoji: event.rawEmoji,
+    });
+  });
+
+  const requests = [];
+  const background = new Set();
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks);
+      const record = { headers: req.headers, body: body.toString('utf8') };
+      requests.push(record);
+      try {
+        const url = new URL(req.url, `http://${req.headers.host}`);
+        if (req.method !== 'POST' || url.pathname !== WEBHOOK_PATH) {
+          record.status = 404;
+          res.writeHead(404).end('not found');
+          return;
+        }
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(req.headers)) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+        const request = new Request(url, { method: 'POST', headers, body });
+        const response = await chat.webhooks.discord(request, {
+          waitUntil: (task) => {
+            const p = Promise.resolve(task).catch(() => {});
+            background.add(p);
+            p.finally(() => background.delete(p));
+          },
+        });
+        record.status = response.status;
+        record.response = await response.text();
+        res.writeHead(response.status, Object.fromEntries(response.headers)).end(record.response);
+      } catch (err) {
+        record.status = 500;
+        record.response = String(err?.stack || err);
+        if (!res.headersSent) res.writeHead(500).end('chat app error');
+      }
+    });
+  });
+  const sockets = new Set();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url,
+    webhookUrl: url + WEBHOOK_PATH,
+    chat,
+    requests,
+    mentions,
+    directMessages,
+    reactions,
+    logs,
+    /** Warnings and errors logged since index `from`, one line each (e.g. "Reaction event missing user info"). */
+    warnings: (from = 0) =>
+      logs
+        .slice(from)
+        .filter((l) => l.level === 'warn' || l.level === 'error')
+        .map((l) => `[${l.prefix}] ${l.message} ${safe(l.args)}`),
+    async stop() {
+      await Promise.allSettled([...background]);
+      await new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      });
+    },
+  };
+}
+
+function safe(v) {
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 400 ? s.slice(0, 400) + '…' : s;
+  } catch {
+    return String(v);
+  }
+}
