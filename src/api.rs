@@ -114,28 +114,62 @@ pub struct DeliverySettings {
 
 impl Default for DeliverySettings {
     fn default() -> Self {
-        Self { timeout_ms: 60_000, max_age_ms: 24 * 60 * 60 * 1_000, concurrency: 4, max_pending: 100_000 }
+        Self {
+            timeout_ms: 60_000,
+            max_age_ms: 24 * 60 * 60 * 1_000,
+            concurrency: 4,
+            max_pending: 100_000,
+        }
     }
 }
 
 impl DeliveryOptions {
     fn validate(self) -> Result<DeliverySettings, ApiError> {
-        fn within(value: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>, field: &str) -> Result<u64, ApiError> {
+        fn within(
+            value: Option<u64>,
+            default: u64,
+            range: std::ops::RangeInclusive<u64>,
+            field: &str,
+        ) -> Result<u64, ApiError> {
             match value {
                 None => Ok(default),
                 Some(v) if range.contains(&v) => Ok(v),
                 Some(_) => Err(ApiError::bad_request(
                     Some("delivery"),
-                    format!("delivery.{field} must be between {} and {}", range.start(), range.end()),
+                    format!(
+                        "delivery.{field} must be between {} and {}",
+                        range.start(),
+                        range.end()
+                    ),
                 )),
             }
         }
         let defaults = DeliverySettings::default();
         Ok(DeliverySettings {
-            timeout_ms: within(self.timeout_ms, defaults.timeout_ms, 1_000..=300_000, "timeoutMs")?,
-            max_age_ms: within(self.max_age_ms, defaults.max_age_ms, 60_000..=7 * 24 * 60 * 60 * 1_000, "maxAgeMs")?,
-            concurrency: within(self.concurrency.map(u64::from), u64::from(defaults.concurrency), 1..=5, "concurrency")? as u32,
-            max_pending: within(self.max_pending, defaults.max_pending, 100..=1_000_000, "maxPending")?,
+            timeout_ms: within(
+                self.timeout_ms,
+                defaults.timeout_ms,
+                1_000..=300_000,
+                "timeoutMs",
+            )?,
+            max_age_ms: within(
+                self.max_age_ms,
+                defaults.max_age_ms,
+                60_000..=7 * 24 * 60 * 60 * 1_000,
+                "maxAgeMs",
+            )?,
+            concurrency: within(
+                self.concurrency.map(u64::from),
+                u64::from(defaults.concurrency),
+                1..=5,
+                "concurrency",
+            )? as u32,
+            max_pending: within(
+                self.max_pending,
+                defaults.max_pending,
+                100..=1_000_000,
+                "maxPending",
+            )?,
         })
     }
 }
@@ -144,8 +178,14 @@ impl fmt::Debug for ConnectRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectRequest")
             .field("bot_token", &self.bot_token.as_ref().map(|_| "<redacted>"))
-            .field("webhook_url", &self.webhook_url.as_ref().map(|_| "<redacted>"))
-            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "webhook_url",
+                &self.webhook_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("intents", &self.intents)
             .field("events", &self.events)
             .field("compress", &self.compress)
@@ -168,7 +208,10 @@ pub struct WebhookTarget {
 impl WebhookTarget {
     /// The host of the URL, which is all the status shows of it.
     pub fn host(&self) -> &str {
-        let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest);
         rest.split(['/', '?', '#']).next().unwrap_or_default()
     }
 }
@@ -208,8 +251,12 @@ impl ConnectRequest {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(None, format!("request body is not a valid connect request: {e}")))
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(
+                None,
+                format!("request body is not a valid connect request: {e}"),
+            )
+        })
     }
 
     /// Fills the fields this request leaves out from `defaults` (the Worker's environment).
@@ -235,7 +282,8 @@ impl ConnectRequest {
             )
         })?;
         let token = token.strip_prefix("Bot ").unwrap_or(&token).to_owned();
-        validate_token(&token).map_err(|e| ApiError::bad_request(Some("botToken"), e.to_string()))?;
+        validate_token(&token)
+            .map_err(|e| ApiError::bad_request(Some("botToken"), e.to_string()))?;
 
         let url = self.webhook_url.filter(|u| !u.is_empty()).ok_or_else(|| {
             ApiError::bad_request(
@@ -266,8 +314,10 @@ impl ConnectRequest {
             None => Intents::default(),
             Some(IntentsInput::Bits(bits)) => Intents::from_bits(bits)
                 .map_err(|e| ApiError::bad_request(Some("intents"), e.to_string()))?,
-            Some(IntentsInput::Names(names)) => Intents::from_names(names.iter().map(String::as_str))
-                .map_err(|e| ApiError::bad_request(Some("intents"), e.to_string()))?,
+            Some(IntentsInput::Names(names)) => {
+                Intents::from_names(names.iter().map(String::as_str))
+                    .map_err(|e| ApiError::bad_request(Some("intents"), e.to_string()))?
+            }
         };
         let events = match self.events {
             None => EventFilter::default(),
@@ -276,11 +326,11 @@ impl ConnectRequest {
         };
         let compression = match self.compress.as_deref() {
             None => TransportCompression::default(),
-            Some(value) => value
-                .parse()
-                .map_err(|e: crate::gateway::compression::ParseTransportCompressionError| {
+            Some(value) => value.parse().map_err(
+                |e: crate::gateway::compression::ParseTransportCompressionError| {
                     ApiError::bad_request(Some("compress"), e.to_string())
-                })?,
+                },
+            )?,
         };
         let shard = self
             .shard
@@ -291,8 +341,17 @@ impl ConnectRequest {
         let delivery = self.delivery.unwrap_or_default().validate()?;
 
         Ok(ConnectSettings {
-            gateway: GatewayConfig { token, intents, events, compression, shard },
-            webhook: WebhookTarget { url: url.into_string(), secret },
+            gateway: GatewayConfig {
+                token,
+                intents,
+                events,
+                compression,
+                shard,
+            },
+            webhook: WebhookTarget {
+                url: url.into_string(),
+                secret,
+            },
             delivery,
         })
     }
@@ -308,7 +367,9 @@ pub struct ConnectResponse {
 impl ConnectResponse {
     /// The only answer.
     pub fn connecting() -> Self {
-        Self { status: "connecting".into() }
+        Self {
+            status: "connecting".into(),
+        }
     }
 }
 
@@ -322,7 +383,9 @@ pub struct DisconnectResponse {
 impl DisconnectResponse {
     /// The only answer.
     pub fn disconnected() -> Self {
-        Self { status: "disconnected".into() }
+        Self {
+            status: "disconnected".into(),
+        }
     }
 }
 
@@ -398,10 +461,21 @@ impl DeadLetterSelection {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
-        let selection: Self = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(Some("ids"), format!("request body is not a dead-letter selection: {e}")))?;
-        if selection.ids.as_ref().is_some_and(|ids| ids.len() > MAX_DEAD_LETTERS as usize) {
-            return Err(ApiError::bad_request(Some("ids"), format!("at most {MAX_DEAD_LETTERS} ids at once")));
+        let selection: Self = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(
+                Some("ids"),
+                format!("request body is not a dead-letter selection: {e}"),
+            )
+        })?;
+        if selection
+            .ids
+            .as_ref()
+            .is_some_and(|ids| ids.len() > MAX_DEAD_LETTERS as usize)
+        {
+            return Err(ApiError::bad_request(
+                Some("ids"),
+                format!("at most {MAX_DEAD_LETTERS} ids at once"),
+            ));
         }
         Ok(selection)
     }
@@ -460,7 +534,11 @@ fn default_error_status() -> u16 {
 impl ApiError {
     /// An error with any status.
     pub fn new(status: u16, field: Option<&str>, error: impl Into<String>) -> Self {
-        Self { status, error: error.into(), field: field.map(str::to_owned) }
+        Self {
+            status,
+            error: error.into(),
+            field: field.map(str::to_owned),
+        }
     }
 
     /// A `400`.
@@ -501,7 +579,10 @@ mod tests {
         assert_eq!(settings.gateway.token, TOKEN);
         assert_eq!(settings.gateway.intents.bits(), 1 | 1 << 9);
         assert_eq!(settings.gateway.events, EventFilter::All);
-        assert_eq!(settings.gateway.compression, TransportCompression::ZlibStream);
+        assert_eq!(
+            settings.gateway.compression,
+            TransportCompression::ZlibStream
+        );
         assert_eq!(settings.webhook.host(), "bot.example.com");
         assert!(!format!("{settings:?}").contains("0123456789abcdef"));
         assert!(!format!("{settings:?}").contains(TOKEN));
@@ -515,17 +596,66 @@ mod tests {
             (r#"{"unknown":true}"#, None),
             (r#"{}"#, Some("botToken")),
             (&format!(r#"{{"botToken":"{TOKEN}"}}"#), Some("webhookUrl")),
-            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"http://example.com"}}"#), Some("webhookUrl")),
-            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://10.0.0.1/x"}}"#), Some("webhookUrl")),
-            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","intents":["NOPE"]}}"#), Some("intents")),
-            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","intents":131072}}"#), Some("intents")),
-            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","events":[]}}"#), Some("events")),
-            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","compress":"gzip"}}"#), Some("compress")),
-            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","shard":[2,2]}}"#), Some("shard")),
-            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","webhookSecret":"short"}}"#), Some("webhookSecret")),
-            (r#"{"botToken":"tiny","webhookUrl":"https://a.example"}"#, Some("botToken")),
-            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","delivery":{{"concurrency":9}}}}"#), Some("delivery")),
-            (&format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","delivery":{{"timeoutMs":5}}}}"#), Some("delivery")),
+            (
+                &format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"http://example.com"}}"#),
+                Some("webhookUrl"),
+            ),
+            (
+                &format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://10.0.0.1/x"}}"#),
+                Some("webhookUrl"),
+            ),
+            (
+                &format!(
+                    r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","intents":["NOPE"]}}"#
+                ),
+                Some("intents"),
+            ),
+            (
+                &format!(
+                    r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","intents":131072}}"#
+                ),
+                Some("intents"),
+            ),
+            (
+                &format!(
+                    r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","events":[]}}"#
+                ),
+                Some("events"),
+            ),
+            (
+                &format!(
+                    r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","compress":"gzip"}}"#
+                ),
+                Some("compress"),
+            ),
+            (
+                &format!(
+                    r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","shard":[2,2]}}"#
+                ),
+                Some("shard"),
+            ),
+            (
+                &format!(
+                    r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","webhookSecret":"short"}}"#
+                ),
+                Some("webhookSecret"),
+            ),
+            (
+                r#"{"botToken":"tiny","webhookUrl":"https://a.example"}"#,
+                Some("botToken"),
+            ),
+            (
+                &format!(
+                    r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","delivery":{{"concurrency":9}}}}"#
+                ),
+                Some("delivery"),
+            ),
+            (
+                &format!(
+                    r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","delivery":{{"timeoutMs":5}}}}"#
+                ),
+                Some("delivery"),
+            ),
         ];
         for (body, field) in cases {
             let error = request(body).expect_err(body);
@@ -542,12 +672,21 @@ mod tests {
             webhook_url: Some("https://env.example/hook".into()),
             ..Default::default()
         };
-        let body = ConnectRequest::from_json(br#"{"webhookUrl":"https://body.example/hook"}"#).unwrap();
+        let body =
+            ConnectRequest::from_json(br#"{"webhookUrl":"https://body.example/hook"}"#).unwrap();
         let settings = body.or(env).validate(false).unwrap();
         assert_eq!(settings.webhook.host(), "body.example");
         assert_eq!(settings.delivery, DeliverySettings::default());
-        assert_eq!(ConnectRequest::from_json(b"  ").unwrap(), ConnectRequest::default());
-        assert_eq!(ConnectRequest::from_json(&vec![b' '; MAX_BODY_BYTES + 1]).unwrap_err().status, 413);
+        assert_eq!(
+            ConnectRequest::from_json(b"  ").unwrap(),
+            ConnectRequest::default()
+        );
+        assert_eq!(
+            ConnectRequest::from_json(&vec![b' '; MAX_BODY_BYTES + 1])
+                .unwrap_err()
+                .status,
+            413
+        );
     }
 
     #[test]
@@ -560,15 +699,28 @@ mod tests {
         assert_eq!(settings.delivery.concurrency, 1);
         assert_eq!(settings.delivery.max_pending, 100_000);
         assert_eq!(DeadLetterSelection::from_json(b"").unwrap().ids, None);
-        assert_eq!(DeadLetterSelection::from_json(br#"{"ids":[3,4]}"#).unwrap().ids, Some(vec![3, 4]));
-        assert_eq!(DeadLetterSelection::from_json(br#"{"ids":"all"}"#).unwrap_err().status, 400);
+        assert_eq!(
+            DeadLetterSelection::from_json(br#"{"ids":[3,4]}"#)
+                .unwrap()
+                .ids,
+            Some(vec![3, 4])
+        );
+        assert_eq!(
+            DeadLetterSelection::from_json(br#"{"ids":"all"}"#)
+                .unwrap_err()
+                .status,
+            400
+        );
     }
 
     #[test]
     fn insecure_webhooks_only_when_allowed() {
         let body = format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"http://127.0.0.1:8787/hook"}}"#);
         assert!(request(&body).is_err());
-        let settings = ConnectRequest::from_json(body.as_bytes()).unwrap().validate(true).unwrap();
+        let settings = ConnectRequest::from_json(body.as_bytes())
+            .unwrap()
+            .validate(true)
+            .unwrap();
         assert_eq!(settings.webhook.host(), "127.0.0.1:8787");
     }
 }

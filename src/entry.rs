@@ -25,13 +25,17 @@ fn error(error: &ApiError) -> Result<Response> {
 }
 
 fn instance_name(req: &Request) -> std::result::Result<String, ApiError> {
-    let url = req.url().map_err(|_| ApiError::bad_request(None, "bad request URL"))?;
+    let url = req
+        .url()
+        .map_err(|_| ApiError::bad_request(None, "bad request URL"))?;
     let name = url
         .query_pairs()
         .find(|(key, _)| key == "name")
         .map_or_else(|| DEFAULT_NAME.to_owned(), |(_, value)| value.into_owned());
     let valid = (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if valid {
         Ok(name)
     } else {
@@ -79,7 +83,11 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         return Ok(response);
     }
     if req.method() != route_method {
-        return error(&ApiError::new(405, None, format!("use {route_method} for {path}")));
+        return error(&ApiError::new(
+            405,
+            None,
+            format!("use {route_method} for {path}"),
+        ));
     }
     let name = match instance_name(&req) {
         Ok(name) => name,
@@ -106,6 +114,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
     init.with_headers(headers);
     let inner = Request::new_with_init(&format!("https://gateway.internal{path}"), &init)?;
-    let stub = env.durable_object(BINDING)?.id_from_name(&name)?.get_stub()?;
+    let stub = env
+        .durable_object(BINDING)?
+        .id_from_name(&name)?
+        .get_stub()?;
     stub.fetch_with_request(inner).await
 }

@@ -18,10 +18,10 @@ pub mod gateway;
 
 #[cfg(target_arch = "wasm32")]
 pub mod durable_object;
-#[cfg(target_arch = "wasm32")]
-pub mod stub;
 #[cfg(all(target_arch = "wasm32", feature = "entry"))]
 mod entry;
+#[cfg(target_arch = "wasm32")]
+pub mod stub;
 
 #[cfg(target_arch = "wasm32")]
 pub use durable_object::DiscordGatewayDO;

@@ -252,8 +252,9 @@ fn rules_hold_for_arbitrary_conversations() {
             seq: 0,
             identifies: 0,
         };
-        run.engine
-            .observe(discord_gateway_do::gateway::EventFilter::from_list(["GUILD_CREATE"]).unwrap());
+        run.engine.observe(
+            discord_gateway_do::gateway::EventFilter::from_list(["GUILD_CREATE"]).unwrap(),
+        );
         run.feed(Input::Connect(GatewayConfig::new(TOKEN).unwrap()));
         for _ in 0..STEPS {
             run.step();

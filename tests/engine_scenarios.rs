@@ -137,13 +137,7 @@ fn op_7_resumes_at_once_replays_without_loss_and_resets_backoff() {
         vec![4000],
         "never 1000/1001, the session must survive"
     );
-    let opens: Vec<_> = io
-        .iter()
-        .filter_map(|a| match a {
-            Action::OpenSocket { id, url } => Some((*id, url.clone())),
-            _ => None,
-        })
-        .collect();
+    let opens = opens(&io);
     assert_eq!(opens.len(), 1, "reconnects immediately, no delay");
     let (new_id, url) = opens[0].clone();
     assert_eq!(url, format!("{RESUME_URL}/?v=10&encoding=json"));
@@ -688,16 +682,25 @@ fn zlib_stream_split_at_awkward_boundaries_then_corrupted() {
     assert_eq!(s.engine.status().state, ConnectionState::Connected);
     let split = frames[2].len() - 2;
     s.input(Input::Binary(id, &frames[2][..split]));
-    assert!(forwards(&s.take()).is_empty(), "incomplete until the suffix");
+    assert!(
+        forwards(&s.take()).is_empty(),
+        "incomplete until the suffix"
+    );
     s.input(Input::Binary(id, &frames[2][split..]));
     // The second message refers back to the first through the shared window.
     s.input(Input::Binary(id, &frames[3]));
     let forwarded = forwards(&s.take());
     assert_eq!(forwarded.len(), 2);
-    assert_eq!(serde_json::from_str::<Value>(&forwarded[1].data).unwrap()["id"], "2");
+    assert_eq!(
+        serde_json::from_str::<Value>(&forwarded[1].data).unwrap()["id"],
+        "2"
+    );
 
     // A corrupt stream forces a resume on a new connection with a fresh inflate context.
-    s.input(Input::Binary(id, &[0xde, 0xad, 0xbe, 0xef, 0, 0, 0xff, 0xff]));
+    s.input(Input::Binary(
+        id,
+        &[0xde, 0xad, 0xbe, 0xef, 0, 0, 0xff, 0xff],
+    ));
     let io = s.take_io();
     assert_eq!(closes(&io), vec![4000]);
     assert_eq!(s.engine.status().counters.corrupt_streams, 1);
@@ -712,7 +715,8 @@ fn zlib_stream_split_at_awkward_boundaries_then_corrupted() {
 #[test]
 fn observed_types_are_handed_over_without_being_forwarded() {
     let mut s = Script::new();
-    s.engine.observe(EventFilter::from_list(["GUILD_CREATE", "MESSAGE_CREATE"]).unwrap());
+    s.engine
+        .observe(EventFilter::from_list(["GUILD_CREATE", "MESSAGE_CREATE"]).unwrap());
     let id = s.connect_ready("sess");
     s.dispatch(id, "GUILD_CREATE", 2, json!({"id": "1", "channels": []}));
     s.dispatch(id, "MESSAGE_CREATE", 3, message("1", "hi"));
@@ -725,6 +729,10 @@ fn observed_types_are_handed_over_without_being_forwarded() {
             _ => None,
         })
         .collect();
-    assert_eq!(observed, ["GUILD_CREATE"], "forwarded types are not observed twice");
+    assert_eq!(
+        observed,
+        ["GUILD_CREATE"],
+        "forwarded types are not observed twice"
+    );
     assert_eq!(forwards(&actions).len(), 1);
 }

@@ -25,7 +25,10 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_eq!(channel_key(r#"{"id":"1","channel_id":"42","content":"x"}"#), "42");
+        assert_eq!(
+            channel_key(r#"{"id":"1","channel_id":"42","content":"x"}"#),
+            "42"
+        );
         assert_eq!(channel_key(r#"{"guild_id":"1"}"#), "");
         assert_eq!(channel_key("null"), "");
         assert_eq!(channel_key(r#"{"channel_id":7}"#), "");

@@ -50,7 +50,11 @@ struct Bounded<K, V> {
 
 impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
     fn new(capacity: usize) -> Self {
-        Self { map: HashMap::new(), order: VecDeque::new(), capacity }
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
     }
 
     fn insert(&mut self, key: K, value: V) {
@@ -192,7 +196,10 @@ struct Thread<'a> {
 impl Directory {
     /// A directory with the given bounds.
     pub fn with_capacity(channels: usize, users: usize) -> Self {
-        Self { channels: Bounded::new(channels), users: Bounded::new(users) }
+        Self {
+            channels: Bounded::new(channels),
+            users: Bounded::new(users),
+        }
     }
 
     /// Channels and users currently known.
@@ -248,7 +255,13 @@ impl Directory {
     fn remember_channel(&mut self, channel: &ChannelView<'_>) {
         if let Some(id) = snowflake(&channel.id) {
             let parent_id = channel.parent_id.as_deref().and_then(snowflake);
-            self.channels.insert(id, ChannelInfo { kind: channel.kind, parent_id });
+            self.channels.insert(
+                id,
+                ChannelInfo {
+                    kind: channel.kind,
+                    parent_id,
+                },
+            );
         }
     }
 
@@ -260,7 +273,10 @@ impl Directory {
 
     /// The enriched `d` of a dispatch, or `None` when it is forwarded as it came.
     pub fn enrich(&self, event_type: &str, raw_data: &str) -> Option<String> {
-        let reaction = matches!(event_type, "MESSAGE_REACTION_ADD" | "MESSAGE_REACTION_REMOVE");
+        let reaction = matches!(
+            event_type,
+            "MESSAGE_REACTION_ADD" | "MESSAGE_REACTION_REMOVE"
+        );
         if !reaction && event_type != "MESSAGE_CREATE" {
             return None;
         }
@@ -270,18 +286,27 @@ impl Directory {
         let mut fields: Vec<(&str, String)> = Vec::new();
 
         if reaction && !view.user {
-            let from_member = view.member.as_ref().and_then(|m| m.user).map(|raw| raw.get().to_owned());
+            let from_member = view
+                .member
+                .as_ref()
+                .and_then(|m| m.user)
+                .map(|raw| raw.get().to_owned());
             let user = from_member.or_else(|| {
                 let user_id = view.user_id.as_deref()?;
                 let cached = snowflake(user_id).and_then(|id| self.users.get(&id));
-                Some(cached.map_or_else(|| format!(r#"{{"id":{}}}"#, json_string(user_id)), |u| u.to_string()))
+                Some(cached.map_or_else(
+                    || format!(r#"{{"id":{}}}"#, json_string(user_id)),
+                    |u| u.to_string(),
+                ))
             });
             if let Some(user) = user {
                 fields.push(("user", user));
             }
         }
         if view.channel_type.is_none() {
-            let kind = known.map(|c| c.kind).or_else(|| view.guild_id.is_none().then_some(DM));
+            let kind = known
+                .map(|c| c.kind)
+                .or_else(|| view.guild_id.is_none().then_some(DM));
             if let Some(kind) = kind {
                 fields.push(("channel_type", kind.to_string()));
             }
@@ -291,7 +316,10 @@ impl Directory {
                 .filter(|c| THREAD_TYPES.contains(&c.kind))
                 .and_then(|c| c.parent_id);
             if let Some(parent) = thread_parent {
-                let thread = Thread { id: channel_id, parent_id: parent.to_string() };
+                let thread = Thread {
+                    id: channel_id,
+                    parent_id: parent.to_string(),
+                };
                 if let Ok(json) = serde_json::to_string(&thread) {
                     fields.push(("thread", json));
                 }
@@ -351,7 +379,10 @@ mod tests {
     fn enriched(directory: &Directory, t: &str, d: Value) -> Value {
         let raw = d.to_string();
         let out = directory.enrich(t, &raw).expect("enriched");
-        assert!(out.starts_with(&raw[..raw.len() - 1]), "the original bytes are kept");
+        assert!(
+            out.starts_with(&raw[..raw.len() - 1]),
+            "the original bytes are kept"
+        );
         serde_json::from_str(&out).unwrap()
     }
 
@@ -380,7 +411,8 @@ mod tests {
 
     #[test]
     fn dm_reactions_are_dms() {
-        let d = json!({"user_id": "7", "channel_id": "300", "message_id": "5", "emoji": {"name": "x"}});
+        let d =
+            json!({"user_id": "7", "channel_id": "300", "message_id": "5", "emoji": {"name": "x"}});
         let out = enriched(&directory(), "MESSAGE_REACTION_ADD", d);
         assert_eq!(out["channel_type"], 1);
         assert_eq!(out["user"], json!({"id": "7"}));
@@ -403,31 +435,60 @@ mod tests {
     fn nothing_to_add_means_unchanged() {
         let directory = directory();
         let message = json!({"id": "6", "channel_id": "100", "guild_id": "1", "channel_type": 0});
-        assert_eq!(directory.enrich("MESSAGE_CREATE", &message.to_string()), None);
+        assert_eq!(
+            directory.enrich("MESSAGE_CREATE", &message.to_string()),
+            None
+        );
         let unknown = json!({"id": "6", "channel_id": "999", "guild_id": "1"});
-        assert_eq!(directory.enrich("MESSAGE_CREATE", &unknown.to_string()), None);
-        assert_eq!(directory.enrich("TYPING_START", r#"{"channel_id":"100"}"#), None);
+        assert_eq!(
+            directory.enrich("MESSAGE_CREATE", &unknown.to_string()),
+            None
+        );
+        assert_eq!(
+            directory.enrich("TYPING_START", r#"{"channel_id":"100"}"#),
+            None
+        );
         assert_eq!(directory.enrich("MESSAGE_REACTION_ADD", "not json"), None);
         let with_null_user = json!({"user_id": "7", "channel_id": "100", "guild_id": "1", "user": null, "channel_type": 0});
-        assert_eq!(directory.enrich("MESSAGE_REACTION_ADD", &with_null_user.to_string()), None);
+        assert_eq!(
+            directory.enrich("MESSAGE_REACTION_ADD", &with_null_user.to_string()),
+            None
+        );
     }
 
     #[test]
     fn deletes_and_updates_are_followed() {
         let mut directory = directory();
-        directory.learn("THREAD_DELETE", r#"{"id":"200","type":11,"parent_id":"100"}"#);
+        directory.learn(
+            "THREAD_DELETE",
+            r#"{"id":"200","type":11,"parent_id":"100"}"#,
+        );
         let d = json!({"user_id": "7", "channel_id": "200", "guild_id": "1", "emoji": {"name": "x"}, "message_id": "5"});
-        assert!(enriched(&directory, "MESSAGE_REACTION_ADD", d.clone()).get("thread").is_none());
-        directory.learn("THREAD_CREATE", r#"{"id":"200","type":12,"parent_id":"101","guild_id":"1"}"#);
-        assert_eq!(enriched(&directory, "MESSAGE_REACTION_ADD", d)["thread"]["parent_id"], "101");
+        assert!(enriched(&directory, "MESSAGE_REACTION_ADD", d.clone())
+            .get("thread")
+            .is_none());
+        directory.learn(
+            "THREAD_CREATE",
+            r#"{"id":"200","type":12,"parent_id":"101","guild_id":"1"}"#,
+        );
+        assert_eq!(
+            enriched(&directory, "MESSAGE_REACTION_ADD", d)["thread"]["parent_id"],
+            "101"
+        );
     }
 
     #[test]
     fn memory_is_bounded() {
         let mut directory = Directory::with_capacity(100, 10);
         for i in 0..1_000u64 {
-            directory.learn("CHANNEL_CREATE", &format!(r#"{{"id":"{}","type":0}}"#, 1_000 + i));
-            directory.learn("MESSAGE_CREATE", &format!(r#"{{"author":{{"id":"{}","username":"u"}}}}"#, 1_000 + i));
+            directory.learn(
+                "CHANNEL_CREATE",
+                &format!(r#"{{"id":"{}","type":0}}"#, 1_000 + i),
+            );
+            directory.learn(
+                "MESSAGE_CREATE",
+                &format!(r#"{{"author":{{"id":"{}","username":"u"}}}}"#, 1_000 + i),
+            );
         }
         assert_eq!(directory.len(), (100, 10));
         assert!(directory.channels.order.len() <= 200);
@@ -439,8 +500,14 @@ mod tests {
     #[test]
     fn splice_handles_empty_objects_and_whitespace() {
         assert_eq!(splice("{}", &[("a", "1".into())]).unwrap(), r#"{"a":1}"#);
-        assert_eq!(splice("{ } ", &[("a", "1".into()), ("b", "2".into())]).unwrap(), r#"{ "a":1,"b":2}"#);
-        assert_eq!(splice(r#"{"x":1}  "#, &[("a", "1".into())]).unwrap(), r#"{"x":1,"a":1}"#);
+        assert_eq!(
+            splice("{ } ", &[("a", "1".into()), ("b", "2".into())]).unwrap(),
+            r#"{ "a":1,"b":2}"#
+        );
+        assert_eq!(
+            splice(r#"{"x":1}  "#, &[("a", "1".into())]).unwrap(),
+            r#"{"x":1,"a":1}"#
+        );
         assert_eq!(splice("[1]", &[("a", "1".into())]), None);
     }
 }

@@ -13,7 +13,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { base_delay_ms: 1_000, max_delay_ms: 60 * 1_000, max_age_ms: 24 * 60 * 60 * 1_000 }
+        Self {
+            base_delay_ms: 1_000,
+            max_delay_ms: 60 * 1_000,
+            max_age_ms: 24 * 60 * 60 * 1_000,
+        }
     }
 }
 
@@ -48,21 +52,35 @@ pub enum Outcome {
 impl RetryPolicy {
     /// Decides what follows attempt number `attempt` (1 for the first) of an event created at
     /// `created_at`. `jitter` is a fraction in `[0, 1)`.
-    pub fn outcome(&self, attempt: Attempt, attempts: u32, created_at: u64, now: u64, jitter: f64) -> Outcome {
+    pub fn outcome(
+        &self,
+        attempt: Attempt,
+        attempts: u32,
+        created_at: u64,
+        now: u64,
+        jitter: f64,
+    ) -> Outcome {
         let reason = match attempt.status {
             Some(status) if (200..300).contains(&status) => return Outcome::Delivered,
             Some(status) if retryable(status) => format!("webhook answered {status}"),
             Some(status) => {
-                return Outcome::DeadLetter { reason: format!("webhook answered {status}, which is not retried") }
+                return Outcome::DeadLetter {
+                    reason: format!("webhook answered {status}, which is not retried"),
+                }
             }
             None => "webhook unreachable or timed out".to_owned(),
         };
         let exponent = attempts.saturating_sub(1).min(30);
-        let ceiling = self.base_delay_ms.saturating_mul(1 << exponent).min(self.max_delay_ms);
+        let ceiling = self
+            .base_delay_ms
+            .saturating_mul(1 << exponent)
+            .min(self.max_delay_ms);
         let backoff = ceiling / 2 + (ceiling as f64 / 2.0 * jitter.clamp(0.0, 1.0)) as u64;
         let at = now.saturating_add(backoff.max(attempt.retry_after_ms.unwrap_or(0)));
         if at.saturating_sub(created_at) > self.max_age_ms {
-            return Outcome::DeadLetter { reason: format!("{reason}; gave up after {attempts} attempts") };
+            return Outcome::DeadLetter {
+                reason: format!("{reason}; gave up after {attempts} attempts"),
+            };
         }
         Outcome::Retry { at, reason }
     }
@@ -84,7 +102,16 @@ mod tests {
     use super::*;
 
     fn outcome(status: Option<u16>, attempts: u32, age: u64) -> Outcome {
-        RetryPolicy::default().outcome(Attempt { status, retry_after_ms: None }, attempts, 0, age, 0.0)
+        RetryPolicy::default().outcome(
+            Attempt {
+                status,
+                retry_after_ms: None,
+            },
+            attempts,
+            0,
+            age,
+            0.0,
+        )
     }
 
     #[test]
@@ -92,31 +119,61 @@ mod tests {
         assert_eq!(outcome(Some(200), 1, 0), Outcome::Delivered);
         assert_eq!(outcome(Some(204), 1, 0), Outcome::Delivered);
         for status in [None, Some(302), Some(408), Some(429), Some(500), Some(503)] {
-            assert!(matches!(outcome(status, 1, 0), Outcome::Retry { .. }), "{status:?}");
+            assert!(
+                matches!(outcome(status, 1, 0), Outcome::Retry { .. }),
+                "{status:?}"
+            );
         }
         for status in [400, 401, 403, 404, 410, 422] {
-            assert!(matches!(outcome(Some(status), 1, 0), Outcome::DeadLetter { .. }), "{status}");
+            assert!(
+                matches!(outcome(Some(status), 1, 0), Outcome::DeadLetter { .. }),
+                "{status}"
+            );
         }
     }
 
     #[test]
     fn backoff_grows_and_retry_after_is_honoured() {
         let policy = RetryPolicy::default();
-        let at = |attempts| match policy.outcome(Attempt { status: Some(503), retry_after_ms: None }, attempts, 0, 0, 0.0) {
+        let at = |attempts| match policy.outcome(
+            Attempt {
+                status: Some(503),
+                retry_after_ms: None,
+            },
+            attempts,
+            0,
+            0,
+            0.0,
+        ) {
             Outcome::Retry { at, .. } => at,
             other => panic!("{other:?}"),
         };
         assert_eq!((at(1), at(2), at(3)), (500, 1000, 2000));
         assert_eq!(at(40), policy.max_delay_ms / 2);
-        let retry_after = Attempt { status: Some(429), retry_after_ms: Some(7_000) };
-        assert_eq!(policy.outcome(retry_after, 1, 0, 0, 0.0), Outcome::Retry { at: 7_000, reason: "webhook answered 429".into() });
+        let retry_after = Attempt {
+            status: Some(429),
+            retry_after_ms: Some(7_000),
+        };
+        assert_eq!(
+            policy.outcome(retry_after, 1, 0, 0, 0.0),
+            Outcome::Retry {
+                at: 7_000,
+                reason: "webhook answered 429".into()
+            }
+        );
     }
 
     #[test]
     fn old_events_are_dead_lettered() {
         let day = 24 * 60 * 60 * 1_000;
-        assert!(matches!(outcome(Some(503), 50, day), Outcome::DeadLetter { .. }));
-        assert!(matches!(outcome(Some(503), 50, day - 60 * 60 * 1_000), Outcome::Retry { .. }));
+        assert!(matches!(
+            outcome(Some(503), 50, day),
+            Outcome::DeadLetter { .. }
+        ));
+        assert!(matches!(
+            outcome(Some(503), 50, day - 60 * 60 * 1_000),
+            Outcome::Retry { .. }
+        ));
     }
 
     #[test]

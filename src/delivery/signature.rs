@@ -37,7 +37,10 @@ pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
 
 /// Checks a signature in constant time.
 pub fn verify(secret: &str, timestamp: &str, body: &[u8], signature: &str) -> bool {
-    constant_time_eq(sign(secret, timestamp, body).as_bytes(), signature.trim().as_bytes())
+    constant_time_eq(
+        sign(secret, timestamp, body).as_bytes(),
+        signature.trim().as_bytes(),
+    )
 }
 
 #[cfg(test)]

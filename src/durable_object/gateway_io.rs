@@ -12,7 +12,8 @@ use super::http::{retry_after_ms, send};
 use super::runtime::Runtime;
 use crate::gateway::{ConnectionId, GatewayInfo, Input, RequestFailure};
 
-const USER_AGENT: &str = "DiscordBot (https://github.com/discord-gateway-do/discord-gateway-do, 0.1)";
+const USER_AGENT: &str =
+    "DiscordBot (https://github.com/discord-gateway-do/discord-gateway-do, 0.1)";
 const REQUEST_TIMEOUT_MS: u32 = 30_000;
 
 fn failure_of(response: &Response) -> RequestFailure {
@@ -31,7 +32,9 @@ async fn request_gateway_info(api_base: &str, token: &str) -> Result<GatewayInfo
         .and_then(|()| {
             Request::new_with_init(
                 &format!("{api_base}/gateway/bot"),
-                RequestInit::new().with_method(Method::Get).with_headers(headers),
+                RequestInit::new()
+                    .with_method(Method::Get)
+                    .with_headers(headers),
             )
         });
     let request = built.map_err(|_| RequestFailure::default())?;
@@ -44,10 +47,16 @@ async fn request_gateway_info(api_base: &str, token: &str) -> Result<GatewayInfo
         let _ = response.text().await;
         return Err(failure);
     }
-    let body = response.text().await.map_err(|_| RequestFailure::default())?;
+    let body = response
+        .text()
+        .await
+        .map_err(|_| RequestFailure::default())?;
     GatewayInfo::from_json(&body).map_err(|e| {
         console_error!("{e}");
-        RequestFailure { status: Some(response.status_code()), retry_after_ms: None }
+        RequestFailure {
+            status: Some(response.status_code()),
+            retry_after_ms: None,
+        }
     })
 }
 
@@ -76,7 +85,12 @@ async fn upgrade(url: &str) -> Result<WebSocket, RequestFailure> {
         .set("upgrade", "websocket")
         .and_then(|()| headers.set("user-agent", USER_AGENT))
         .and_then(|()| {
-            Request::new_with_init(&http_url, RequestInit::new().with_method(Method::Get).with_headers(headers))
+            Request::new_with_init(
+                &http_url,
+                RequestInit::new()
+                    .with_method(Method::Get)
+                    .with_headers(headers),
+            )
         })
         .map_err(|_| RequestFailure::default())?;
     // No abort signal here: a signal outlives the upgrade and would abort the open socket when
@@ -118,7 +132,8 @@ pub async fn open_socket(runtime: Rc<Runtime>, id: ConnectionId, url: String) {
         return;
     }
     // Without this, binary frames (transport compression) arrive as empty Blobs.
-    ws.as_ref().set_binary_type(web_sys::BinaryType::Arraybuffer);
+    ws.as_ref()
+        .set_binary_type(web_sys::BinaryType::Arraybuffer);
     *runtime.socket.borrow_mut() = Some((id, ws.clone()));
     runtime.input(Input::SocketOpened(id));
 
@@ -132,9 +147,18 @@ pub async fn open_socket(runtime: Rc<Runtime>, id: ConnectionId, url: String) {
                 }
             }
             Ok(WebsocketEvent::Close(close)) => {
-                console_log!("gateway socket {} closed: {} {}", id.0, close.code(), close.reason());
+                console_log!(
+                    "gateway socket {} closed: {} {}",
+                    id.0,
+                    close.code(),
+                    close.reason()
+                );
                 runtime.clear_socket(id);
-                runtime.input(Input::SocketClosed { id, code: close.code(), reason: &close.reason() });
+                runtime.input(Input::SocketClosed {
+                    id,
+                    code: close.code(),
+                    reason: &close.reason(),
+                });
                 return;
             }
             Err(e) => console_error!("gateway socket {} error: {e}", id.0),

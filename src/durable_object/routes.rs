@@ -6,8 +6,8 @@ use std::rc::Rc;
 use serde::Serialize;
 use worker::{Method, Request, Response, Result};
 
-use super::runtime::Runtime;
 use super::runtime::now;
+use super::runtime::Runtime;
 use crate::api::{
     ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
     DeadLetterSelection, DisconnectResponse, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
@@ -26,11 +26,19 @@ pub fn error(error: &ApiError) -> Result<Response> {
 
 /// The answer when storage could not be opened.
 pub fn unavailable() -> Result<Response> {
-    error(&ApiError::new(503, None, "the Durable Object could not open its storage; see the logs"))
+    error(&ApiError::new(
+        503,
+        None,
+        "the Durable Object could not open its storage; see the logs",
+    ))
 }
 
 fn method_not_allowed(allowed: &str) -> Result<Response> {
-    error(&ApiError::new(405, None, format!("use {allowed} for this route")))
+    error(&ApiError::new(
+        405,
+        None,
+        format!("use {allowed} for this route"),
+    ))
 }
 
 /// Routes one request.
@@ -73,7 +81,12 @@ pub async fn handle(runtime: &Rc<Runtime>, mut req: Request) -> Result<Response>
             } else {
                 runtime.store.drop_dead_letters(ids)?
             };
-            json(200, &DeadLetterOutcome { affected: affected as u64 })
+            json(
+                200,
+                &DeadLetterOutcome {
+                    affected: affected as u64,
+                },
+            )
         }
         CONNECT_PATH | DISCONNECT_PATH | REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH => {
             method_not_allowed("POST")

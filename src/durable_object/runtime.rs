@@ -10,7 +10,9 @@ use worker::{console_error, console_log, Date, Env, ScheduledTime, State, WebSoc
 
 use super::store::{NewEvent, Store};
 use super::{gateway_io, webhook};
-use crate::api::{ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse, WebhookSummary};
+use crate::api::{
+    ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse, WebhookSummary,
+};
 use crate::delivery::channel::channel_key;
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
@@ -91,7 +93,8 @@ impl Runtime {
         }
         let pending = u64::try_from(store.counts()?.pending).unwrap_or(0);
         let settings = store.settings()?;
-        let insecure_webhooks = env_string(&env, "ALLOW_INSECURE_WEBHOOKS").as_deref() == Some("true");
+        let insecure_webhooks =
+            env_string(&env, "ALLOW_INSECURE_WEBHOOKS").as_deref() == Some("true");
         let api_base = env_string(&env, "DISCORD_API_BASE")
             .unwrap_or_else(|| "https://discord.com/api/v10".to_owned())
             .trim_end_matches('/')
@@ -181,7 +184,11 @@ impl Runtime {
     /// One snapshot write covers every event received so far: under load this is a batch.
     pub fn event_left_outbox(&self, sequence: u64) {
         self.pending.set(self.pending.get().saturating_sub(1));
-        if self.persisted_sequence.get().is_none_or(|persisted| sequence > persisted) {
+        if self
+            .persisted_sequence
+            .get()
+            .is_none_or(|persisted| sequence > persisted)
+        {
             let snapshot = self.engine.borrow().snapshot();
             self.save_snapshot(&snapshot);
         }
@@ -190,7 +197,11 @@ impl Runtime {
     fn execute(self: &Rc<Self>, action: Action, now: u64) {
         match action {
             Action::FetchGatewayInfo => {
-                let token = self.settings.borrow().as_ref().map(|s| s.gateway.token.clone());
+                let token = self
+                    .settings
+                    .borrow()
+                    .as_ref()
+                    .map(|s| s.gateway.token.clone());
                 if let Some(token) = token {
                     worker::wasm_bindgen_futures::spawn_local(gateway_io::fetch_gateway_info(
                         self.clone(),
@@ -216,7 +227,10 @@ impl Runtime {
                 }
             }
             Action::Close { id, code, reason } => {
-                let socket = self.socket.borrow_mut().take_if(|(current, _)| *current == id);
+                let socket = self
+                    .socket
+                    .borrow_mut()
+                    .take_if(|(current, _)| *current == id);
                 if let Some((_, ws)) = socket {
                     console_log!("closing gateway socket {} with {code}: {reason}", id.0);
                     if let Err(e) = ws.close(Some(code), Some(reason)) {
@@ -225,11 +239,15 @@ impl Runtime {
                 }
             }
             Action::Forward(dispatch) => {
-                self.directory.borrow_mut().learn(&dispatch.event_type, &dispatch.data);
+                self.directory
+                    .borrow_mut()
+                    .learn(&dispatch.event_type, &dispatch.data);
                 self.enqueue(&dispatch, now);
             }
             Action::Observe(dispatch) => {
-                self.directory.borrow_mut().learn(&dispatch.event_type, &dispatch.data);
+                self.directory
+                    .borrow_mut()
+                    .learn(&dispatch.event_type, &dispatch.data);
             }
             Action::Persist(snapshot) => self.save_snapshot(&snapshot),
         }
@@ -240,17 +258,28 @@ impl Runtime {
             .settings
             .borrow()
             .as_ref()
-            .map_or(DeliverySettings::default().max_pending, |s| s.delivery.max_pending);
+            .map_or(DeliverySettings::default().max_pending, |s| {
+                s.delivery.max_pending
+            });
         if self.pending.get() >= max_pending {
             // Never silent: counted in /status and logged. Older events keep their order.
             let mut counters = self.delivery.borrow_mut();
             counters.overflowed += 1;
-            counters.last_error = Some(format!("outbox full ({max_pending} pending): events are being refused"));
-            console_error!("outbox full: refused {} {}", dispatch.event_type, dispatch.sequence);
+            counters.last_error = Some(format!(
+                "outbox full ({max_pending} pending): events are being refused"
+            ));
+            console_error!(
+                "outbox full: refused {} {}",
+                dispatch.event_type,
+                dispatch.sequence
+            );
             return;
         }
         let channel = channel_key(&dispatch.data);
-        let enriched = self.directory.borrow().enrich(&dispatch.event_type, &dispatch.data);
+        let enriched = self
+            .directory
+            .borrow()
+            .enrich(&dispatch.event_type, &dispatch.data);
         let data = enriched.as_deref().unwrap_or(&dispatch.data);
         let body = chat_sdk_body(&dispatch.event_type, now, data);
         let event = NewEvent {
@@ -263,7 +292,11 @@ impl Runtime {
         };
         match self.store.enqueue(event) {
             Ok(()) => self.pending.set(self.pending.get() + 1),
-            Err(e) => console_error!("could not store event {} {}: {e}", dispatch.event_type, dispatch.sequence),
+            Err(e) => console_error!(
+                "could not store event {} {}: {e}",
+                dispatch.event_type,
+                dispatch.sequence
+            ),
         }
     }
 
@@ -275,7 +308,9 @@ impl Runtime {
 
     /// Forgets the socket if it is `id`.
     pub fn clear_socket(&self, id: ConnectionId) {
-        self.socket.borrow_mut().take_if(|(current, _)| *current == id);
+        self.socket
+            .borrow_mut()
+            .take_if(|(current, _)| *current == id);
     }
 
     fn schedule_alarm(self: &Rc<Self>) {

@@ -136,7 +136,10 @@ fn id_filter(ids: Option<&[i64]>) -> (String, Vec<SqlStorageValue>) {
         None => ("1 = 1".to_owned(), Vec::new()),
         Some(ids) => {
             let marks = vec!["?"; ids.len()].join(", ");
-            (format!("id IN ({marks})"), ids.iter().map(|id| (*id).into()).collect())
+            (
+                format!("id IN ({marks})"),
+                ids.iter().map(|id| (*id).into()).collect(),
+            )
         }
     }
 }
@@ -145,7 +148,10 @@ impl Store {
     /// Opens the database, creating the tables on first use.
     pub fn open(sql: SqlStorage) -> worker::Result<Self> {
         sql.exec(SCHEMA, None)?;
-        Ok(Self { sql, rows_written: Cell::new(0) })
+        Ok(Self {
+            sql,
+            rows_written: Cell::new(0),
+        })
     }
 
     /// Rows written by this instance (indexes included), for `/status`.
@@ -156,7 +162,8 @@ impl Store {
     fn write(&self, query: &str, params: Vec<SqlStorageValue>) -> worker::Result<usize> {
         let cursor = self.sql.exec(query, params)?;
         let written = cursor.rows_written();
-        self.rows_written.set(self.rows_written.get() + written as u64);
+        self.rows_written
+            .set(self.rows_written.get() + written as u64);
         Ok(written)
     }
 
@@ -169,7 +176,8 @@ impl Store {
         }
         let cursor = self.sql.exec(query, params)?;
         let touched = cursor.to_array::<Id>()?.len();
-        self.rows_written.set(self.rows_written.get() + cursor.rows_written() as u64);
+        self.rows_written
+            .set(self.rows_written.get() + cursor.rows_written() as u64);
         Ok(touched)
     }
 
@@ -223,7 +231,10 @@ impl Store {
                     vec![session.id.as_str().into()],
                 )?
                 .to_array()?;
-            let newest = newest.first().and_then(|m| m.sequence).and_then(|s| u64::try_from(s).ok());
+            let newest = newest
+                .first()
+                .and_then(|m| m.sequence)
+                .and_then(|s| u64::try_from(s).ok());
             snapshot.sequence = snapshot.sequence.max(newest);
         }
         Ok(Some(snapshot))
@@ -309,7 +320,13 @@ impl Store {
 
     /// Gives up on an event: it stays as a dead letter; beyond `keep` dead letters, the oldest
     /// are removed. Returns how many were removed that way.
-    pub fn dead_letter(&self, id: i64, attempts: i64, error: &str, keep: u64) -> worker::Result<usize> {
+    pub fn dead_letter(
+        &self,
+        id: i64,
+        attempts: i64,
+        error: &str,
+        keep: u64,
+    ) -> worker::Result<usize> {
         self.write(
             "UPDATE outbox SET dead = 1, attempts = ?, last_error = ? WHERE id = ?",
             vec![attempts.into(), error.into(), id.into()],
@@ -362,7 +379,10 @@ impl Store {
     /// Deletes dead letters (all, or those with the given row ids).
     pub fn drop_dead_letters(&self, ids: Option<&[i64]>) -> worker::Result<usize> {
         let (filter, params) = id_filter(ids);
-        self.write_counting(&format!("DELETE FROM outbox WHERE dead = 1 AND {filter} RETURNING id"), params)
+        self.write_counting(
+            &format!("DELETE FROM outbox WHERE dead = 1 AND {filter} RETURNING id"),
+            params,
+        )
     }
 
     /// Pending and dead counts, and the oldest pending arrival.

@@ -13,14 +13,14 @@ use crate::delivery::envelope::{EVENT_ID_HEADER, GATEWAY_TOKEN_HEADER};
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
 use crate::delivery::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
-
 /// Starts deliveries for due events of idle channels, up to the concurrency bound.
 pub fn pump(runtime: &Rc<Runtime>) {
     let Some(settings) = runtime.settings.borrow().clone() else {
         return;
     };
     // Concurrency is capped at 5: a Worker may hold six connections, the gateway takes one.
-    let free = (settings.delivery.concurrency as usize).saturating_sub(runtime.in_flight.borrow().len());
+    let free =
+        (settings.delivery.concurrency as usize).saturating_sub(runtime.in_flight.borrow().len());
     if free == 0 {
         return;
     }
@@ -41,13 +41,19 @@ pub fn pump(runtime: &Rc<Runtime>) {
 fn build_request(target: &WebhookTarget, token: &str, row: &OutboxRow) -> worker::Result<Request> {
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
-    headers.set(GATEWAY_TOKEN_HEADER, target.secret.as_deref().unwrap_or(token))?;
+    headers.set(
+        GATEWAY_TOKEN_HEADER,
+        target.secret.as_deref().unwrap_or(token),
+    )?;
     headers.set(EVENT_ID_HEADER, &row.event_id())?;
     if let Some(secret) = &target.secret {
         // Signed at each attempt, so the timestamp tells the receiver how fresh the request is.
         let timestamp = now().to_string();
         headers.set(TIMESTAMP_HEADER, &timestamp)?;
-        headers.set(SIGNATURE_HEADER, &sign(secret, &timestamp, row.body.as_bytes()))?;
+        headers.set(
+            SIGNATURE_HEADER,
+            &sign(secret, &timestamp, row.body.as_bytes()),
+        )?;
     }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
@@ -81,7 +87,10 @@ async fn attempt(settings: &ConnectSettings, row: &OutboxRow) -> Attempt {
 async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: OutboxRow) {
     let result = attempt(&settings, &row).await;
     let attempts = row.attempts.saturating_add(1);
-    let policy = RetryPolicy { max_age_ms: settings.delivery.max_age_ms, ..RetryPolicy::default() };
+    let policy = RetryPolicy {
+        max_age_ms: settings.delivery.max_age_ms,
+        ..RetryPolicy::default()
+    };
     let outcome = policy.outcome(
         result,
         u32::try_from(attempts).unwrap_or(u32::MAX),
@@ -106,14 +115,20 @@ async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: Outbo
             console_error!("event {} dead-lettered: {reason}", row.event_id());
             runtime.delivery.borrow_mut().last_error = Some(reason.clone());
             runtime.event_left_outbox(sequence);
-            runtime.store.dead_letter(row.id, attempts, reason, MAX_DEAD_LETTERS).map(|discarded| {
-                runtime.delivery.borrow_mut().dead_letters_discarded += discarded as u64;
-            })
+            runtime
+                .store
+                .dead_letter(row.id, attempts, reason, MAX_DEAD_LETTERS)
+                .map(|discarded| {
+                    runtime.delivery.borrow_mut().dead_letters_discarded += discarded as u64;
+                })
         }
     };
     if let Err(e) = stored {
         console_error!("could not record the delivery of {}: {e}", row.event_id());
     }
-    runtime.in_flight.borrow_mut().retain(|channel| channel != &row.channel);
+    runtime
+        .in_flight
+        .borrow_mut()
+        .retain(|channel| channel != &row.channel);
     runtime.after_io();
 }

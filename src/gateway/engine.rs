@@ -1105,7 +1105,11 @@ impl Engine {
             .as_ref()
             .is_some_and(|config| config.events.matches(event_type));
         if !wanted {
-            if self.observed.as_ref().is_some_and(|observed| observed.matches(event_type)) {
+            if self
+                .observed
+                .as_ref()
+                .is_some_and(|observed| observed.matches(event_type))
+            {
                 let dispatch = self.dispatch(event_type, sequence, &payload);
                 self.actions.push_back(Action::Observe(dispatch));
             }
@@ -1125,8 +1129,14 @@ impl Engine {
         Dispatch {
             event_type: event_type.to_owned(),
             sequence,
-            session_id: self.session.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
-            data: payload.d.map_or_else(|| "null".to_owned(), |d| d.get().to_owned()),
+            session_id: self
+                .session
+                .as_ref()
+                .map(|s| s.id.clone())
+                .unwrap_or_default(),
+            data: payload
+                .d
+                .map_or_else(|| "null".to_owned(), |d| d.get().to_owned()),
         }
     }
 

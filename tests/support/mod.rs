@@ -122,13 +122,7 @@ impl Script {
     /// Expects one socket to be opened; returns its id and URL.
     pub fn expect_open(&mut self) -> (ConnectionId, String) {
         let io = self.take_io();
-        let opens: Vec<_> = io
-            .iter()
-            .filter_map(|a| match a {
-                Action::OpenSocket { id, url } => Some((*id, url.clone())),
-                _ => None,
-            })
-            .collect();
+        let opens = opens(&io);
         assert_eq!(opens.len(), 1, "expected one socket to open, got {io:?}");
         opens[0].clone()
     }
@@ -137,10 +131,7 @@ impl Script {
     pub fn run_until_open(&mut self) -> (ConnectionId, String) {
         for _ in 0..20 {
             let io = self.take_io();
-            if let Some((id, url)) = io.iter().find_map(|a| match a {
-                Action::OpenSocket { id, url } => Some((*id, url.clone())),
-                _ => None,
-            }) {
+            if let Some((id, url)) = opens(&io).into_iter().next() {
                 return (id, url);
             }
             if io.contains(&Action::FetchGatewayInfo) {
@@ -209,6 +200,17 @@ pub fn sends(actions: &[Action]) -> Vec<Value> {
         .iter()
         .filter_map(|a| match a {
             Action::Send { payload, .. } => Some(serde_json::from_str(payload).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `OpenSocket` actions as (id, url).
+pub fn opens(actions: &[Action]) -> Vec<(ConnectionId, String)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::OpenSocket { id, url } => Some((*id, url.clone())),
             _ => None,
         })
         .collect()
