@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 
 use discord_gateway_do::delivery::channel::channel_key;
 use discord_gateway_do::delivery::envelope::chat_sdk_body;
-use discord_gateway_do::gateway::scan::scan;
-use discord_gateway_do::gateway::{Action, Engine, GatewayConfig, GatewayInfo, Input, SeededJitter};
 use discord_gateway_do::gateway::identify_budget::SessionStartLimit;
+use discord_gateway_do::gateway::scan::scan;
+use discord_gateway_do::gateway::{
+    Action, Engine, GatewayConfig, GatewayInfo, Input, SeededJitter,
+};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4.bench0.benchmark-token-value";
@@ -70,12 +72,20 @@ fn ready_engine() -> (Engine, discord_gateway_do::gateway::ConnectionId) {
         Input::GatewayInfo(GatewayInfo {
             url: "wss://gateway.example".into(),
             shards: 1,
-            session_start_limit: SessionStartLimit { total: 1000, remaining: 1000, reset_after: 1, max_concurrency: 1 },
+            session_start_limit: SessionStartLimit {
+                total: 1000,
+                remaining: 1000,
+                reset_after: 1,
+                max_concurrency: 1,
+            },
         }),
     );
     let id = engine.current_connection().unwrap();
     engine.handle(now, Input::SocketOpened(id));
-    engine.handle(now, Input::Text(id, r#"{"op":10,"d":{"heartbeat_interval":41250}}"#));
+    engine.handle(
+        now,
+        Input::Text(id, r#"{"op":10,"d":{"heartbeat_interval":41250}}"#),
+    );
     engine.handle(
         now,
         Input::Text(id, r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s","resume_gateway_url":"wss://r.example"}}"#),
@@ -85,10 +95,17 @@ fn ready_engine() -> (Engine, discord_gateway_do::gateway::ConnectionId) {
 }
 
 fn main() {
-    let budget = Duration::from_millis(if std::env::var_os("QUICK").is_some() { 200 } else { 1_500 });
+    let budget = Duration::from_millis(if std::env::var_os("QUICK").is_some() {
+        200
+    } else {
+        1_500
+    });
     let frame = message_frame(2);
     let frames: Vec<String> = (2..2_050).map(message_frame).collect();
-    println!("frame: realistic guild MESSAGE_CREATE, {} bytes", frame.len());
+    println!(
+        "frame: realistic guild MESSAGE_CREATE, {} bytes",
+        frame.len()
+    );
 
     let baseline = measure(budget, |_| {
         let value: Value = serde_json::from_str(black_box(&frame)).unwrap();
@@ -121,7 +138,10 @@ fn main() {
     assert!(forwarded > 0);
 
     println!("baseline   serde_json::Value parse     {baseline:>9.0} ns/frame   1.00x");
-    println!("scan       op/s/t + raw d              {scanned:>9.0} ns/frame   {:.2}x of baseline", scanned / baseline);
+    println!(
+        "scan       op/s/t + raw d              {scanned:>9.0} ns/frame   {:.2}x of baseline",
+        scanned / baseline
+    );
     println!(
         "forward    scan+decide+envelope+channel {decided:>9.0} ns/frame   {:.2}x of baseline ({:.0} frames/s)",
         decided / baseline,
