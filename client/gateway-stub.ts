@@ -191,6 +191,8 @@ export interface GatewayStatus {
   webhook: WebhookSummary | null;
   delivery: DeliveryStatus;
   insecureWebhooksAllowed: boolean;
+  /** Alarm firings since this instance of the object started (each one is billed). */
+  alarmWakeups: number;
 }
 
 // ---- dead letters -----------------------------------------------------------------------------

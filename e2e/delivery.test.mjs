@@ -171,3 +171,29 @@ describe('delivery', () => {
     assert.equal(await verifyGatewaySignature(stale, request.text(), secret), false);
   });
 });
+
+describe('disconnect with events pending', () => {
+  let d;
+  afterEach(() => d?.stop());
+
+  test('pending events wait (no alarm loop) and are delivered after the next connect', async () => {
+    d = await deployment();
+    await d.connectReady();
+    d.receiver.setHandler(() => ({ status: 503 }));
+    const { sent: [event] } = await d.dispatch({ preset: 'guild_message' });
+    await d.receiver.waitFor((rs) => rs.length >= 1);
+    await d.call('POST', '/disconnect');
+    const quiet = d.receiver.requests.length;
+    const wakeups = (await d.status()).alarmWakeups;
+    await sleep(3000);
+    assert.equal(d.receiver.requests.length, quiet, 'nothing is sent while disconnected');
+    const status = await d.status();
+    assert.equal(status.state, 'disconnected');
+    assert.equal(status.delivery.pending, 1, 'the event is kept');
+    assert.ok(status.alarmWakeups - wakeups <= 1, `the alarm stays quiet (${status.alarmWakeups - wakeups} wake-ups)`);
+    d.receiver.setHandler(null);
+    await d.connectReady();
+    await d.receiver.waitFor((rs) => rs.some((r) => r.status !== 503 && r.json().data.id === event.data.id) || rs.filter((r) => r.json().data.id === event.data.id).length >= 2, 15_000);
+    await waitFor(async () => ((await d.status()).delivery.pending === 0 ? true : null), { timeoutMs: 15_000 });
+  });
+});

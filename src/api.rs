@@ -512,6 +512,8 @@ pub struct StatusResponse {
     pub delivery: DeliveryStatus,
     /// Whether `ALLOW_INSECURE_WEBHOOKS` is on (development only).
     pub insecure_webhooks_allowed: bool,
+    /// Alarm firings since this instance of the object started (each one is billed).
+    pub alarm_wakeups: u64,
 }
 
 /// An error answer: `{"error": "...", "field": "..."}` with an HTTP status.

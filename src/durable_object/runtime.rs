@@ -61,6 +61,7 @@ pub struct Runtime {
     pub api_base: String,
     recovered: Cell<bool>,
     alarm_at: Cell<Option<u64>>,
+    alarm_wakeups: Cell<u64>,
 }
 
 /// Reads a string from a secret or, failing that, a plain var.
@@ -115,6 +116,7 @@ impl Runtime {
             api_base,
             recovered: Cell::new(false),
             alarm_at: Cell::new(None),
+            alarm_wakeups: Cell::new(0),
         }))
     }
 
@@ -315,8 +317,11 @@ impl Runtime {
 
     fn schedule_alarm(self: &Rc<Self>) {
         let engine = self.engine.borrow().next_wakeup();
+        // Without settings (after /disconnect) nothing is delivered, so pending events must
+        // not keep the alarm firing; they wait for the next /connect.
+        let delivering = self.settings.borrow().is_some();
         let delivery = match self.store.next_due(&self.in_flight.borrow()) {
-            Ok(at) => at,
+            Ok(at) => at.filter(|_| delivering),
             Err(e) => {
                 console_error!("could not read the outbox: {e}");
                 None
@@ -348,6 +353,7 @@ impl Runtime {
     /// The alarm fired: whatever was due is handled by a timer input.
     pub fn on_alarm(self: &Rc<Self>) {
         self.alarm_at.set(None);
+        self.alarm_wakeups.set(self.alarm_wakeups.get() + 1);
         if !self.recovered.get() {
             self.recover();
         }
@@ -380,6 +386,7 @@ impl Runtime {
                 last_error: delivery.last_error.clone(),
             },
             insecure_webhooks_allowed: self.insecure_webhooks,
+            alarm_wakeups: self.alarm_wakeups.get(),
         }
     }
 }
