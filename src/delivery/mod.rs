@@ -3,6 +3,7 @@
 //! - [`envelope`]: the Chat SDK request body, spliced from the raw `d`.
 //! - [`enrich`]: `user`, `channel_type` and `thread` added for Chat SDK, from a bounded directory.
 //! - [`webhook_url`]: which webhook URLs are allowed.
+//! - [`lanes`]: which event goes next: per-channel order, bounded concurrency.
 //! - [`retry`]: what each answer means, and when to try again.
 //! - [`channel`]: the per-channel ordering key.
 //! - [`signature`]: HMAC-SHA256 request signatures.
@@ -10,6 +11,7 @@
 pub mod channel;
 pub mod enrich;
 pub mod envelope;
+pub mod lanes;
 pub mod retry;
 pub mod signature;
 pub mod webhook_url;

@@ -75,7 +75,7 @@ pub async fn handle(runtime: &Rc<Runtime>, mut req: Request) -> Result<Response>
             let ids = selection.ids.as_deref();
             let affected = if path == REPLAY_DEAD_LETTERS_PATH {
                 let replayed = runtime.store.replay_dead_letters(ids, now())?;
-                runtime.pending.set(runtime.pending.get() + replayed as u64);
+                runtime.reload_lanes()?;
                 runtime.after_io();
                 replayed
             } else {

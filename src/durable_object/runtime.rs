@@ -16,6 +16,7 @@ use crate::api::{
 use crate::delivery::channel::channel_key;
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
+use crate::delivery::lanes::Lanes;
 use crate::gateway::{
     Action, ConnectionId, Dispatch, Engine, EventFilter, Input, SeededJitter, SessionSnapshot,
 };
@@ -50,11 +51,9 @@ pub struct Runtime {
     pub directory: RefCell<Directory>,
     pub settings: RefCell<Option<ConnectSettings>>,
     pub socket: RefCell<Option<(ConnectionId, WebSocket)>>,
-    /// Channels with a delivery under way (one at a time per channel).
-    pub in_flight: RefCell<Vec<String>>,
+    /// Pending events per channel, and which channels have a request under way.
+    pub lanes: RefCell<Lanes>,
     pub delivery: RefCell<DeliveryCounters>,
-    /// Pending events in the outbox (kept in memory to avoid counting rows per event).
-    pub pending: Cell<u64>,
     /// The sequence number the stored snapshot has reached.
     persisted_sequence: Cell<Option<u64>>,
     pub insecure_webhooks: bool,
@@ -62,6 +61,7 @@ pub struct Runtime {
     recovered: Cell<bool>,
     alarm_at: Cell<Option<u64>>,
     alarm_wakeups: Cell<u64>,
+    lanes_stale: Cell<bool>,
 }
 
 /// Reads a string from a secret or, failing that, a plain var.
@@ -92,7 +92,7 @@ impl Runtime {
         if let Some(snapshot) = snapshot {
             engine.restore(snapshot);
         }
-        let pending = u64::try_from(store.counts()?.pending).unwrap_or(0);
+        let lanes = Lanes::load(store.lanes()?);
         let settings = store.settings()?;
         let insecure_webhooks =
             env_string(&env, "ALLOW_INSECURE_WEBHOOKS").as_deref() == Some("true");
@@ -108,15 +108,15 @@ impl Runtime {
             directory: RefCell::new(Directory::default()),
             settings: RefCell::new(settings),
             socket: RefCell::new(None),
-            in_flight: RefCell::new(Vec::new()),
+            lanes: RefCell::new(lanes),
             delivery: RefCell::new(DeliveryCounters::default()),
-            pending: Cell::new(pending),
             persisted_sequence: Cell::new(persisted_sequence),
             insecure_webhooks,
             api_base,
             recovered: Cell::new(false),
             alarm_at: Cell::new(None),
             alarm_wakeups: Cell::new(0),
+            lanes_stale: Cell::new(false),
         }))
     }
 
@@ -185,7 +185,6 @@ impl Runtime {
     /// the snapshot remembers that the session got that far, so bring it up to date first.
     /// One snapshot write covers every event received so far: under load this is a batch.
     pub fn event_left_outbox(&self, sequence: u64) {
-        self.pending.set(self.pending.get().saturating_sub(1));
         if self
             .persisted_sequence
             .get()
@@ -263,7 +262,7 @@ impl Runtime {
             .map_or(DeliverySettings::default().max_pending, |s| {
                 s.delivery.max_pending
             });
-        if self.pending.get() >= max_pending {
+        if self.lanes.borrow().pending() as u64 >= max_pending {
             // Never silent: counted in /status and logged. Older events keep their order.
             let mut counters = self.delivery.borrow_mut();
             counters.overflowed += 1;
@@ -293,7 +292,7 @@ impl Runtime {
             now,
         };
         match self.store.enqueue(event) {
-            Ok(()) => self.pending.set(self.pending.get() + 1),
+            Ok(id) => self.lanes.borrow_mut().push(&channel, id, now),
             Err(e) => console_error!(
                 "could not store event {} {}: {e}",
                 dispatch.event_type,
@@ -304,8 +303,26 @@ impl Runtime {
 
     /// Starts due deliveries and sets the alarm to the earliest deadline.
     pub fn after_io(self: &Rc<Self>) {
+        if self.lanes_stale.get() && self.lanes.borrow().in_flight() == 0 {
+            self.lanes_stale.set(false);
+            if let Err(e) = self.reload_lanes() {
+                console_error!("could not reload the outbox: {e}");
+            }
+        }
         webhook::pump(self);
         self.schedule_alarm();
+    }
+
+    /// Rebuilds the lanes from storage (after dead letters were put back in line).
+    pub fn reload_lanes(&self) -> worker::Result<()> {
+        let in_flight = self.lanes.borrow().in_flight();
+        if in_flight == 0 {
+            *self.lanes.borrow_mut() = Lanes::load(self.store.lanes()?);
+        } else {
+            // Requests under way keep their lanes busy; merge the replayed rows in once they end.
+            self.lanes_stale.set(true);
+        }
+        Ok(())
     }
 
     /// Forgets the socket if it is `id`.
@@ -320,13 +337,7 @@ impl Runtime {
         // Without settings (after /disconnect) nothing is delivered, so pending events must
         // not keep the alarm firing; they wait for the next /connect.
         let delivering = self.settings.borrow().is_some();
-        let delivery = match self.store.next_due(&self.in_flight.borrow()) {
-            Ok(at) => at.filter(|_| delivering),
-            Err(e) => {
-                console_error!("could not read the outbox: {e}");
-                None
-            }
-        };
+        let delivery = self.lanes.borrow().next_due().filter(|_| delivering);
         let target = match (engine, delivery) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -364,6 +375,7 @@ impl Runtime {
     pub fn status(&self) -> StatusResponse {
         let counts = self.store.counts().unwrap_or_default();
         let delivery = self.delivery.borrow();
+        let lanes = self.lanes.borrow();
         let now = now();
         StatusResponse {
             gateway: self.engine.borrow().status(),
@@ -372,8 +384,8 @@ impl Runtime {
                 secret_configured: s.webhook.secret.is_some(),
             }),
             delivery: DeliveryStatus {
-                pending: u64::try_from(counts.pending).unwrap_or(0),
-                in_flight: self.in_flight.borrow().len() as u64,
+                pending: lanes.pending() as u64,
+                in_flight: lanes.in_flight() as u64,
                 oldest_pending_age_ms: counts
                     .oldest
                     .map(|at| now.saturating_sub(u64::try_from(at).unwrap_or(0))),

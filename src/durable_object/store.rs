@@ -1,7 +1,11 @@
 //! The Durable Object's SQLite storage: settings, the session snapshot, and the outbox.
 //!
 //! SQL calls are synchronous in a Durable Object, and the writes of one turn of the event loop
-//! are committed together. Each outbox row carries its event's session and sequence number, so
+//! are committed together. The outbox has no secondary index and no `AUTOINCREMENT` on purpose:
+//! a stored event costs one row written and a delivered one one row deleted, and the table is
+//! almost always a handful of rows, so scanning it (rows read cost about a thousandth of rows
+//! written) is cheaper than maintaining an index. Row ids only grow while rows exist, which is
+//! all the per-channel order needs. Each outbox row carries its event's session and sequence number, so
 //! storing the event also records how far the session got; the snapshot itself is written in
 //! batches (see `Runtime`).
 
@@ -16,7 +20,7 @@ use crate::gateway::SessionSnapshot;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     session_id TEXT NOT NULL,
     sequence INTEGER NOT NULL,
     channel TEXT NOT NULL,
@@ -28,7 +32,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,
     dead INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS outbox_lanes ON outbox (dead, channel, id);
 ";
 
 const SETTINGS_KEY: &str = "settings";
@@ -95,12 +98,6 @@ pub struct OutboxCounts {
 #[derive(Deserialize)]
 struct Value {
     value: String,
-}
-
-#[derive(Deserialize)]
-struct NextDue {
-    channel: String,
-    next_attempt_at: i64,
 }
 
 #[derive(Deserialize)]
@@ -245,11 +242,15 @@ impl Store {
         self.put(SNAPSHOT_KEY, snapshot)
     }
 
-    /// Adds an event.
-    pub fn enqueue(&self, event: NewEvent<'_>) -> worker::Result<()> {
-        self.write(
+    /// Adds an event; returns its row id.
+    pub fn enqueue(&self, event: NewEvent<'_>) -> worker::Result<i64> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: i64,
+        }
+        let cursor = self.sql.exec(
             "INSERT INTO outbox (session_id, sequence, channel, event_type, body, created_at, next_attempt_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             vec![
                 event.session_id.into(),
                 int(event.sequence),
@@ -260,47 +261,49 @@ impl Store {
                 int(event.now),
             ],
         )?;
-        Ok(())
+        let id = cursor.to_array::<Id>()?.first().map(|row| row.id);
+        self.rows_written
+            .set(self.rows_written.get() + cursor.rows_written() as u64);
+        id.ok_or_else(|| worker::Error::RustError("the outbox insert returned no id".into()))
     }
 
-    /// The oldest pending event of each channel not in `busy`, due at `now`, oldest first.
-    pub fn due(&self, now: u64, busy: &[String], limit: usize) -> worker::Result<Vec<OutboxRow>> {
-        let heads: Vec<OutboxRow> = self
+    /// Every pending event as `(channel, id, next_attempt_at)`, in id order: the lanes.
+    pub fn lanes(&self) -> worker::Result<Vec<(String, i64, u64)>> {
+        #[derive(Deserialize)]
+        struct LaneRow {
+            channel: String,
+            id: i64,
+            next_attempt_at: i64,
+        }
+        let rows: Vec<LaneRow> = self
             .sql
             .exec(
-                "SELECT o.id, o.session_id, o.sequence, o.channel, o.body, o.created_at, o.attempts
-                 FROM outbox o
-                 JOIN (SELECT channel, MIN(id) AS id FROM outbox WHERE dead = 0 GROUP BY channel) h
-                   ON o.id = h.id
-                 WHERE o.next_attempt_at <= ?
-                 ORDER BY o.id",
-                vec![int(now)],
-            )?
-            .to_array()?;
-        Ok(heads
-            .into_iter()
-            .filter(|row| !busy.contains(&row.channel))
-            .take(limit)
-            .collect())
-    }
-
-    /// When the next retry of a channel not in `busy` is due.
-    pub fn next_due(&self, busy: &[String]) -> worker::Result<Option<u64>> {
-        let heads: Vec<NextDue> = self
-            .sql
-            .exec(
-                "SELECT o.channel, o.next_attempt_at
-                 FROM outbox o
-                 JOIN (SELECT channel, MIN(id) AS id FROM outbox WHERE dead = 0 GROUP BY channel) h
-                   ON o.id = h.id",
+                "SELECT channel, id, next_attempt_at FROM outbox WHERE dead = 0 ORDER BY id",
                 None,
             )?
             .to_array()?;
-        Ok(heads
+        Ok(rows
             .into_iter()
-            .filter(|head| !busy.contains(&head.channel))
-            .map(|head| u64::try_from(head.next_attempt_at).unwrap_or(0))
-            .min())
+            .map(|r| {
+                (
+                    r.channel,
+                    r.id,
+                    u64::try_from(r.next_attempt_at).unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+
+    /// One pending event by id.
+    pub fn row(&self, id: i64) -> worker::Result<Option<OutboxRow>> {
+        let rows: Vec<OutboxRow> = self
+            .sql
+            .exec(
+                "SELECT id, session_id, sequence, channel, body, created_at, attempts FROM outbox WHERE id = ?",
+                vec![id.into()],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().next())
     }
 
     /// Removes a delivered event.

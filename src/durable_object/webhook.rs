@@ -10,6 +10,7 @@ use super::runtime::{now, Runtime};
 use super::store::OutboxRow;
 use crate::api::{ConnectSettings, WebhookTarget, MAX_DEAD_LETTERS};
 use crate::delivery::envelope::{EVENT_ID_HEADER, GATEWAY_TOKEN_HEADER};
+use crate::delivery::lanes::Finished;
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
 use crate::delivery::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
@@ -19,22 +20,35 @@ pub fn pump(runtime: &Rc<Runtime>) {
         return;
     };
     // Concurrency is capped at 5: a Worker may hold six connections, the gateway takes one.
-    let free =
-        (settings.delivery.concurrency as usize).saturating_sub(runtime.in_flight.borrow().len());
-    if free == 0 {
+    let limit =
+        (settings.delivery.concurrency as usize).saturating_sub(runtime.lanes.borrow().in_flight());
+    if limit == 0 {
         return;
     }
-    let rows = match runtime.store.due(now(), &runtime.in_flight.borrow(), free) {
-        Ok(rows) => rows,
-        Err(e) => {
-            console_error!("could not read the outbox: {e}");
-            return;
-        }
-    };
+    let due = runtime.lanes.borrow_mut().take_due(now(), limit);
     let settings = Rc::new(settings);
-    for row in rows {
-        runtime.in_flight.borrow_mut().push(row.channel.clone());
-        worker::wasm_bindgen_futures::spawn_local(deliver(runtime.clone(), settings.clone(), row));
+    for (channel, id) in due {
+        match runtime.store.row(id) {
+            Ok(Some(row)) => {
+                worker::wasm_bindgen_futures::spawn_local(deliver(
+                    runtime.clone(),
+                    settings.clone(),
+                    row,
+                ));
+            }
+            Ok(None) => runtime
+                .lanes
+                .borrow_mut()
+                .finish(&channel, Finished::Removed, now()),
+            Err(e) => {
+                console_error!("could not read event {id}: {e}");
+                runtime.lanes.borrow_mut().finish(
+                    &channel,
+                    Finished::RetryAt(now() + 1_000),
+                    now(),
+                );
+            }
+        }
     }
 }
 
@@ -126,9 +140,13 @@ async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: Outbo
     if let Err(e) = stored {
         console_error!("could not record the delivery of {}: {e}", row.event_id());
     }
+    let finished = match outcome {
+        Outcome::Retry { at, .. } => Finished::RetryAt(at),
+        Outcome::Delivered | Outcome::DeadLetter { .. } => Finished::Removed,
+    };
     runtime
-        .in_flight
+        .lanes
         .borrow_mut()
-        .retain(|channel| channel != &row.channel);
+        .finish(&row.channel, finished, now());
     runtime.after_io();
 }
