@@ -1,9 +1,17 @@
 // A whole local deployment for one test: simulator, receiver and the built worker in workerd.
-import { startReceiver, startSim, startWorker, waitFor } from './harness/index.mjs';
+import { callWithToken, startReceiver, startSim, startWorker, waitFor } from './harness/index.mjs';
 
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 export const BOT_TOKEN = 'MTIzNDU2Nzg5MDEyMzQ1Njc4.e2e000.simulated-bot-token-value';
 export const HEARTBEAT_MS = 1000;
+
+/**
+ * Calls a route of `worker` with the admin token (`token: null`: no Authorization header);
+ * `body` objects go as JSON. Resolves with {status, json, headers}.
+ */
+export function adminCall(worker, method, path, { body, token = ADMIN_TOKEN, headers } = {}) {
+  return callWithToken(worker, method, path, { body, token, headers });
+}
 
 /**
  * Starts sim + receiver + worker. `vars` are merged over the defaults.
@@ -28,23 +36,9 @@ export async function deployment({ vars = {}, heartbeatIntervalMs = HEARTBEAT_MS
       return worker;
     },
     /** Calls a control route with the admin token. */
-    async call(method, path, body, { token = ADMIN_TOKEN, raw = false } = {}) {
-      const headers = {};
-      if (token !== null) headers.authorization = `Bearer ${token}`;
-      let payload;
-      if (body !== undefined) {
-        headers['content-type'] = 'application/json';
-        payload = typeof body === 'string' ? body : JSON.stringify(body);
-      }
-      const res = await worker.fetch(path, { method, headers, body: payload });
-      const text = await res.text();
-      let json = null;
-      try {
-        json = text ? JSON.parse(text) : null;
-      } catch {
-        json = text;
-      }
-      return raw ? { status: res.status, json, headers: res.headers } : { status: res.status, json };
+    async call(method, path, body, { token, raw = false } = {}) {
+      const res = await adminCall(worker, method, path, { body, token });
+      return raw ? res : { status: res.status, json: res.json };
     },
     status: async (name) => (await d.call('GET', `/status${name ? `?name=${name}` : ''}`)).json,
     /** Connects and waits for the session to be ready. */

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT, startSim, startWorker, waitFor } from './harness/index.mjs';
-import { ADMIN_TOKEN, BOT_TOKEN } from './fixture.mjs';
+import { ADMIN_TOKEN, BOT_TOKEN, adminCall } from './fixture.mjs';
 
 const EXAMPLE = path.join(ROOT, 'examples', 'standalone');
 const BUILD_DIR = process.env.DGD_EXAMPLE_BUILD_DIR ?? path.join(EXAMPLE, 'build');
@@ -21,20 +21,9 @@ describe('library mode: a Rust Worker with its own routes and webhook', () => {
   let worker;
 
   /** Calls one of the example's routes; `token: null` sends no Authorization header. */
-  async function call(method, p, { body, token = ADMIN_TOKEN, headers = {} } = {}) {
-    const h = { ...headers };
-    if (token !== null) h.authorization = `Bearer ${token}`;
-    if (body !== undefined && !h['content-type']) h['content-type'] = 'application/json';
-    const payload = body === undefined || typeof body === 'string' ? body : JSON.stringify(body);
-    const res = await worker.fetch(p, { method, headers: h, body: payload });
-    const text = await res.text();
-    let json = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
-    return { status: res.status, json };
+  async function call(method, p, opts) {
+    const { status, json } = await adminCall(worker, method, p, opts);
+    return { status, json };
   }
   const events = async () => {
     const res = await call('GET', '/events');

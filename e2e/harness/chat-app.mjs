@@ -2,10 +2,11 @@
 // `@chat-adapter/state-memory`) in this process, behind a plain node:http server that turns each
 // request into a web Request for `chat.webhooks.discord`. Handlers record what they saw; the
 // mention and DM handlers reply (a REST call to `apiUrl`). Nothing leaves 127.0.0.1.
-import http from 'node:http';
 import { Chat } from 'chat';
 import { createDiscordAdapter } from '@chat-adapter/discord';
 import { createMemoryState } from '@chat-adapter/state-memory';
+import { sendReply, serveLocal } from './http-server.mjs';
+import { safeJson } from './util.mjs';
 
 export const WEBHOOK_PATH = '/api/webhooks/discord';
 // Any 64-hex Ed25519 key: only HTTP Interactions are verified with it, forwarded Gateway events
@@ -81,53 +82,38 @@ export async function startChatApp({ botToken, applicationId, apiUrl, userName =
 
   const requests = [];
   const background = new Set();
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', async () => {
-      const body = Buffer.concat(chunks);
-      const record = { headers: req.headers, body: body.toString('utf8') };
-      requests.push(record);
-      try {
-        const url = new URL(req.url, `http://${req.headers.host}`);
-        if (req.method !== 'POST' || url.pathname !== WEBHOOK_PATH) {
-          record.status = 404;
-          res.writeHead(404).end('not found');
-          return;
-        }
-        const headers = new Headers();
-        for (const [k, v] of Object.entries(req.headers)) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-        const request = new Request(url, { method: 'POST', headers, body });
-        const response = await chat.webhooks.discord(request, {
-          waitUntil: (task) => {
-            const p = Promise.resolve(task).catch(() => {});
-            background.add(p);
-            p.finally(() => background.delete(p));
-          },
-        });
-        record.status = response.status;
-        record.response = await response.text();
-        res.writeHead(response.status, Object.fromEntries(response.headers)).end(record.response);
-      } catch (err) {
-        record.status = 500;
-        record.response = String(err?.stack || err);
-        if (!res.headersSent) res.writeHead(500).end('chat app error');
+  const server = await serveLocal(async (req, res, body) => {
+    const record = { headers: req.headers, body: body.toString('utf8') };
+    requests.push(record);
+    try {
+      const url = new URL(req.url, `http://${req.headers.host}`);
+      if (req.method !== 'POST' || url.pathname !== WEBHOOK_PATH) {
+        record.status = 404;
+        sendReply(res, 404, 'not found');
+        return;
       }
-    });
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+      const request = new Request(url, { method: 'POST', headers, body });
+      const response = await chat.webhooks.discord(request, {
+        waitUntil: (task) => {
+          const p = Promise.resolve(task).catch(() => {});
+          background.add(p);
+          p.finally(() => background.delete(p));
+        },
+      });
+      record.status = response.status;
+      record.response = await response.text();
+      sendReply(res, response.status, record.response, Object.fromEntries(response.headers));
+    } catch (err) {
+      record.status = 500;
+      record.response = String(err?.stack || err);
+      if (!res.headersSent) sendReply(res, 500, 'chat app error');
+    }
   });
-  const sockets = new Set();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const url = `http://127.0.0.1:${server.address().port}`;
   return {
-    url,
-    webhookUrl: url + WEBHOOK_PATH,
+    url: server.url,
+    webhookUrl: server.url + WEBHOOK_PATH,
     chat,
     requests,
     mentions,
@@ -139,22 +125,10 @@ export async function startChatApp({ botToken, applicationId, apiUrl, userName =
       logs
         .slice(from)
         .filter((l) => l.level === 'warn' || l.level === 'error')
-        .map((l) => `[${l.prefix}] ${l.message} ${safe(l.args)}`),
+        .map((l) => `[${l.prefix}] ${l.message} ${safeJson(l.args, 400)}`),
     async stop() {
       await Promise.allSettled([...background]);
-      await new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      });
+      await server.stop();
     },
   };
-}
-
-function safe(v) {
-  try {
-    const s = JSON.stringify(v);
-    return s.length > 400 ? s.slice(0, 400) + '…' : s;
-  } catch {
-    return String(v);
-  }
 }

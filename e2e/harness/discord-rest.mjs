@@ -2,7 +2,7 @@
 // Chat SDK app's own REST calls (thread creation, replies, channel lookups) stay on 127.0.0.1.
 // It knows the simulator's world (GET /_sim/state → world) and answers plausibly; every call is
 // recorded. Point the adapter at it with `apiUrl: rest.apiUrl`.
-import http from 'node:http';
+import { sendReply, serveLocal } from './http-server.mjs';
 
 /**
  * @typedef {{method: string, path: string, headers: Record<string, any>, body: any, at: number}} RestCall
@@ -64,46 +64,24 @@ export async function startDiscordRest({ world }) {
     return [404, { message: `stub: no route for ${method} ${path}`, code: 0 }];
   }
 
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body = text;
-      try {
-        body = text ? JSON.parse(text) : undefined;
-      } catch {
-        /* keep the text (multipart uploads) */
-      }
-      const path = new URL(req.url, 'http://stub').pathname.replace(/^\/api\/v10/, '');
-      calls.push({ method: req.method, path, headers: req.headers, body, at: Date.now() });
-      const [status, json] = route(req.method, path, body);
-      if (json === undefined) {
-        res.writeHead(status).end();
-      } else {
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-      }
-    });
+  const server = await serveLocal((req, res, raw) => {
+    const text = raw.toString('utf8');
+    let body = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* keep the text (multipart uploads) */
+    }
+    const path = new URL(req.url, 'http://stub').pathname.replace(/^\/api\/v10/, '');
+    calls.push({ method: req.method, path, headers: req.headers, body, at: Date.now() });
+    const [status, json] = route(req.method, path, body);
+    sendReply(res, status, json);
   });
-  const sockets = new Set();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const url = `http://127.0.0.1:${server.address().port}`;
   return {
-    url,
-    apiUrl: `${url}/api/v10`,
+    url: server.url,
+    apiUrl: `${server.url}/api/v10`,
     calls,
     clear: () => void (calls.length = 0),
-    stop: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    stop: server.stop,
   };
 }

@@ -9,31 +9,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, spawnGroup, waitForJsonLine } from './util.mjs';
+import { spawnMiniflare } from './miniflare-spawn.mjs';
+import { rustWorkerModules, sqliteDurableObjects } from './rust-worker.mjs';
+import { ROOT, spawnGroup } from './util.mjs';
 import { readWranglerToml } from './worker.mjs';
 
 const CHILD = path.join(import.meta.dirname, 'miniflare-multi-child.mjs');
 const WRANGLER = path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 
-/** The modules of a workers-rs build dir (shim, wasm-bindgen JS, the .wasm), for Miniflare. */
-export function rustWorkerModules(buildDir) {
-  const entry = ['worker/shim.mjs', 'index.js'].find((f) => fs.existsSync(path.join(buildDir, f)));
-  if (!entry) throw new Error(`no worker/shim.mjs in ${buildDir}: run ./scripts/build-worker`);
-  const modules = [{ type: 'ESModule', path: path.join(buildDir, entry) }];
-  for (const f of fs.readdirSync(buildDir)) {
-    const p = path.join(buildDir, f);
-    if (p === modules[0].path || !fs.statSync(p).isFile()) continue;
-    if (f.endsWith('.js') || f.endsWith('.mjs')) modules.push({ type: 'ESModule', path: p });
-    else if (f.endsWith('.wasm')) modules.push({ type: 'CompiledWasm', path: p });
-  }
-  const snippets = path.join(buildDir, 'snippets');
-  if (fs.existsSync(snippets)) {
-    for (const f of fs.readdirSync(snippets, { recursive: true })) {
-      if (String(f).endsWith('.js')) modules.push({ type: 'ESModule', path: path.join(snippets, String(f)) });
-    }
-  }
-  return modules;
-}
+export { rustWorkerModules };
 
 /**
  * Miniflare options for the built gateway Worker (build/), configured like wrangler.toml, under
@@ -43,10 +27,6 @@ export function rustWorkerModules(buildDir) {
 export function gatewayWorker({ name = 'discord-gateway-do', vars = {}, buildDir } = {}) {
   const toml = readWranglerToml();
   const dir = buildDir ?? process.env.DGD_BUILD_DIR ?? path.join(ROOT, 'build');
-  const durableObjects = {};
-  for (const [binding, className] of Object.entries(toml.durableObjects)) {
-    durableObjects[binding] = { className, useSQLite: true };
-  }
   return {
     name,
     modules: rustWorkerModules(dir),
@@ -54,7 +34,7 @@ export function gatewayWorker({ name = 'discord-gateway-do', vars = {}, buildDir
     compatibilityDate: toml.compatibilityDate ?? '2026-08-06',
     compatibilityFlags: toml.compatibilityFlags,
     bindings: { ...toml.vars, ...vars },
-    durableObjects,
+    durableObjects: sqliteDurableObjects(toml.durableObjects),
   };
 }
 
@@ -88,24 +68,6 @@ export async function bundleWithWrangler(projectDir, outdir, { timeoutMs = 60_00
 export async function startWorkers({ workers, persistDir, startTimeoutMs = 30_000, maxLifetimeMs = 10 * 60_000 }) {
   persistDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'dgd-workers-'));
   const cfg = { workers, persistDir, port: 0, maxLifetimeMs };
-  const proc = spawnGroup('workers', process.execPath, [CHILD, JSON.stringify(cfg)], {
-    stdin: 'pipe', // the child exits when this pipe closes (we died)
-    maxLifetimeMs: maxLifetimeMs + 5000,
-  });
-  let ready;
-  try {
-    ready = await waitForJsonLine(proc, 'ready', startTimeoutMs);
-  } catch (err) {
-    await proc.kill();
-    throw err;
-  }
-  const url = ready.ready.replace(/\/$/, '');
-  return {
-    url,
-    persistDir,
-    logs: proc.logs,
-    fetch: (p, init) => fetch(url + p, init),
-    stop: () => proc.stop(5000),
-    kill: () => proc.kill(),
-  };
+  const workersHandle = await spawnMiniflare('workers', CHILD, cfg, startTimeoutMs);
+  return { ...workersHandle, persistDir };
 }

@@ -1,5 +1,5 @@
 // startReceiver(): a local webhook endpoint that records every request and answers as told.
-import http from 'node:http';
+import { sendReply, serveLocal } from './http-server.mjs';
 import { waitFor } from './util.mjs';
 
 /**
@@ -25,57 +25,35 @@ import { waitFor } from './util.mjs';
 export async function startReceiver(opts = {}) {
   const requests = [];
   let handler = opts.handler || null;
-  const sockets = new Set();
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', async () => {
-      const rawBody = Buffer.concat(chunks);
-      const rec = {
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-        rawBody,
-        receivedAt: Date.now(),
-        text: () => rawBody.toString('utf8'),
-        json: () => JSON.parse(rawBody.toString('utf8')),
-      };
-      const index = requests.length;
-      requests.push(rec);
-      let reply;
-      try {
-        reply = handler ? await handler(rec, index) : undefined;
-      } catch (err) {
-        reply = { status: 500, body: { error: String(err) } };
-      }
-      reply = reply || {};
-      if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
-      if (reply.destroy) {
-        req.socket.destroy();
-        return;
-      }
-      let body = reply.body === undefined ? { ok: true } : reply.body;
-      const headers = { ...(reply.headers || {}) };
-      if (!Buffer.isBuffer(body) && typeof body !== 'string') {
-        body = JSON.stringify(body);
-        headers['content-type'] ??= 'application/json';
-      }
-      if (res.destroyed) return;
-      res.writeHead(reply.status ?? 200, headers);
-      res.end(body);
-    });
+  const server = await serveLocal(async (req, res, rawBody) => {
+    const rec = {
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      rawBody,
+      receivedAt: Date.now(),
+      text: () => rawBody.toString('utf8'),
+      json: () => JSON.parse(rawBody.toString('utf8')),
+    };
+    const index = requests.length;
+    requests.push(rec);
+    let reply;
+    try {
+      reply = handler ? await handler(rec, index) : undefined;
+    } catch (err) {
+      reply = { status: 500, body: { error: String(err) } };
+    }
+    reply = reply || {};
+    if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
+    if (reply.destroy) {
+      req.socket.destroy();
+      return;
+    }
+    if (res.destroyed) return;
+    sendReply(res, reply.status ?? 200, reply.body === undefined ? { ok: true } : reply.body, reply.headers || {});
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address();
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     requests,
     waitFor: (predicate, timeoutMs = 10_000) =>
       waitFor(() => predicate(requests), {
@@ -97,11 +75,6 @@ export async function startReceiver(opts = {}) {
     clear() {
       requests.length = 0;
     },
-    stop() {
-      return new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      });
-    },
+    stop: server.stop,
   };
 }

@@ -1,7 +1,9 @@
 // startSim(): the gateway simulator (sim/, binary gateway-sim) in its own process group.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, spawnGroup, waitForJsonLine } from './util.mjs';
+import { jsonOrText } from './http-client.mjs';
+import { spawnReady } from './spawn-ready.mjs';
+import { ROOT } from './util.mjs';
 
 /** Path of the gateway-sim binary: $DGD_SIM_BIN, else target/release, else target/debug. */
 export function simBinary() {
@@ -32,14 +34,11 @@ export async function startSim(opts = {}) {
   const args = ['--listen', '127.0.0.1:0'];
   if (opts.heartbeatIntervalMs != null) args.push('--heartbeat-interval-ms', String(opts.heartbeatIntervalMs));
   args.push(...(opts.args || []));
-  const proc = spawnGroup('sim', bin, args, { env: opts.env });
-  let line;
-  try {
-    line = await waitForJsonLine(proc, 'listening', opts.startTimeoutMs ?? 15_000);
-  } catch (err) {
-    await proc.kill();
-    throw err;
-  }
+  const { proc, line } = await spawnReady('sim', bin, args, {
+    env: opts.env,
+    key: 'listening',
+    timeoutMs: opts.startTimeoutMs ?? 15_000,
+  });
   const url = line.listening.replace(/\/$/, '');
   async function control(p, body) {
     const init = body === undefined
@@ -47,12 +46,7 @@ export async function startSim(opts = {}) {
       : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
     const res = await fetch(url + p, { ...init, signal: AbortSignal.timeout(10_000) });
     const text = await res.text();
-    let json;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
+    const json = jsonOrText(text);
     if (!res.ok) {
       const err = new Error(`sim ${init.method} ${p} -> ${res.status}: ${text.slice(0, 300)}`);
       err.status = res.status;

@@ -36,10 +36,11 @@ export async function waitFor(fn, { timeoutMs = 10_000, intervalMs = 50, message
   throw err;
 }
 
-export function safeJson(v) {
+/** `v` as JSON (String(v) when it has none), cut after `max` characters. */
+export function safeJson(v, max = 500) {
   try {
     const s = JSON.stringify(v);
-    return s === undefined ? String(v) : s.length > 500 ? s.slice(0, 500) + '…' : s;
+    return s === undefined ? String(v) : s.length > max ? s.slice(0, max) + '…' : s;
   } catch {
     return String(v);
   }

@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, spawnGroup, waitForJsonLine } from './util.mjs';
+import { spawnMiniflare } from './miniflare-spawn.mjs';
+import { ROOT } from './util.mjs';
 
 const CHILD = path.join(import.meta.dirname, 'miniflare-child.mjs');
 
@@ -81,29 +82,6 @@ export async function startWorker(opts = {}) {
     port: opts.port ?? 0,
     maxLifetimeMs,
   };
-  const proc = spawnGroup('worker', process.execPath, [CHILD, JSON.stringify(cfg)], {
-    stdin: 'pipe', // the child exits when this pipe closes (we died)
-    maxLifetimeMs: maxLifetimeMs + 5000,
-  });
-  let ready;
-  try {
-    ready = await waitForJsonLine(proc, 'ready', opts.startTimeoutMs ?? 30_000);
-  } catch (err) {
-    await proc.kill();
-    throw err;
-  }
-  const url = ready.ready.replace(/\/$/, '');
-  return {
-    url,
-    persistDir,
-    pid: proc.pid,
-    logs: proc.logs,
-    exited: proc.exited,
-    onLine: proc.onLine,
-    fetch: (p, init) => fetch(url + p, init),
-    /** Graceful: Miniflare disposes workerd. */
-    stop: () => proc.stop(5000),
-    /** SIGKILL node + workerd (the whole group), like a crash. */
-    kill: () => proc.kill(),
-  };
+  const worker = await spawnMiniflare('worker', CHILD, cfg, opts.startTimeoutMs ?? 30_000);
+  return { ...worker, persistDir };
 }
