@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use discord_gateway_do::delivery::channel::channel_key;
+use discord_gateway_do::delivery::enrich::Directory;
 use discord_gateway_do::delivery::envelope::chat_sdk_body;
 use discord_gateway_do::gateway::identify_budget::SessionStartLimit;
 use discord_gateway_do::gateway::scan::scan;
@@ -116,6 +116,7 @@ fn main() {
     });
 
     let (mut engine, id) = ready_engine();
+    let mut directory = Directory::default();
     let mut now = 1_000_000;
     let mut forwarded = 0u64;
     let decided = measure(budget, |n| {
@@ -125,8 +126,11 @@ fn main() {
         engine.handle(now, Input::Text(id, frame));
         for action in engine.drain_actions() {
             if let Action::Forward(dispatch) = action {
-                let body = chat_sdk_body(&dispatch.event_type, now, &dispatch.data);
-                black_box((channel_key(&dispatch.data), body));
+                // What the object does per forwarded event: lane + learn + enrich, then the body.
+                let prepared = directory.prepare(&dispatch.event_type, &dispatch.data);
+                let data = prepared.data.as_deref().unwrap_or(&dispatch.data);
+                let body = chat_sdk_body(&dispatch.event_type, now, data);
+                black_box((prepared.channel, body));
                 forwarded += 1;
             }
         }
@@ -143,7 +147,7 @@ fn main() {
         scanned / baseline
     );
     println!(
-        "forward    scan+decide+envelope+channel {decided:>9.0} ns/frame   {:.2}x of baseline ({:.0} frames/s)",
+        "forward    scan+decide+prepare+envelope {decided:>9.0} ns/frame   {:.2}x of baseline ({:.0} frames/s)",
         decided / baseline,
         1e9 / decided
     );

@@ -158,12 +158,6 @@ struct UserView<'a> {
 }
 
 #[derive(Deserialize)]
-struct AuthorView<'a> {
-    #[serde(borrow)]
-    author: Option<UserView<'a>>,
-}
-
-#[derive(Deserialize)]
 struct MemberView<'a> {
     #[serde(default, borrow)]
     user: Option<&'a RawValue>,
@@ -173,6 +167,8 @@ struct MemberView<'a> {
 struct EventView<'a> {
     #[serde(default, borrow)]
     channel_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    author: Option<UserView<'a>>,
     #[serde(default, borrow)]
     guild_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -185,6 +181,15 @@ struct EventView<'a> {
     channel_type: Option<u8>,
     #[serde(default, deserialize_with = "present")]
     thread: bool,
+}
+
+/// A forwarded event made ready for the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    /// Its lane: the `channel_id`, or `""` for events without one.
+    pub channel: String,
+    /// The enriched `d`, or `None` to forward the raw `d` as it came.
+    pub data: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -207,7 +212,8 @@ impl Directory {
         (self.channels.len(), self.users.len())
     }
 
-    /// Learns from a dispatch (any type; most teach nothing). Malformed data is ignored.
+    /// Learns channels from a `GUILD_CREATE`, `CHANNEL_*` or `THREAD_*` dispatch (other types
+    /// teach nothing here; see [`Directory::prepare`]). Malformed data is ignored.
     pub fn learn(&mut self, event_type: &str, raw_data: &str) {
         match event_type {
             "GUILD_CREATE" | "THREAD_LIST_SYNC" => {
@@ -228,24 +234,6 @@ impl Directory {
                     .and_then(|v| snowflake(&v.id))
                 {
                     self.channels.remove(&id);
-                }
-            }
-            "MESSAGE_CREATE" => {
-                if let Some(author) = serde_json::from_str::<AuthorView<'_>>(raw_data)
-                    .ok()
-                    .and_then(|v| v.author)
-                {
-                    self.remember_user(&author);
-                }
-            }
-            "MESSAGE_REACTION_ADD" => {
-                if let Some(user) = serde_json::from_str::<EventView<'_>>(raw_data)
-                    .ok()
-                    .and_then(|v| v.member)
-                    .and_then(|m| m.user)
-                    .and_then(|raw| serde_json::from_str::<UserView<'_>>(raw.get()).ok())
-                {
-                    self.remember_user(&user);
                 }
             }
             _ => {}
@@ -271,8 +259,36 @@ impl Directory {
         }
     }
 
-    /// The enriched `d` of a dispatch, or `None` when it is forwarded as it came.
-    pub fn enrich(&self, event_type: &str, raw_data: &str) -> Option<String> {
+    /// Makes a forwarded dispatch ready for the outbox, reading its `d` once: its lane (the
+    /// channel), what it teaches (message authors, reacting members, channel lifecycles), and
+    /// its enriched `d` when something was missing.
+    pub fn prepare(&mut self, event_type: &str, raw_data: &str) -> Prepared {
+        if DIRECTORY_EVENTS.contains(&event_type) {
+            self.learn(event_type, raw_data);
+        }
+        let Ok(view) = serde_json::from_str::<EventView<'_>>(raw_data) else {
+            return Prepared {
+                channel: String::new(),
+                data: None,
+            };
+        };
+        if let Some(author) = &view.author {
+            self.remember_user(author);
+        }
+        let member_user = view.member.as_ref().and_then(|m| m.user);
+        if let Some(user) =
+            member_user.and_then(|raw| serde_json::from_str::<UserView<'_>>(raw.get()).ok())
+        {
+            self.remember_user(&user);
+        }
+        let data = self.enrich(event_type, raw_data, &view);
+        Prepared {
+            channel: view.channel_id.map(Cow::into_owned).unwrap_or_default(),
+            data,
+        }
+    }
+
+    fn enrich(&self, event_type: &str, raw_data: &str, view: &EventView<'_>) -> Option<String> {
         let reaction = matches!(
             event_type,
             "MESSAGE_REACTION_ADD" | "MESSAGE_REACTION_REMOVE"
@@ -280,7 +296,6 @@ impl Directory {
         if !reaction && event_type != "MESSAGE_CREATE" {
             return None;
         }
-        let view: EventView<'_> = serde_json::from_str(raw_data).ok()?;
         let channel_id = view.channel_id.as_deref()?;
         let known = snowflake(channel_id).and_then(|id| self.channels.get(&id).copied());
         let mut fields: Vec<(&str, String)> = Vec::new();
@@ -376,9 +391,9 @@ mod tests {
         directory
     }
 
-    fn enriched(directory: &Directory, t: &str, d: Value) -> Value {
+    fn enriched(directory: &mut Directory, t: &str, d: Value) -> Value {
         let raw = d.to_string();
-        let out = directory.enrich(t, &raw).expect("enriched");
+        let out = directory.prepare(t, &raw).data.expect("enriched");
         assert!(
             out.starts_with(&raw[..raw.len() - 1]),
             "the original bytes are kept"
@@ -390,7 +405,7 @@ mod tests {
     fn guild_reaction_add_takes_member_user_and_channel_type() {
         let d = json!({"user_id": "7", "channel_id": "100", "guild_id": "1", "message_id": "5",
                        "emoji": {"id": null, "name": "👍"}, "member": {"user": {"id": "7", "username": "ann"}}});
-        let out = enriched(&directory(), "MESSAGE_REACTION_ADD", d);
+        let out = enriched(&mut directory(), "MESSAGE_REACTION_ADD", d);
         assert_eq!(out["user"], json!({"id": "7", "username": "ann"}));
         assert_eq!(out["channel_type"], 0);
         assert!(out.get("thread").is_none());
@@ -400,11 +415,11 @@ mod tests {
     fn reaction_remove_gets_a_user_from_what_was_seen_or_at_least_an_id() {
         let mut directory = directory();
         let d = json!({"user_id": "7", "channel_id": "101", "guild_id": "1", "message_id": "5", "emoji": {"name": "x"}});
-        let out = enriched(&directory, "MESSAGE_REACTION_REMOVE", d.clone());
+        let out = enriched(&mut directory, "MESSAGE_REACTION_REMOVE", d.clone());
         assert_eq!(out["user"], json!({"id": "7"}));
         assert_eq!(out["channel_type"], 5);
-        directory.learn("MESSAGE_CREATE", &json!({"author": {"id": "7", "username": "ann", "global_name": "Ann", "discriminator": "0", "avatar": null}, "channel_id": "100"}).to_string());
-        let out = enriched(&directory, "MESSAGE_REACTION_REMOVE", d);
+        directory.prepare("MESSAGE_CREATE", &json!({"author": {"id": "7", "username": "ann", "global_name": "Ann", "discriminator": "0", "avatar": null}, "channel_id": "100"}).to_string());
+        let out = enriched(&mut directory, "MESSAGE_REACTION_REMOVE", d);
         assert_eq!(out["user"]["username"], "ann");
         assert_eq!(out["user"]["global_name"], "Ann");
     }
@@ -413,46 +428,86 @@ mod tests {
     fn dm_reactions_are_dms() {
         let d =
             json!({"user_id": "7", "channel_id": "300", "message_id": "5", "emoji": {"name": "x"}});
-        let out = enriched(&directory(), "MESSAGE_REACTION_ADD", d);
+        let out = enriched(&mut directory(), "MESSAGE_REACTION_ADD", d);
         assert_eq!(out["channel_type"], 1);
         assert_eq!(out["user"], json!({"id": "7"}));
     }
 
     #[test]
     fn thread_reactions_and_messages_get_their_thread() {
-        let directory = directory();
+        let mut directory = directory();
         let d = json!({"user_id": "7", "channel_id": "200", "guild_id": "1", "message_id": "5", "emoji": {"name": "x"}});
-        let out = enriched(&directory, "MESSAGE_REACTION_REMOVE", d);
+        let out = enriched(&mut directory, "MESSAGE_REACTION_REMOVE", d);
         assert_eq!(out["thread"], json!({"id": "200", "parent_id": "100"}));
         assert_eq!(out["channel_type"], 11);
         let message = json!({"id": "6", "channel_id": "200", "guild_id": "1", "channel_type": 11, "content": "hi"});
-        let out = enriched(&directory, "MESSAGE_CREATE", message);
+        let out = enriched(&mut directory, "MESSAGE_CREATE", message);
         assert_eq!(out["thread"], json!({"id": "200", "parent_id": "100"}));
         assert_eq!(out["channel_type"], 11, "present fields are not replaced");
     }
 
     #[test]
-    fn nothing_to_add_means_unchanged() {
-        let directory = directory();
+    fn nothing_to_add_means_unchanged_and_the_lane_is_the_channel() {
+        let mut directory = directory();
+        let unchanged = |directory: &mut Directory, t: &str, d: &str, channel: &str| {
+            let prepared = directory.prepare(t, d);
+            assert_eq!(
+                prepared,
+                Prepared {
+                    channel: channel.into(),
+                    data: None
+                },
+                "{t} {d}"
+            );
+        };
         let message = json!({"id": "6", "channel_id": "100", "guild_id": "1", "channel_type": 0});
-        assert_eq!(
-            directory.enrich("MESSAGE_CREATE", &message.to_string()),
-            None
+        unchanged(
+            &mut directory,
+            "MESSAGE_CREATE",
+            &message.to_string(),
+            "100",
         );
         let unknown = json!({"id": "6", "channel_id": "999", "guild_id": "1"});
-        assert_eq!(
-            directory.enrich("MESSAGE_CREATE", &unknown.to_string()),
-            None
+        unchanged(
+            &mut directory,
+            "MESSAGE_CREATE",
+            &unknown.to_string(),
+            "999",
         );
-        assert_eq!(
-            directory.enrich("TYPING_START", r#"{"channel_id":"100"}"#),
-            None
+        unchanged(
+            &mut directory,
+            "TYPING_START",
+            r#"{"channel_id":"100"}"#,
+            "100",
         );
-        assert_eq!(directory.enrich("MESSAGE_REACTION_ADD", "not json"), None);
+        unchanged(
+            &mut directory,
+            "GUILD_MEMBER_ADD",
+            r#"{"guild_id":"1"}"#,
+            "",
+        );
+        unchanged(&mut directory, "MESSAGE_REACTION_ADD", "not json", "");
+        unchanged(&mut directory, "MESSAGE_CREATE", r#"{"channel_id":7}"#, "");
         let with_null_user = json!({"user_id": "7", "channel_id": "100", "guild_id": "1", "user": null, "channel_type": 0});
+        unchanged(
+            &mut directory,
+            "MESSAGE_REACTION_ADD",
+            &with_null_user.to_string(),
+            "100",
+        );
+    }
+
+    #[test]
+    fn forwarded_channel_events_are_learned_too() {
+        let mut directory = Directory::default();
+        directory.prepare(
+            "THREAD_CREATE",
+            r#"{"id":"300","type":11,"parent_id":"100","guild_id":"1"}"#,
+        );
+        let d = json!({"user_id": "7", "channel_id": "300", "guild_id": "1", "emoji": {"name": "x"}, "message_id": "5"});
         assert_eq!(
-            directory.enrich("MESSAGE_REACTION_ADD", &with_null_user.to_string()),
-            None
+            enriched(&mut directory, "MESSAGE_REACTION_ADD", d)["thread"]["parent_id"],
+            "100"
         );
     }
 
@@ -464,7 +519,7 @@ mod tests {
             r#"{"id":"200","type":11,"parent_id":"100"}"#,
         );
         let d = json!({"user_id": "7", "channel_id": "200", "guild_id": "1", "emoji": {"name": "x"}, "message_id": "5"});
-        assert!(enriched(&directory, "MESSAGE_REACTION_ADD", d.clone())
+        assert!(enriched(&mut directory, "MESSAGE_REACTION_ADD", d.clone())
             .get("thread")
             .is_none());
         directory.learn(
@@ -472,7 +527,7 @@ mod tests {
             r#"{"id":"200","type":12,"parent_id":"101","guild_id":"1"}"#,
         );
         assert_eq!(
-            enriched(&directory, "MESSAGE_REACTION_ADD", d)["thread"]["parent_id"],
+            enriched(&mut directory, "MESSAGE_REACTION_ADD", d)["thread"]["parent_id"],
             "101"
         );
     }
@@ -485,7 +540,7 @@ mod tests {
                 "CHANNEL_CREATE",
                 &format!(r#"{{"id":"{}","type":0}}"#, 1_000 + i),
             );
-            directory.learn(
+            directory.prepare(
                 "MESSAGE_CREATE",
                 &format!(r#"{{"author":{{"id":"{}","username":"u"}}}}"#, 1_000 + i),
             );

@@ -5,10 +5,8 @@
 //! - [`webhook_url`]: which webhook URLs are allowed.
 //! - [`lanes`]: which event goes next: per-channel order, bounded concurrency.
 //! - [`retry`]: what each answer means, and when to try again.
-//! - [`channel`]: the per-channel ordering key.
 //! - [`signature`]: HMAC-SHA256 request signatures.
 
-pub mod channel;
 pub mod enrich;
 pub mod envelope;
 pub mod lanes;

@@ -13,7 +13,6 @@ use super::{gateway_io, webhook};
 use crate::api::{
     ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse, WebhookSummary,
 };
-use crate::delivery::channel::channel_key;
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
 use crate::delivery::lanes::Lanes;
@@ -239,12 +238,7 @@ impl Runtime {
                     }
                 }
             }
-            Action::Forward(dispatch) => {
-                self.directory
-                    .borrow_mut()
-                    .learn(&dispatch.event_type, &dispatch.data);
-                self.enqueue(&dispatch, now);
-            }
+            Action::Forward(dispatch) => self.enqueue(&dispatch, now),
             Action::Observe(dispatch) => {
                 self.directory
                     .borrow_mut()
@@ -276,12 +270,12 @@ impl Runtime {
             );
             return;
         }
-        let channel = channel_key(&dispatch.data);
-        let enriched = self
+        let prepared = self
             .directory
-            .borrow()
-            .enrich(&dispatch.event_type, &dispatch.data);
-        let data = enriched.as_deref().unwrap_or(&dispatch.data);
+            .borrow_mut()
+            .prepare(&dispatch.event_type, &dispatch.data);
+        let channel = prepared.channel;
+        let data = prepared.data.as_deref().unwrap_or(&dispatch.data);
         let body = chat_sdk_body(&dispatch.event_type, now, data);
         let event = NewEvent {
             session_id: &dispatch.session_id,

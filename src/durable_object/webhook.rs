@@ -16,17 +16,23 @@ use crate::delivery::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Starts deliveries for due events of idle channels, up to the concurrency bound.
 pub fn pump(runtime: &Rc<Runtime>) {
-    let Some(settings) = runtime.settings.borrow().clone() else {
-        return;
+    // Runs after every input: cheap when nothing is due (no allocation, no storage access).
+    let concurrency = match runtime.settings.borrow().as_ref() {
+        Some(settings) => settings.delivery.concurrency as usize,
+        None => return,
     };
-    // Concurrency is capped at 5: a Worker may hold six connections, the gateway takes one.
-    let limit =
-        (settings.delivery.concurrency as usize).saturating_sub(runtime.lanes.borrow().in_flight());
+    // At most 5: a Worker may hold six connections, the gateway socket takes one.
+    let limit = concurrency.saturating_sub(runtime.lanes.borrow().in_flight());
     if limit == 0 {
         return;
     }
     let due = runtime.lanes.borrow_mut().take_due(now(), limit);
-    let settings = Rc::new(settings);
+    if due.is_empty() {
+        return;
+    }
+    let Some(settings) = runtime.settings.borrow().clone().map(Rc::new) else {
+        return;
+    };
     for (channel, id) in due {
         match runtime.store.row(id) {
             Ok(Some(row)) => {
