@@ -4,6 +4,11 @@ import { callWithToken, startReceiver, startSim, startWorker, waitFor } from './
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 export const BOT_TOKEN = 'MTIzNDU2Nzg5MDEyMzQ1Njc4.e2e000.simulated-bot-token-value';
 export const HEARTBEAT_MS = 1000;
+/**
+ * A heartbeat interval far longer than any test (the first heartbeat comes at a random point of
+ * it): with it, nothing but the object's restart watch can wake a restarted object in time.
+ */
+export const LONG_HEARTBEAT_MS = 600_000;
 
 /**
  * Calls a route of `worker` with the admin token (`token: null`: no Authorization header);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { sleep, waitFor } from './harness/index.mjs';
-import { deployment, received } from './fixture.mjs';
+import { deployment, LONG_HEARTBEAT_MS, received } from './fixture.mjs';
 
 /** Message ids the receiver got, in arrival order. */
 function deliveredIds(receiver) {
@@ -158,8 +158,9 @@ describe('restart of the runtime', () => {
   let d;
   afterEach(() => d?.stop());
 
-  test('killed and restarted on the same storage, it resumes by itself and forwards the replay', async () => {
-    d = await deployment();
+  test('killed and restarted on the same storage, it resumes by itself within seconds and forwards the replay', async () => {
+    // The next heartbeat is minutes away: the restart watch, not the heartbeat, brings it back.
+    d = await deployment({ heartbeatIntervalMs: LONG_HEARTBEAT_MS });
     const first = await d.connectReady();
     const before = (await d.dispatch({ preset: 'guild_message' })).sent[0];
     await d.receiver.waitFor((rs) => rs.find((r) => r.json().data.id === before.data.id));
@@ -170,7 +171,7 @@ describe('restart of the runtime', () => {
     for (let i = 0; i < 3; i += 1) missed.push((await d.dispatch({ preset: 'guild_message' })).sent[0]);
     await d.restart();
     // No /connect: the alarm brings the object back.
-    await d.receiver.waitFor(() => missed.every((m) => deliveredIds(d.receiver).includes(m.data.id)), 20_000);
+    await d.receiver.waitFor(() => missed.every((m) => deliveredIds(d.receiver).includes(m.data.id)), 15_000);
     const status = await d.waitForState('connected');
     assert.equal(status.sessionId, first.sessionId);
     const sim = await d.sim.state();

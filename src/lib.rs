@@ -7,10 +7,13 @@
 //! - [`gateway`]: the sans-IO protocol engine (pure Rust, tested natively).
 //! - [`delivery`]: the webhook envelope, URL policy and outbox.
 //! - [`api`]: the control API types shared by every caller.
+//! - `alarm`: when the object's one alarm fires (native tests; used by the object).
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
 //! - `GatewayStub` (Wasm only): its control API for other Rust Workers.
 //! - the Worker entry (Wasm only, feature `entry`): admin routes in front of the object.
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod alarm;
 pub mod api;
 pub mod auth;
 pub mod delivery;

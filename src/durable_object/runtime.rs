@@ -10,6 +10,7 @@ use worker::{console_error, console_log, Date, Env, ScheduledTime, State, WebSoc
 
 use super::store::{NewEvent, Store};
 use super::{gateway_io, webhook};
+use crate::alarm::{self, AlarmChange};
 use crate::api::{
     ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse, WebhookSummary,
 };
@@ -329,16 +330,22 @@ impl Runtime {
     fn schedule_alarm(self: &Rc<Self>) {
         let engine = self.engine.borrow().next_wakeup();
         // Without settings (after /disconnect) nothing is delivered, so pending events must
-        // not keep the alarm firing; they wait for the next /connect.
+        // not keep the alarm firing; they wait for the next /connect. Requests under way have no
+        // deadline of their own here, but are work: a restart must bring the object back to them.
         let delivering = self.settings.borrow().is_some();
-        let delivery = self.lanes.borrow().next_due().filter(|_| delivering);
-        let target = match (engine, delivery) {
+        let delivery = {
+            let lanes = self.lanes.borrow();
+            (delivering && lanes.pending() > 0).then(|| lanes.next_due().unwrap_or(u64::MAX))
+        };
+        let deadline = match (engine, delivery) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if target == self.alarm_at.get() {
-            return;
-        }
+        let target = match alarm::plan(self.alarm_at.get(), deadline, now()) {
+            AlarmChange::Keep => return,
+            AlarmChange::Set(at) => Some(at),
+            AlarmChange::Clear => None,
+        };
         self.alarm_at.set(target);
         let storage = self.state.storage();
         worker::wasm_bindgen_futures::spawn_local(async move {
