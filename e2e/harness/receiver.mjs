@@ -4,7 +4,8 @@ import { waitFor } from './util.mjs';
 
 /**
  * @typedef {{method: string, path: string, headers: Record<string, string|string[]>,
- *            rawBody: Buffer, receivedAt: number, text(): string, json(): any}} ReceivedRequest
+ *            rawBody: Buffer, receivedAt: number, answeredAt?: number, text(): string, json(): any}} ReceivedRequest
+ *   answeredAt: when the whole reply was handed to the connection (unset if it never was).
  * @typedef {{status?: number, headers?: Record<string,string>, body?: string|Buffer|object,
  *            delayMs?: number, destroy?: boolean}} Reply
  *   destroy: drop the TCP connection instead of answering.
@@ -37,6 +38,9 @@ export async function startReceiver(opts = {}) {
     };
     const index = requests.length;
     requests.push(rec);
+    res.on('finish', () => {
+      rec.answeredAt = Date.now();
+    });
     let reply;
     try {
       reply = handler ? await handler(rec, index) : undefined;
