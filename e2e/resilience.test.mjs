@@ -180,4 +180,23 @@ describe('restart of the runtime', () => {
     const ids = deliveredIds(d.receiver);
     assert.equal(new Set(ids).size, ids.length, 'no duplicates');
   });
+
+  test('what GUILD_CREATE taught survives a restart that resumes: thread reactions keep their thread', async () => {
+    d = await deployment({ heartbeatIntervalMs: LONG_HEARTBEAT_MS });
+    await d.connectReady();
+    const { world } = await d.sim.state();
+    const reactionInThread = async () => {
+      d.receiver.clear();
+      await d.dispatch({ preset: 'thread_reaction_add' });
+      await d.receiver.waitFor(() => received(d.receiver, 'GATEWAY_MESSAGE_REACTION_ADD').length > 0);
+      return received(d.receiver, 'GATEWAY_MESSAGE_REACTION_ADD')[0].body.data;
+    };
+    assert.deepEqual((await reactionInThread()).thread, { id: world.threadId, parent_id: world.textChannelId });
+    await d.restart({ kill: true });
+    await d.waitForState('connected');
+    assert.equal((await d.sim.state()).identifies.length, 1, 'resumed: Discord sent no GUILD_CREATE again');
+    const after = await reactionInThread();
+    assert.deepEqual(after.thread, { id: world.threadId, parent_id: world.textChannelId });
+    assert.equal(after.channel_type, 11);
+  });
 });

@@ -11,6 +11,12 @@
 //! dispatches and message authors. It is bounded: at most [`CHANNEL_CAPACITY`] channels
 //! (about 50 bytes each, ~5 MB) and [`USER_CAPACITY`] users (a few hundred bytes each, ~3 MB);
 //! the oldest entries are forgotten first. Fields already present are never replaced.
+//!
+//! After a restart that resumes the session, Discord sends no `GUILD_CREATE` again, so the
+//! channels are what the Durable Object keeps: a directory made with [`Directory::restore`]
+//! starts from a stored copy and records each [`ChannelChange`] for that copy to follow
+//! ([`Directory::take_changes`]). Users are not kept: an author is seen again soon, and a
+//! reaction without one still gets `{id}`.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -57,14 +63,18 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
         }
     }
 
-    fn insert(&mut self, key: K, value: V) {
+    /// Inserts or replaces; returns the keys forgotten to make room.
+    fn insert(&mut self, key: K, value: V) -> Vec<K> {
+        let mut forgotten = Vec::new();
         if self.map.insert(key.clone(), value).is_none() {
             self.order.push_back(key);
         }
         while self.map.len() > self.capacity {
             match self.order.pop_front() {
                 Some(oldest) => {
-                    self.map.remove(&oldest);
+                    if self.map.remove(&oldest).is_some() {
+                        forgotten.push(oldest);
+                    }
                 }
                 None => break,
             }
@@ -74,10 +84,11 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
             let map = &self.map;
             self.order.retain(|k| map.contains_key(k));
         }
+        forgotten
     }
 
-    fn remove(&mut self, key: &K) {
-        self.map.remove(key);
+    fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key)
     }
 
     fn get(&self, key: &K) -> Option<&V> {
@@ -95,11 +106,33 @@ struct ChannelInfo {
     parent_id: Option<u64>,
 }
 
+/// A channel the directory knows, as a stored copy keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnownChannel {
+    /// The channel (or thread) id.
+    pub id: u64,
+    /// Its Discord channel type.
+    pub kind: u8,
+    /// The parent channel of a thread (or the category of a channel).
+    pub parent_id: Option<u64>,
+}
+
+/// A change to the known channels, for a stored copy to follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelChange {
+    /// Learned, or learned anew with other values.
+    Learned(KnownChannel),
+    /// Deleted on Discord, or forgotten to stay within the bound.
+    Forgotten(u64),
+}
+
 /// What the forwarder knows about channels and users.
 #[derive(Debug)]
 pub struct Directory {
     channels: Bounded<u64, ChannelInfo>,
     users: Bounded<u64, Box<str>>,
+    /// Changes not yet taken, when a stored copy follows them.
+    changes: Option<Vec<ChannelChange>>,
 }
 
 impl Default for Directory {
@@ -204,6 +237,38 @@ impl Directory {
         Self {
             channels: Bounded::new(channels),
             users: Bounded::new(users),
+            changes: None,
+        }
+    }
+
+    /// Starts from the channels of a stored copy, and from now on records every change for
+    /// that copy to follow. Stored channels beyond the bound are forgotten (and recorded so).
+    pub fn restore(mut self, channels: impl IntoIterator<Item = KnownChannel>) -> Self {
+        let mut changes = Vec::new();
+        for channel in channels {
+            let info = ChannelInfo {
+                kind: channel.kind,
+                parent_id: channel.parent_id,
+            };
+            let forgotten = self.channels.insert(channel.id, info);
+            changes.extend(forgotten.into_iter().map(ChannelChange::Forgotten));
+        }
+        self.changes = Some(changes);
+        self
+    }
+
+    /// The changes since the last call, oldest first (none unless made with
+    /// [`Directory::restore`]).
+    pub fn take_changes(&mut self) -> Vec<ChannelChange> {
+        self.changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn record(&mut self, change: ChannelChange) {
+        if let Some(changes) = &mut self.changes {
+            changes.push(change);
         }
     }
 
@@ -233,7 +298,9 @@ impl Directory {
                     .ok()
                     .and_then(|v| snowflake(&v.id))
                 {
-                    self.channels.remove(&id);
+                    if self.channels.remove(&id).is_some() {
+                        self.record(ChannelChange::Forgotten(id));
+                    }
                 }
             }
             _ => {}
@@ -241,15 +308,25 @@ impl Directory {
     }
 
     fn remember_channel(&mut self, channel: &ChannelView<'_>) {
-        if let Some(id) = snowflake(&channel.id) {
-            let parent_id = channel.parent_id.as_deref().and_then(snowflake);
-            self.channels.insert(
-                id,
-                ChannelInfo {
-                    kind: channel.kind,
-                    parent_id,
-                },
-            );
+        let Some(id) = snowflake(&channel.id) else {
+            return;
+        };
+        let parent_id = channel.parent_id.as_deref().and_then(snowflake);
+        let info = ChannelInfo {
+            kind: channel.kind,
+            parent_id,
+        };
+        if self.channels.get(&id) == Some(&info) {
+            return;
+        }
+        let forgotten = self.channels.insert(id, info);
+        self.record(ChannelChange::Learned(KnownChannel {
+            id,
+            kind: info.kind,
+            parent_id,
+        }));
+        for id in forgotten {
+            self.record(ChannelChange::Forgotten(id));
         }
     }
 
@@ -550,6 +627,86 @@ mod tests {
         // The newest are kept.
         assert!(directory.channels.get(&1_999).is_some());
         assert!(directory.channels.get(&1_000).is_none());
+    }
+
+    fn thread(id: u64, parent: u64) -> KnownChannel {
+        KnownChannel {
+            id,
+            kind: 11,
+            parent_id: Some(parent),
+        }
+    }
+
+    #[test]
+    fn a_restored_directory_enriches_without_guild_create() {
+        let mut directory = Directory::default().restore([thread(200, 100)]);
+        let d = json!({"user_id": "7", "channel_id": "200", "guild_id": "1", "emoji": {"name": "x"}, "message_id": "5"});
+        let out = enriched(&mut directory, "MESSAGE_REACTION_ADD", d);
+        assert_eq!(out["thread"], json!({"id": "200", "parent_id": "100"}));
+        assert_eq!(out["channel_type"], 11);
+        assert!(
+            directory.take_changes().is_empty(),
+            "restoring is not a change"
+        );
+    }
+
+    #[test]
+    fn a_restored_directory_records_what_changes_and_only_that() {
+        let mut directory = Directory::default().restore([thread(200, 100)]);
+        directory.learn(
+            "THREAD_UPDATE",
+            r#"{"id":"200","type":11,"parent_id":"100"}"#,
+        );
+        directory.learn("CHANNEL_DELETE", r#"{"id":"999"}"#);
+        assert!(directory.take_changes().is_empty(), "nothing new");
+        directory.learn(
+            "GUILD_CREATE",
+            r#"{"id":"1","channels":[{"id":"100","type":0}],"threads":[{"id":"200","type":12,"parent_id":"100"}]}"#,
+        );
+        directory.learn("THREAD_DELETE", r#"{"id":"200"}"#);
+        assert_eq!(
+            directory.take_changes(),
+            vec![
+                ChannelChange::Learned(KnownChannel {
+                    id: 100,
+                    kind: 0,
+                    parent_id: None
+                }),
+                ChannelChange::Learned(KnownChannel {
+                    id: 200,
+                    kind: 12,
+                    parent_id: Some(100)
+                }),
+                ChannelChange::Forgotten(200),
+            ]
+        );
+        assert!(directory.take_changes().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn the_bound_is_recorded_as_forgetting() {
+        let mut directory =
+            Directory::with_capacity(2, 10).restore([thread(1, 9), thread(2, 9), thread(3, 9)]);
+        assert_eq!(directory.take_changes(), vec![ChannelChange::Forgotten(1)]);
+        directory.learn("CHANNEL_CREATE", r#"{"id":"4","type":0}"#);
+        assert_eq!(
+            directory.take_changes(),
+            vec![
+                ChannelChange::Learned(KnownChannel {
+                    id: 4,
+                    kind: 0,
+                    parent_id: None
+                }),
+                ChannelChange::Forgotten(2),
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_stored_copy_nothing_is_recorded() {
+        let mut directory = directory();
+        directory.learn("CHANNEL_CREATE", r#"{"id":"4","type":0}"#);
+        assert!(directory.take_changes().is_empty());
     }
 
     #[test]

@@ -93,6 +93,13 @@ impl Runtime {
             engine.restore(snapshot);
         }
         let lanes = Lanes::load(store.lanes()?);
+        // Enrichment is a nicety: a stored directory that cannot be read must not keep the
+        // object from running.
+        let stored_channels = store.channels().unwrap_or_else(|e| {
+            console_error!("could not read the stored channels, starting without them: {e}");
+            Vec::new()
+        });
+        let directory = Directory::default().restore(stored_channels);
         let settings = store.settings()?;
         let insecure_webhooks =
             env_string(&env, "ALLOW_INSECURE_WEBHOOKS").as_deref() == Some("true");
@@ -105,7 +112,7 @@ impl Runtime {
             env,
             store,
             engine: RefCell::new(engine),
-            directory: RefCell::new(Directory::default()),
+            directory: RefCell::new(directory),
             settings: RefCell::new(settings),
             socket: RefCell::new(None),
             lanes: RefCell::new(lanes),
@@ -165,10 +172,21 @@ impl Runtime {
         loop {
             let actions: Vec<Action> = self.engine.borrow_mut().drain_actions().collect();
             if actions.is_empty() {
-                return;
+                break;
             }
             for action in actions {
                 self.execute(action, now);
+            }
+        }
+        self.store_directory_changes();
+    }
+
+    /// Writes what the directory learned or forgot to its stored copy.
+    fn store_directory_changes(&self) {
+        let changes = self.directory.borrow_mut().take_changes();
+        if !changes.is_empty() {
+            if let Err(e) = self.store.apply_channel_changes(&changes) {
+                console_error!("could not store {} channel changes: {e}", changes.len());
             }
         }
     }

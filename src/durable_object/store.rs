@@ -7,7 +7,10 @@
 //! written) is cheaper than maintaining an index. Row ids only grow while rows exist, which is
 //! all the per-channel order needs. Each outbox row carries its event's session and sequence number, so
 //! storing the event also records how far the session got; the snapshot itself is written in
-//! batches (see `Runtime`).
+//! batches (see `Runtime`). The `channels` table is the enrichment directory's stored copy (see
+//! `delivery::enrich`): a row per channel, written only when what is known of it changes.
+//! Snowflakes are stored as text: SQL integers reach Wasm as JavaScript numbers, which cannot
+//! hold them.
 
 use std::cell::Cell;
 
@@ -15,6 +18,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{SqlStorage, SqlStorageValue};
 
 use crate::api::{ConnectSettings, DeadLetter};
+use crate::delivery::enrich::{ChannelChange, KnownChannel};
 use crate::gateway::SessionSnapshot;
 
 const SCHEMA: &str = "
@@ -32,6 +36,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,
     dead INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS channels (
+    id TEXT PRIMARY KEY,
+    kind INTEGER NOT NULL,
+    parent_id TEXT
+) WITHOUT ROWID;
 ";
 
 const SETTINGS_KEY: &str = "settings";
@@ -386,6 +395,53 @@ impl Store {
             &format!("DELETE FROM outbox WHERE dead = 1 AND {filter} RETURNING id"),
             params,
         )
+    }
+
+    /// The enrichment directory's stored channels.
+    pub fn channels(&self) -> worker::Result<Vec<KnownChannel>> {
+        #[derive(Deserialize)]
+        struct ChannelRow {
+            id: String,
+            kind: i64,
+            parent_id: Option<String>,
+        }
+        let rows: Vec<ChannelRow> = self
+            .sql
+            .exec("SELECT id, kind, parent_id FROM channels", None)?
+            .to_array()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(KnownChannel {
+                    id: row.id.parse().ok()?,
+                    kind: u8::try_from(row.kind).ok()?,
+                    parent_id: row.parent_id.and_then(|p| p.parse().ok()),
+                })
+            })
+            .collect())
+    }
+
+    /// Makes the stored channels follow the directory's changes.
+    pub fn apply_channel_changes(&self, changes: &[ChannelChange]) -> worker::Result<()> {
+        for change in changes {
+            match *change {
+                ChannelChange::Learned(channel) => self.write(
+                    "INSERT INTO channels (id, kind, parent_id) VALUES (?, ?, ?)
+                     ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, parent_id = excluded.parent_id",
+                    vec![
+                        channel.id.to_string().into(),
+                        i64::from(channel.kind).into(),
+                        channel
+                            .parent_id
+                            .map_or(SqlStorageValue::Null, |p| p.to_string().into()),
+                    ],
+                )?,
+                ChannelChange::Forgotten(id) => {
+                    self.write("DELETE FROM channels WHERE id = ?", vec![id.to_string().into()])?
+                }
+            };
+        }
+        Ok(())
     }
 
     /// Pending and dead counts, and the oldest pending arrival.
