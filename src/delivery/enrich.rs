@@ -63,9 +63,10 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
         }
     }
 
-    /// Inserts or replaces; returns the keys forgotten to make room.
-    fn insert(&mut self, key: K, value: V) -> Vec<K> {
-        let mut forgotten = Vec::new();
+    /// Inserts or replaces; returns the key forgotten to make room, if any (one insert adds at
+    /// most one key, so at most one is forgotten).
+    fn insert(&mut self, key: K, value: V) -> Option<K> {
+        let mut forgotten = None;
         if self.map.insert(key.clone(), value).is_none() {
             self.order.push_back(key);
         }
@@ -73,7 +74,7 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
             match self.order.pop_front() {
                 Some(oldest) => {
                     if self.map.remove(&oldest).is_some() {
-                        forgotten.push(oldest);
+                        forgotten = Some(oldest);
                     }
                 }
                 None => break,
@@ -250,8 +251,9 @@ impl Directory {
                 kind: channel.kind,
                 parent_id: channel.parent_id,
             };
-            let forgotten = self.channels.insert(channel.id, info);
-            changes.extend(forgotten.into_iter().map(ChannelChange::Forgotten));
+            if let Some(forgotten) = self.channels.insert(channel.id, info) {
+                changes.push(ChannelChange::Forgotten(forgotten));
+            }
         }
         self.changes = Some(changes);
         self
@@ -325,7 +327,7 @@ impl Directory {
             kind: info.kind,
             parent_id,
         }));
-        for id in forgotten {
+        if let Some(id) = forgotten {
             self.record(ChannelChange::Forgotten(id));
         }
     }

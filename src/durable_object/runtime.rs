@@ -355,10 +355,7 @@ impl Runtime {
             let lanes = self.lanes.borrow();
             (delivering && lanes.pending() > 0).then(|| lanes.next_due().unwrap_or(u64::MAX))
         };
-        let deadline = match (engine, delivery) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = engine.into_iter().chain(delivery).min();
         let target = match alarm::plan(self.alarm_at.get(), deadline, now()) {
             AlarmChange::Keep => return,
             AlarmChange::Set(at) => Some(at),
