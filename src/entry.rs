@@ -57,6 +57,7 @@ fn environment_defaults(env: &Env) -> ConnectRequest {
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    console_error_panic_hook::set_once();
     let path = req.path();
     let route_method = match path.as_str() {
         CONNECT_PATH | DISCONNECT_PATH | REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH => {

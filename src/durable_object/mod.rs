@@ -28,6 +28,7 @@ pub struct DiscordGatewayDO {
 
 impl DurableObject for DiscordGatewayDO {
     fn new(state: State, env: Env) -> Self {
+        console_error_panic_hook::set_once();
         let runtime = Runtime::new(state, env)
             .inspect_err(|e| worker::console_error!("could not open storage: {e}"))
             .ok();
@@ -46,7 +47,7 @@ impl DurableObject for DiscordGatewayDO {
 
     async fn alarm(&self) -> Result<Response> {
         if let Some(runtime) = &self.runtime {
-            runtime.on_alarm();
+            runtime.on_alarm().await;
         }
         Response::ok("ok")
     }

@@ -10,7 +10,7 @@ use worker::{console_error, console_log, Date, Env, ScheduledTime, State, WebSoc
 
 use super::store::{NewEvent, Store};
 use super::{gateway_io, webhook};
-use crate::alarm::{self, AlarmChange};
+use crate::alarm::{AlarmKeeper, AlarmWrite};
 use crate::api::{
     ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse, WebhookSummary,
 };
@@ -59,7 +59,9 @@ pub struct Runtime {
     pub insecure_webhooks: bool,
     pub api_base: String,
     recovered: Cell<bool>,
-    alarm_at: Cell<Option<u64>>,
+    alarm: RefCell<AlarmKeeper>,
+    /// Alarm handlers waiting for the alarm's storage calls to complete.
+    alarm_waiters: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
     alarm_wakeups: Cell<u64>,
     lanes_stale: Cell<bool>,
 }
@@ -73,10 +75,10 @@ pub fn env_string(env: &Env, name: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// A seed for the engine's jitter from the platform's CSPRNG. Jitter needs no secrecy, so if
+/// the CSPRNG fails the clock is good enough.
 fn random_seed() -> u64 {
-    let high = (worker::js_sys::Math::random() * (1u64 << 32) as f64) as u64;
-    let low = (worker::js_sys::Math::random() * (1u64 << 32) as f64) as u64;
-    high << 32 | low
+    getrandom::u64().unwrap_or_else(|_| now())
 }
 
 impl Runtime {
@@ -121,7 +123,8 @@ impl Runtime {
             insecure_webhooks,
             api_base,
             recovered: Cell::new(false),
-            alarm_at: Cell::new(None),
+            alarm: RefCell::new(AlarmKeeper::new()),
+            alarm_waiters: RefCell::new(Vec::new()),
             alarm_wakeups: Cell::new(0),
             lanes_stale: Cell::new(false),
         }))
@@ -346,45 +349,71 @@ impl Runtime {
     }
 
     fn schedule_alarm(self: &Rc<Self>) {
+        let now = now();
         let engine = self.engine.borrow().next_wakeup();
         // Without settings (after /disconnect) nothing is delivered, so pending events must
-        // not keep the alarm firing; they wait for the next /connect. Requests under way have no
-        // deadline of their own here, but are work: a restart must bring the object back to them.
+        // not keep the alarm firing; they wait for the next /connect. Events that are due but
+        // wait for a free delivery slot, and requests under way, have no deadline of their own
+        // (a finished request starts the next): they are work all the same, and a restart must
+        // bring the object back to them.
         let delivering = self.settings.borrow().is_some();
         let delivery = {
             let lanes = self.lanes.borrow();
-            (delivering && lanes.pending() > 0).then(|| lanes.next_due().unwrap_or(u64::MAX))
+            (delivering && lanes.pending() > 0).then(|| {
+                lanes
+                    .next_due()
+                    .filter(|due| *due > now)
+                    .unwrap_or(u64::MAX)
+            })
         };
         let deadline = engine.into_iter().chain(delivery).min();
-        let target = match alarm::plan(self.alarm_at.get(), deadline, now()) {
-            AlarmChange::Keep => return,
-            AlarmChange::Set(at) => Some(at),
-            AlarmChange::Clear => None,
-        };
-        self.alarm_at.set(target);
-        let storage = self.state.storage();
+        let write = self.alarm.borrow_mut().plan(deadline, now);
+        if let Some(write) = write {
+            self.write_alarm(write);
+        }
+    }
+
+    /// Makes one alarm storage call, then the next one the keeper asks for.
+    fn write_alarm(self: &Rc<Self>, write: AlarmWrite) {
+        let runtime = self.clone();
         worker::wasm_bindgen_futures::spawn_local(async move {
-            let result = match target {
-                Some(at) => {
+            let storage = runtime.state.storage();
+            let result = match write {
+                AlarmWrite::Set(at) => {
                     let date = worker::js_sys::Date::new(&(at as f64).into());
                     storage.set_alarm(ScheduledTime::new(date)).await
                 }
-                None => storage.delete_alarm().await,
+                AlarmWrite::Delete => storage.delete_alarm().await,
             };
-            if let Err(e) = result {
-                console_error!("could not set the alarm: {e}");
+            if let Err(e) = &result {
+                console_error!("could not {write:?} the alarm: {e}");
+            }
+            let next = runtime.alarm.borrow_mut().written(result.is_ok(), now());
+            match next {
+                Some(next) => runtime.write_alarm(next),
+                None => {
+                    for waiter in runtime.alarm_waiters.borrow_mut().drain(..) {
+                        let _ = waiter.send(());
+                    }
+                }
             }
         });
     }
 
-    /// The alarm fired: whatever was due is handled by a timer input.
-    pub fn on_alarm(self: &Rc<Self>) {
-        self.alarm_at.set(None);
+    /// The alarm fired: whatever was due is handled by a timer input. Resolves once the alarm
+    /// storage calls this made have completed, so the handler ends with the next alarm set.
+    pub async fn on_alarm(self: &Rc<Self>) {
+        self.alarm.borrow_mut().fired();
         self.alarm_wakeups.set(self.alarm_wakeups.get() + 1);
         if !self.recovered.get() {
             self.recover();
         }
         self.input(Input::Timer);
+        if self.alarm.borrow().writing() {
+            let (sender, receiver) = futures_channel::oneshot::channel();
+            self.alarm_waiters.borrow_mut().push(sender);
+            let _ = receiver.await;
+        }
     }
 
     /// Everything `/status` shows.
