@@ -14,10 +14,10 @@
 //!   storage's calls can never finish out of order; what is wanted meanwhile is remembered and
 //!   written next.
 //! - **Only what is known is trusted.** An alarm is kept only when a completed call put it there
-//!   and it is still in the future. An alarm at or before `now` is firing or already consumed
-//!   (the runtime deletes a fired alarm when its handler ends, unless the handler set another
-//!   one), so it is never counted on; a failed call or a firing leaves storage unknown, and the
-//!   next plan writes again.
+//!   and it has not fired since. A firing consumes it (the runtime deletes a fired alarm when its
+//!   handler ends, unless the handler set another one), and a failed call leaves storage unknown:
+//!   either way the next plan writes again. An alarm written and not yet fired is trusted even
+//!   when its time has come: it is about to fire, and rewriting it would only push it back.
 //! - **Never at or before `now`.** Every alarm is set at least [`MIN_LEAD_MS`] ahead. Setting the
 //!   time of the alarm that is firing is a no-op in the runtime, after which the handler's end
 //!   deletes it; an alarm in the past would also fire again at once, in a loop.
@@ -131,9 +131,14 @@ impl AlarmKeeper {
         let write = match (self.wanted, self.held) {
             (None, Held::Nothing) => return None,
             (None, _) => AlarmWrite::Delete,
-            (Some(latest), Held::At(at)) if now < at && at <= latest => return None,
-            // Planned earlier, written now: still never at or before `now`.
-            (Some(latest), _) => AlarmWrite::Set(latest.max(now.saturating_add(MIN_LEAD_MS))),
+            (Some(latest), Held::At(at)) if at <= latest => return None,
+            // Planned earlier, written now: still never at or before `now`, and what is
+            // written is what is wanted from now on.
+            (Some(latest), _) => {
+                let at = latest.max(now.saturating_add(MIN_LEAD_MS));
+                self.wanted = Some(at);
+                AlarmWrite::Set(at)
+            }
         };
         self.in_flight = Some(write);
         Some(write)
@@ -218,11 +223,23 @@ mod tests {
             keeper.plan(Some(past), NOW),
             Some(AlarmWrite::Set(NOW + MIN_LEAD_MS))
         );
-        // Even an alarm known to be held is not trusted once its time has come.
-        let mut keeper = holding(Some(NOW));
+    }
+
+    /// A deadline due within the time a call takes must not make every completion write again:
+    /// a written alarm whose time has come is about to fire.
+    #[test]
+    fn a_written_alarm_whose_time_came_is_kept_until_it_fires() {
+        let mut keeper = AlarmKeeper::new();
         assert_eq!(
-            keeper.plan(Some(NOW + 3_000), NOW),
-            Some(AlarmWrite::Set(NOW + 3_000))
+            keeper.plan(Some(NOW), NOW),
+            Some(AlarmWrite::Set(NOW + MIN_LEAD_MS))
+        );
+        assert_eq!(keeper.written(true, NOW + 5), None);
+        assert_eq!(keeper.plan(Some(NOW + 5), NOW + 5), None);
+        keeper.fired();
+        assert_eq!(
+            keeper.plan(Some(NOW + 5), NOW + 6),
+            Some(AlarmWrite::Set(NOW + 7))
         );
     }
 
@@ -332,6 +349,10 @@ mod tests {
     struct Calls {
         under_way: Option<(AlarmWrite, bool, bool)>,
         issued: u64,
+        /// A plan or a firing came while the call was under way.
+        changed_meanwhile: bool,
+        /// When the last call was made: a deadline already past is set just after it.
+        last_issued_at: u64,
     }
 
     impl Calls {
@@ -342,6 +363,7 @@ mod tests {
                     assert!(at > now, "seed {seed}: alarm {at} set at or before {now}");
                 }
                 self.issued += 1;
+                self.last_issued_at = now;
                 self.under_way = Some((write, false, rng.below(20) == 0));
             }
         }
@@ -362,6 +384,12 @@ mod tests {
                 storage.apply(write);
             }
             let next = keeper.written(!fails, now);
+            // A call is written again only for something new, never in a loop on its own.
+            assert!(
+                next.is_none() || std::mem::take(&mut self.changed_meanwhile),
+                "seed {seed}: {next:?} after {write:?} with nothing new"
+            );
+            self.changed_meanwhile = false;
             self.issue(next, now, rng, seed);
             fails
         }
@@ -392,6 +420,7 @@ mod tests {
                         if let Some(at) = storage.alarm.filter(|at| *at <= now) {
                             storage.handling = Some(at);
                             keeper.fired();
+                            calls.changed_meanwhile = true;
                             // The handler handles what is due: the deadline moves on.
                             deadline =
                                 deadline.map(
@@ -426,6 +455,7 @@ mod tests {
                         };
                         let write = keeper.plan(deadline, now);
                         latest = keeper.wanted;
+                        calls.changed_meanwhile |= calls.under_way.is_some();
                         calls.issue(write, now, &mut rng, seed);
                     }
                     // The call under way lands in storage (the JS call was made).
@@ -435,8 +465,10 @@ mod tests {
                             *landed = true;
                         }
                     }
-                    // The call under way completes; after a failure the next input plans.
+                    // The call under way completes, a little later; after a failure the next
+                    // input plans.
                     _ => {
+                        now += rng.below(8);
                         if calls.complete(&mut keeper, &mut storage, now, &mut rng, seed) {
                             let write = keeper.plan(deadline, now);
                             latest = keeper.wanted;
@@ -449,6 +481,7 @@ mod tests {
                         let at = storage.alarm.unwrap_or_else(|| {
                             panic!("seed {seed}: work to do by {latest}, no alarm held (now {now})")
                         });
+                        let latest = latest.max(calls.last_issued_at + MIN_LEAD_MS);
                         assert!(at <= latest, "seed {seed}: alarm {at} after {latest}");
                     }
                 }
