@@ -24,7 +24,9 @@ describe('Chat SDK (chat@4.41 + @chat-adapter/discord) receives the gateway even
     await d.connectReady({ webhookUrl: app.webhookUrl });
   });
   after(async () => {
-    await Promise.allSettled([d?.stop(), app?.stop(), rest?.stop()]);
+    const [, appStopped] = await Promise.allSettled([d?.stop(), app?.stop(), rest?.stop()]);
+    // A handler that threw in the background fails the suite.
+    if (appStopped.status === 'rejected') throw appStopped.reason;
   });
 
   const channelThread = () => `discord:${world.guildId}:${world.textChannelId}`;

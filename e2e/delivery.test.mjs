@@ -1,8 +1,8 @@
 // The delivery guarantee: durable outbox, per-channel order, retries, dead letters, signatures.
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { sleep, waitFor } from './harness/index.mjs';
-import { deployment, LONG_HEARTBEAT_MS, received } from './fixture.mjs';
+import { sleep, startReceiver, waitFor } from './harness/index.mjs';
+import { BOT_TOKEN, deployment, LONG_HEARTBEAT_MS, received } from './fixture.mjs';
 import { verifyGatewaySignature } from '../client/verify-signature.ts';
 
 const CHANNELS = ['1300000000000000701', '1300000000000000702', '1300000000000000703'];
@@ -108,7 +108,11 @@ describe('delivery', () => {
     const first = await stream(d, 20, 20);
     const answered = (rs, event) => rs.some((r) => content(r) === event.data.content && r.answeredAt);
     await d.receiver.waitFor((rs) => rs.some(held) && first.every((e) => e.data.content === 'n17' || answered(rs, e)));
-    await sleep(1000); // Their answers reach the object, which removes them from the outbox.
+    // Their answers reach the object, which removes them from the outbox: only n17 is left.
+    await waitFor(async () => {
+      const s = await d.status();
+      return s.delivery.delivered === first.length - 1 && s.delivery.pending === 1 ? s : null;
+    }, { timeoutMs: 10_000, message: 'every answered event removed from the outbox' });
     await d.worker.kill();
     d.receiver.setHandler(accepting(() => ({ status: 200, delayMs: 30 })));
     const during = await stream(d, 10, 20);
@@ -119,7 +123,11 @@ describe('delivery', () => {
       const ids = new Set(acceptedRequests(d.receiver).map(eventIdOf));
       return sent.every((e) => ids.has(`${e.sessionId}:${e.seq}`)) ? true : null;
     }, { timeoutMs: 30_000, message: 'every event delivered after the restart' });
-    await sleep(1000);
+    // Late duplicates: none can come once the outbox is empty and nothing is in flight.
+    await waitFor(async () => {
+      const s = await d.status();
+      return s.delivery.pending === 0 && s.delivery.inFlight === 0 ? s : null;
+    }, { timeoutMs: 30_000, message: 'outbox empty' });
     const heldRequests = d.receiver.requests.filter(held);
     assert.equal(heldRequests.length, 2, 'the request cut off by the kill is sent again, once');
     assert.equal(heldRequests[0].answeredAt, undefined, 'the first one was never answered');
@@ -162,13 +170,16 @@ describe('delivery', () => {
   test('garbage answers, dropped connections and redirects cost a retry, never the gateway', async () => {
     d = await deployment();
     await d.connectReady();
-    const replies = [{ destroy: true }, { status: 302, headers: { location: 'http://127.0.0.1:1/' } }, { status: 200, body: 'not json at all' }];
-    d.receiver.setHandler(accepting((req, index) => replies[index] ?? { status: 200 }));
+    // The redirect points at a live path of the same receiver: following it would deliver there.
+    const replies = [{ destroy: true }, { status: 302, headers: { location: `${d.receiver.url}/redirected` } }, { status: 200, body: 'not json at all' }];
+    d.receiver.setHandler(accepting((req, index) => (req.path === '/redirected' ? { status: 200 } : replies[index] ?? { status: 200 })));
     const { sent: [event] } = await d.dispatch({ preset: 'guild_message' });
-    await waitFor(() => (d.receiver.requests.length >= 3 ? true : null), { timeoutMs: 15_000 });
-    const status = await d.status();
-    assert.equal(status.delivery.pending, 0);
+    const status = await waitFor(async () => {
+      const s = await d.status();
+      return s.delivery.pending === 0 && s.delivery.delivered === 1 ? s : null;
+    }, { timeoutMs: 15_000, message: 'delivered after two failed attempts' });
     assert.equal(status.delivery.failedAttempts, 2);
+    assert.deepEqual(d.receiver.requests.map((r) => r.path), ['/webhook', '/webhook', '/webhook'], 'the redirect was never followed');
     assert.equal(d.receiver.requests.at(-1).json().data.id, event.data.id);
     assert.equal(status.state, 'connected');
   });
@@ -210,9 +221,23 @@ describe('disconnect with events pending', () => {
     assert.equal(status.state, 'disconnected');
     assert.equal(status.delivery.pending, 1, 'the event is kept');
     assert.ok(status.alarmWakeups - wakeups <= 1, `the alarm stays quiet (${status.alarmWakeups - wakeups} wake-ups)`);
-    d.receiver.setHandler(null);
-    await d.connectReady();
-    await d.receiver.waitFor((rs) => rs.some((r) => r.status !== 503 && r.json().data.id === event.data.id) || rs.filter((r) => r.json().data.id === event.data.id).length >= 2, 15_000);
-    await waitFor(async () => ((await d.status()).delivery.pending === 0 ? true : null), { timeoutMs: 15_000 });
+    // The next /connect names another webhook: the pending event goes there, answered 200 once.
+    const next = await startReceiver();
+    try {
+      const delivered = status.delivery.delivered;
+      await d.connectReady({ botToken: BOT_TOKEN, webhookUrl: `${next.url}/webhook` });
+      const arrived = await next.waitFor((rs) => rs.find((r) => r.headers['x-discord-gateway-event-id'] === `${event.sessionId}:${event.seq}`), 15_000);
+      assert.equal(arrived.json().data.id, event.data.id);
+      const after = await waitFor(async () => {
+        const s = await d.status();
+        return s.delivery.pending === 0 && s.delivery.inFlight === 0 ? s : null;
+      }, { timeoutMs: 15_000, message: 'outbox empty' });
+      assert.equal(after.delivery.delivered, delivered + 1, 'delivered rose by one');
+      assert.equal(after.delivery.deadLetters, 0, 'no dead letter');
+      assert.equal(next.requests.length, 1, 'answered 200 once');
+      assert.equal(d.receiver.requests.length, quiet, 'nothing more went to the old webhook');
+    } finally {
+      await next.stop();
+    }
   });
 });

@@ -10,8 +10,9 @@ export DGD_STATE_DIR="$DGD_ROOT/.state"
 
 # Pinned versions. wasm-bindgen-cli's version is not here: it is read from Cargo.lock.
 DGD_WORKER_BUILD_VERSION=0.8.7
-DGD_NODE_VERSION=22.23.3   # npm package node-linux-<arch>@<this>, used when the system node is < 22.12
-DGD_NODE_MIN=22.12.0
+DGD_NODE_VERSION=22.23.3   # npm package node-linux-<arch>@<this>, used when the system node is < 22.18
+# 22.18: the e2e suite imports .ts files (type stripping on by default); wrangler 4 needs 22.12.
+DGD_NODE_MIN=22.18.0
 
 dgd_log() { printf '[%s] %s\n' "${DGD_SCRIPT:-dgd}" "$*" >&2; }
 dgd_die() { dgd_log "error: $*"; exit 1; }

@@ -30,7 +30,7 @@ function recordingLogger(lines, prefix = 'chat-sdk') {
  * @returns {Promise<{url: string, webhookUrl: string, chat: Chat,
  *   requests: {headers: Record<string,string>, body: string, status?: number, response?: string}[],
  *   mentions: any[], directMessages: any[], reactions: any[],
- *   logs: {level: string, prefix: string, message: string, args: any[]}[],
+ *   logs: {level: string, prefix: string, message: string, args: any[]}[], backgroundErrors: string[],
  *   warnings(from?: number): string[], stop(): Promise<void>}>}
  */
 export async function startChatApp({ botToken, applicationId, apiUrl, userName = 'sim-bot' }) {
@@ -82,6 +82,9 @@ export async function startChatApp({ botToken, applicationId, apiUrl, userName =
 
   const requests = [];
   const background = new Set();
+  // Errors of the tasks Chat SDK hands to waitUntil (handlers run there): recorded, and stop()
+  // fails when there are any, so a handler that throws cannot pass unseen.
+  const backgroundErrors = [];
   const server = await serveLocal(async (req, res, body) => {
     const record = { headers: req.headers, body: body.toString('utf8') };
     requests.push(record);
@@ -97,7 +100,9 @@ export async function startChatApp({ botToken, applicationId, apiUrl, userName =
       const request = new Request(url, { method: 'POST', headers, body });
       const response = await chat.webhooks.discord(request, {
         waitUntil: (task) => {
-          const p = Promise.resolve(task).catch(() => {});
+          const p = Promise.resolve(task).catch((err) => {
+            backgroundErrors.push(String(err?.stack || err));
+          });
           background.add(p);
           p.finally(() => background.delete(p));
         },
@@ -120,15 +125,20 @@ export async function startChatApp({ botToken, applicationId, apiUrl, userName =
     directMessages,
     reactions,
     logs,
+    backgroundErrors,
     /** Warnings and errors logged since index `from`, one line each (e.g. "Reaction event missing user info"). */
     warnings: (from = 0) =>
       logs
         .slice(from)
         .filter((l) => l.level === 'warn' || l.level === 'error')
         .map((l) => `[${l.prefix}] ${l.message} ${safeJson(l.args, 400)}`),
+    /** Waits for the background tasks, stops the server, and throws if a task failed. */
     async stop() {
       await Promise.allSettled([...background]);
       await server.stop();
+      if (backgroundErrors.length > 0) {
+        throw new Error(`Chat SDK background tasks failed:\n${backgroundErrors.join('\n')}`);
+      }
     },
   };
 }

@@ -5,15 +5,14 @@ import { jsonOrText } from './http-client.mjs';
 import { spawnReady } from './spawn-ready.mjs';
 import { ROOT } from './util.mjs';
 
-/** Path of the gateway-sim binary: $DGD_SIM_BIN, else target/release, else target/debug. */
+/**
+ * Path of the gateway-sim binary: $DGD_SIM_BIN, else the release build in the target dir (what
+ * scripts/test builds). Never a debug build, which may be stale.
+ */
 export function simBinary() {
   if (process.env.DGD_SIM_BIN) return process.env.DGD_SIM_BIN;
   const targetDir = process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target');
-  for (const profile of ['release', 'debug']) {
-    const p = path.join(targetDir, profile, 'gateway-sim');
-    if (fs.existsSync(p)) return p;
-  }
-  return null;
+  return path.join(targetDir, 'release', 'gateway-sim');
 }
 
 /**
