@@ -53,9 +53,11 @@ export interface ConnectRequest {
   /** Where events are POSTed (https; http only with `ALLOW_INSECURE_WEBHOOKS`). */
   webhookUrl?: string;
   /**
-   * Sent as `x-discord-gateway-token` instead of the bot token, and used to sign requests
-   * (16-256 printable ASCII characters). Leave it out for an unmodified Chat SDK app: the
-   * adapter compares that header with its bot token.
+   * Signs each delivery the Standard Webhooks way (`webhook-id`, `webhook-timestamp`,
+   * `webhook-signature`; verify with the `standardwebhooks` package): `whsec_` and the base64 of
+   * 24-64 random bytes, or `"generate"` for a new one, returned once in `ConnectResponse`.
+   * Leave it out for an unmodified Chat SDK app: unsigned deliveries carry the bot token in
+   * `x-discord-gateway-token`, which is what the adapter checks.
    */
   webhookSecret?: string;
   /** Bit set (e.g. `46593`) or names; default: guilds, messages and reactions in guilds and DMs, content. */
@@ -73,6 +75,8 @@ export interface ConnectRequest {
 /** `202` answer to `POST /connect`. */
 export interface ConnectResponse {
   status: "connecting";
+  /** The secret generated for `webhookSecret: "generate"`, shown this once. */
+  webhookSecret?: string;
 }
 
 /** `200` answer to `POST /disconnect`. */
@@ -151,6 +155,11 @@ export interface Counters {
 export interface WebhookSummary {
   host: string;
   secretConfigured: boolean;
+  /**
+   * The secret was stored before signatures followed Standard Webhooks: it still signs, as the
+   * key `"whsec_" + base64(old secret)`; connect again with a `whsec_` secret to replace it.
+   */
+  legacySecret?: boolean;
 }
 
 /** How delivery to the webhook is going. */

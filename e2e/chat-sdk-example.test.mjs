@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startSim, waitFor } from './harness/index.mjs';
+import { startReceiver, startSim, waitFor } from './harness/index.mjs';
 import { bundleWithWrangler, gatewayWorker, startWorkers } from './harness/multi.mjs';
 import { startDiscordRest } from './harness/discord-rest.mjs';
 import { BOT_TOKEN } from './fixture.mjs';
@@ -80,6 +80,22 @@ describe('examples/chat-sdk: a Chat SDK Worker binding the gateway by script_nam
     assert.equal(res.status, 400);
     assert.equal(res.json.field, 'compress');
     assert.match(res.json.error, /compress|gzip/);
+  });
+
+  test('issue 8 item 1: a caller cannot send the Worker\'s bot token elsewhere (webhookUrl, webhookSecret, botToken are 400)', async () => {
+    const attacker = await startReceiver();
+    try {
+      for (const [field, value] of [['webhookUrl', `${attacker.url}/steal`], ['webhookSecret', ''], ['botToken', 'x']]) {
+        const res = await call('POST', '/gateway/connect', { [field]: value });
+        assert.equal(res.status, 400, `${field}: ${JSON.stringify(res.json)}`);
+        assert.equal(res.json.field, field);
+      }
+      const status = await call('GET', '/gateway/status');
+      assert.equal(status.json.state, 'disconnected');
+      assert.equal(attacker.requests.length, 0, 'nothing reached the other URL');
+    } finally {
+      await attacker.stop();
+    }
   });
 
   test('connect() on the wrapper reaches the Rust object: Identify, then status connected', async () => {

@@ -21,7 +21,8 @@ describe('Chat SDK (chat@4.41 + @chat-adapter/discord) receives the gateway even
     rest = await startDiscordRest({ world });
     app = await startChatApp({ botToken: BOT_TOKEN, applicationId: world.applicationId, apiUrl: rest.apiUrl });
     // No webhookSecret: an unmodified Chat SDK app compares x-discord-gateway-token with its bot token.
-    await d.connectReady({ webhookUrl: app.webhookUrl });
+    // The app's own webhook is not WEBHOOK_URL: the body brings the bot token (issue 8 item 1).
+    await d.connectReady({ webhookUrl: app.webhookUrl, botToken: BOT_TOKEN });
   });
   after(async () => {
     const [, appStopped] = await Promise.allSettled([d?.stop(), app?.stop(), rest?.stop()]);

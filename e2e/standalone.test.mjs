@@ -3,18 +3,21 @@
 // scripts/build-example, in real workerd, against the simulator. The object delivers to the
 // example's own /webhook, which verifies every delivery before recording it.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
 import { ROOT, startSim, startWorker, waitFor } from './harness/index.mjs';
 import { ADMIN_TOKEN, BOT_TOKEN, adminCall } from './fixture.mjs';
 
 const EXAMPLE = path.join(ROOT, 'examples', 'standalone');
 const BUILD_DIR = process.env.DGD_EXAMPLE_BUILD_DIR ?? path.join(EXAMPLE, 'build');
-const WEBHOOK_SECRET = 'e2e-standalone-webhook-secret-0123456789';
+const WEBHOOK_SECRET = 'whsec_ZTJlLXN0YW5kYWxvbmUtd2ViaG9vay1zZWNyZXQtMDEyMw==';
+const OTHER_SECRET = 'whsec_YW5vdGhlci1zZWNyZXQtMDEyMzQ1Njc4OWFiY2RlZg==';
 
-const sign = (timestamp, body) => createHmac('sha256', WEBHOOK_SECRET).update(`${timestamp}.${body}`).digest('hex');
+/** A Standard Webhooks signature made by the official package, as a sender with `secret` would. */
+const sign = (id, timestamp, body, secret = WEBHOOK_SECRET) =>
+  new Webhook(secret).sign(id, new Date(Number(timestamp) * 1000), body);
 
 describe('library mode: a Rust Worker with its own routes and webhook', () => {
   let sim;
@@ -113,42 +116,41 @@ describe('library mode: a Rust Worker with its own routes and webhook', () => {
       const prefix = `{"type":"GATEWAY_${event.type}","timestamp":${timestamp},"data":${event.raw.slice(0, -1)}`;
       assert.ok(recorded.body.startsWith(prefix), recorded.body);
       assert.ok(recorded.body.endsWith('}}'));
-      // The signature the example accepted is the HMAC of timestamp + "." + body, recomputed here.
-      assert.equal(recorded.signature, sign(recorded.signedAt, recorded.body));
-      assert.ok(Math.abs(Number(recorded.signedAt) - Date.now()) < 60_000);
+      // What the example accepted verifies with the official standardwebhooks package too.
+      const headers = { 'webhook-id': recorded.eventId, 'webhook-timestamp': recorded.signedAt, 'webhook-signature': recorded.signature };
+      assert.deepEqual(new Webhook(WEBHOOK_SECRET).verify(recorded.body, headers), JSON.parse(recorded.body));
     }
     const delivery = (await status()).delivery;
     assert.equal(delivery.pending, 0);
     assert.ok(delivery.delivered >= 3);
   });
 
-  test('/webhook refuses tampered, mis-signed, stale and unauthenticated deliveries with 401', async () => {
+  test('/webhook refuses tampered, replayed, mis-signed and stale deliveries with 401', async () => {
     const [original] = await events();
     const count = (await events()).length;
-    const fresh = String(Date.now());
+    const fresh = String(Math.floor(Date.now() / 1000));
     const tampered = original.body.replace('"data":{', '"data":{"injected":true,');
-    const deliver = (body, { token = WEBHOOK_SECRET, timestamp = fresh, signature = sign(timestamp, body), eventId } = {}) =>
+    const deliver = (body, { id = `forged:${Math.random()}`, timestamp = fresh, signature = sign(id, timestamp, body) } = {}) =>
       call('POST', '/webhook', {
         token: null,
         body,
         headers: {
-          'x-discord-gateway-token': token,
-          'x-discord-gateway-timestamp': timestamp,
-          'x-discord-gateway-signature': signature,
-          'x-discord-gateway-event-id': eventId ?? `forged:${Math.random()}`,
+          'webhook-id': id,
+          'webhook-timestamp': timestamp,
+          'webhook-signature': signature,
+          'x-discord-gateway-event-id': id,
         },
       });
-    // [name, pending answer, the reason the example gives]
+    const original_ = { id: original.eventId, timestamp: original.signedAt, signature: original.signature };
+    // [name, pending answer, the reason the official crate gives]
     const cases = [
-      ['tampered body, original signature', deliver(tampered, { timestamp: original.signedAt, signature: original.signature }), /signature does not match/],
-      ['tampered body, fresh timestamp, old signature', deliver(tampered, { signature: original.signature }), /signature does not match/],
-      ['wrong signature', deliver(original.body, { signature: 'ab'.repeat(32) }), /signature does not match/],
-      ['signed with another secret', deliver(original.body, {
-        signature: createHmac('sha256', 'another-secret-0123456789').update(`${fresh}.${original.body}`).digest('hex'),
-      }), /signature does not match/],
-      ['stale timestamp (6 min), valid signature', deliver(original.body, { timestamp: String(Date.now() - 6 * 60_000) }), /5 minutes/],
-      ['wrong x-discord-gateway-token', deliver(original.body, { token: 'not-the-secret-0123456789' }), /x-discord-gateway-token/],
-      ['bot token instead of the secret', deliver(original.body, { token: BOT_TOKEN }), /x-discord-gateway-token/],
+      ['tampered body, original signature', deliver(tampered, original_), /signature invalid/],
+      ['the original, replayed under a new event id', deliver(original.body, { ...original_, id: 'replayed:1' }), /signature invalid/],
+      ['tampered body, fresh timestamp, old signature', deliver(tampered, { signature: original.signature }), /signature invalid/],
+      ['wrong signature', deliver(original.body, { signature: `v1,${'A'.repeat(43)}=` }), /signature invalid/],
+      ['signed with another secret', deliver(original.body, { signature: sign('x', fresh, original.body, OTHER_SECRET), id: 'x' }), /signature invalid/],
+      ['stale timestamp (6 min), valid signature', deliver(original.body, { timestamp: String(Number(fresh) - 6 * 60) }), /too old/],
+      ['no signature headers (an unsigned delivery)', call('POST', '/webhook', { token: null, body: original.body, headers: { 'x-discord-gateway-token': BOT_TOKEN } }), /missing header/],
     ];
     for (const [name, pending, reason] of cases) {
       const res = await pending;
@@ -158,9 +160,8 @@ describe('library mode: a Rust Worker with its own routes and webhook', () => {
     assert.equal((await events()).length, count, 'nothing refused was recorded');
 
     // The same checks accept a correctly signed delivery, once per event id.
-    const body = original.body.replace(/"timestamp":\d+/, `"timestamp":${fresh}`);
-    assert.equal((await deliver(body, { eventId: 'manual:1' })).status, 200);
-    assert.equal((await deliver(body, { eventId: 'manual:1' })).status, 200);
+    assert.equal((await deliver(original.body, { id: 'manual:1' })).status, 200);
+    assert.equal((await deliver(original.body, { id: 'manual:1' })).status, 200);
     const after = await events();
     assert.equal(after.length, count + 1);
     assert.equal(after.at(-1).eventId, 'manual:1');

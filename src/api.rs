@@ -18,6 +18,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::signature::{secret_from_key, SigningKey, GENERATED_KEY_BYTES};
 use crate::delivery::webhook_url::validate_webhook_url;
 use crate::gateway::config::validate_token;
 use crate::gateway::{
@@ -36,6 +37,8 @@ pub const DEAD_LETTERS_PATH: &str = "/dead-letters";
 pub const REPLAY_DEAD_LETTERS_PATH: &str = "/dead-letters/replay";
 /// Path of the dead-letter drop route.
 pub const DROP_DEAD_LETTERS_PATH: &str = "/dead-letters/drop";
+/// The `webhookSecret` that asks for a new, generated secret.
+pub const GENERATE_SECRET: &str = "generate";
 /// Request bodies larger than this are refused.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -60,7 +63,9 @@ pub struct ConnectRequest {
     /// Where events are POSTed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
-    /// Sent as `x-discord-gateway-token` instead of the bot token, and used to sign requests.
+    /// Signs each delivery the Standard Webhooks way: `whsec_` and the base64 of 24-64 random
+    /// bytes, or `"generate"` for a new one (returned once, in the answer). Without it
+    /// deliveries are unsigned and carry the bot token in `x-discord-gateway-token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
     /// Gateway intents; default: guilds, messages and reactions in guilds and DMs, content.
@@ -206,6 +211,12 @@ pub struct WebhookTarget {
 }
 
 impl WebhookTarget {
+    /// The key deliveries are signed with, if a secret is set. A secret stored before
+    /// signatures followed Standard Webhooks still gives one ([`SigningKey::from_stored`]).
+    pub fn signing_key(&self) -> Option<SigningKey> {
+        self.secret.as_deref().map(SigningKey::from_stored)
+    }
+
     /// The host of the URL, which is all the status shows of it.
     pub fn host(&self) -> &str {
         let rest = self
@@ -259,18 +270,23 @@ impl ConnectRequest {
         })
     }
 
-    /// Fills the fields this request leaves out from `defaults` (the Worker's environment).
-    pub fn or(self, defaults: Self) -> Self {
-        Self {
-            bot_token: self.bot_token.or(defaults.bot_token),
-            webhook_url: self.webhook_url.or(defaults.webhook_url),
-            webhook_secret: self.webhook_secret.or(defaults.webhook_secret),
-            intents: self.intents.or(defaults.intents),
-            events: self.events.or(defaults.events),
-            compress: self.compress.or(defaults.compress),
-            shard: self.shard.or(defaults.shard),
-            delivery: self.delivery.or(defaults.delivery),
+    /// Replaces `"webhookSecret": "generate"` with a new `whsec_` secret made of the key `draw`
+    /// gives (32 bytes from the platform's CSPRNG), and returns that secret so that the caller
+    /// can be told it. `draw` is called only then.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `draw` fails with.
+    pub fn generate_secret_if_asked(
+        &mut self,
+        draw: impl FnOnce() -> Result<[u8; GENERATED_KEY_BYTES], ApiError>,
+    ) -> Result<Option<String>, ApiError> {
+        if self.webhook_secret.as_deref() != Some(GENERATE_SECRET) {
+            return Ok(None);
         }
+        let secret = secret_from_key(&draw()?);
+        self.webhook_secret = Some(secret.clone());
+        Ok(Some(secret))
     }
 
     /// Checks every field and builds the settings, naming the field and the rule on failure.
@@ -296,16 +312,15 @@ impl ConnectRequest {
 
         let secret = match self.webhook_secret {
             None => None,
-            Some(secret) if secret.is_empty() => None,
+            Some(secret) if secret.is_empty() => {
+                return Err(ApiError::bad_request(
+                    Some("webhookSecret"),
+                    "webhookSecret is empty: leave it out for unsigned deliveries, or pass a whsec_ secret",
+                ))
+            }
             Some(secret) => {
-                let valid = (16..=256).contains(&secret.len())
-                    && secret.bytes().all(|b| b.is_ascii_graphic());
-                if !valid {
-                    return Err(ApiError::bad_request(
-                        Some("webhookSecret"),
-                        "webhookSecret must be 16-256 printable ASCII characters without spaces",
-                    ));
-                }
+                SigningKey::parse(&secret)
+                    .map_err(|e| ApiError::bad_request(Some("webhookSecret"), e.to_string()))?;
                 Some(secret)
             }
         };
@@ -358,18 +373,35 @@ impl ConnectRequest {
 }
 
 /// `202` answer to `POST /connect`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ConnectResponse {
     /// Always `"connecting"`.
     pub status: String,
+    /// The secret generated for `"webhookSecret": "generate"`, shown this once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 impl ConnectResponse {
-    /// The only answer.
-    pub fn connecting() -> Self {
+    /// The answer, with the secret generated for this request if one was.
+    pub fn connecting(generated_secret: Option<String>) -> Self {
         Self {
             status: "connecting".into(),
+            webhook_secret: generated_secret,
         }
+    }
+}
+
+impl fmt::Debug for ConnectResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectResponse")
+            .field("status", &self.status)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
     }
 }
 
@@ -497,6 +529,11 @@ pub struct WebhookSummary {
     pub host: String,
     /// Whether a webhook secret is configured.
     pub secret_configured: bool,
+    /// The secret was stored before signatures followed Standard Webhooks (not `whsec_`): it
+    /// still signs, as the key `whsec_` + base64 of the old secret; connect again with a
+    /// `whsec_` secret to replace it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_secret: bool,
 }
 
 /// `200` answer to `GET /status`. Never contains a token or secret.
@@ -575,7 +612,7 @@ mod tests {
     #[test]
     fn a_full_request_validates() {
         let settings = request(&format!(
-            r#"{{"botToken":"Bot {TOKEN}","webhookUrl":"https://bot.example.com/api/webhooks/discord","webhookSecret":"0123456789abcdef","intents":["GUILDS","GUILD_MESSAGES"],"events":["*"],"compress":"zlib-stream","shard":[0,1]}}"#
+            r#"{{"botToken":"Bot {TOKEN}","webhookUrl":"https://bot.example.com/api/webhooks/discord","webhookSecret":"whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3","intents":["GUILDS","GUILD_MESSAGES"],"events":["*"],"compress":"zlib-stream","shard":[0,1]}}"#
         ))
         .unwrap();
         assert_eq!(settings.gateway.token, TOKEN);
@@ -586,7 +623,7 @@ mod tests {
             TransportCompression::ZlibStream
         );
         assert_eq!(settings.webhook.host(), "bot.example.com");
-        assert!(!format!("{settings:?}").contains("0123456789abcdef"));
+        assert!(!format!("{settings:?}").contains("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"));
         assert!(!format!("{settings:?}").contains(TOKEN));
     }
 
@@ -668,17 +705,7 @@ mod tests {
     }
 
     #[test]
-    fn request_fields_override_environment_defaults() {
-        let env = ConnectRequest {
-            bot_token: Some(TOKEN.into()),
-            webhook_url: Some("https://env.example/hook".into()),
-            ..Default::default()
-        };
-        let body =
-            ConnectRequest::from_json(br#"{"webhookUrl":"https://body.example/hook"}"#).unwrap();
-        let settings = body.or(env).validate(false).unwrap();
-        assert_eq!(settings.webhook.host(), "body.example");
-        assert_eq!(settings.delivery, DeliverySettings::default());
+    fn empty_and_oversized_bodies() {
         assert_eq!(
             ConnectRequest::from_json(b"  ").unwrap(),
             ConnectRequest::default()
@@ -688,6 +715,58 @@ mod tests {
                 .unwrap_err()
                 .status,
             413
+        );
+    }
+
+    #[test]
+    fn issue_8_secrets_are_whsec_and_never_empty() {
+        let with = |secret: &str| {
+            request(&format!(
+                r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","webhookSecret":"{secret}"}}"#
+            ))
+        };
+        for bad in [
+            "",
+            "0123456789abcdef0123456789abcdef",
+            "whsec_c2hvcnQ=",
+            "whsec_***",
+        ] {
+            let error = with(bad).expect_err(bad);
+            assert_eq!(
+                (error.status, error.field.as_deref()),
+                (400, Some("webhookSecret")),
+                "{bad}"
+            );
+        }
+        let good = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+        assert_eq!(with(good).unwrap().webhook.secret.as_deref(), Some(good));
+    }
+
+    #[test]
+    fn issue_8_item_2_generate_makes_a_new_whsec_secret() {
+        let mut request = ConnectRequest::from_json(
+            format!(r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","webhookSecret":"generate"}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        let secret = request
+            .generate_secret_if_asked(|| Ok([9; 32]))
+            .unwrap()
+            .unwrap();
+        let settings = request.validate(false).unwrap();
+        assert_eq!(settings.webhook.secret.as_deref(), Some(secret.as_str()));
+        assert!(SigningKey::parse(&secret).is_ok());
+        let answer = ConnectResponse::connecting(Some(secret.clone()));
+        assert!(serde_json::to_string(&answer).unwrap().contains(&secret));
+        assert!(!format!("{answer:?}").contains(&secret));
+        // Anything else is left alone.
+        let mut plain = ConnectRequest::default();
+        let never = || -> Result<[u8; 32], ApiError> { unreachable!("not asked") };
+        assert_eq!(plain.generate_secret_if_asked(never), Ok(None));
+        assert_eq!(plain.webhook_secret, None);
+        assert_eq!(
+            serde_json::to_string(&ConnectResponse::connecting(None)).unwrap(),
+            r#"{"status":"connecting"}"#
         );
     }
 

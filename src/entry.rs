@@ -3,7 +3,8 @@
 //! `POST /connect`, `POST /disconnect`, `GET /status` and the dead-letter routes, each behind
 //! `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`. `?name=` picks the object (one per bot).
 //! `/connect` fills `botToken`, `webhookUrl` and `webhookSecret` from `DISCORD_BOT_TOKEN`,
-//! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them.
+//! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them, and only for the
+//! environment's own webhook or a host in `ALLOWED_WEBHOOK_HOSTS` ([`crate::credentials`]).
 
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result};
 
@@ -12,8 +13,9 @@ use crate::api::{
     DROP_DEAD_LETTERS_PATH, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
 };
 use crate::auth::bearer_token_matches;
+use crate::credentials::{AllowedHosts, EnvironmentCredentials};
 use crate::durable_object::routes::not_found;
-use crate::durable_object::runtime::env_string;
+use crate::durable_object::runtime::{env_string, insecure_webhooks_allowed};
 
 /// The Durable Object binding the entry forwards to.
 pub const BINDING: &str = "DISCORD_GATEWAY";
@@ -46,13 +48,19 @@ fn instance_name(req: &Request) -> std::result::Result<String, ApiError> {
     }
 }
 
-fn environment_defaults(env: &Env) -> ConnectRequest {
-    ConnectRequest {
+/// The environment's credentials and where they may go; `503` when `ALLOWED_WEBHOOK_HOSTS`
+/// cannot be read (a misconfiguration must not widen or silently narrow the rule).
+fn environment_credentials(env: &Env) -> std::result::Result<EnvironmentCredentials, ApiError> {
+    let allowed_hosts =
+        AllowedHosts::parse(&env_string(env, "ALLOWED_WEBHOOK_HOSTS").unwrap_or_default())
+            .map_err(|e| ApiError::new(503, None, e))?;
+    Ok(EnvironmentCredentials {
         bot_token: env_string(env, "DISCORD_BOT_TOKEN"),
         webhook_url: env_string(env, "WEBHOOK_URL"),
         webhook_secret: env_string(env, "WEBHOOK_SECRET"),
-        ..ConnectRequest::default()
-    }
+        allowed_hosts,
+        allow_insecure_webhooks: insecure_webhooks_allowed(env),
+    })
 }
 
 #[event(fetch)]
@@ -100,8 +108,10 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     init.with_method(route_method.clone());
     if path == CONNECT_PATH {
         let body = req.bytes().await.unwrap_or_default();
-        let request = match ConnectRequest::from_json(&body) {
-            Ok(request) => request.or(environment_defaults(&env)),
+        let request = match ConnectRequest::from_json(&body)
+            .and_then(|request| environment_credentials(&env)?.fill(request))
+        {
+            Ok(request) => request,
             Err(e) => return error(&e),
         };
         headers.set("content-type", "application/json")?;

@@ -7,6 +7,7 @@
 //! - [`gateway`]: the sans-IO protocol engine (pure Rust, tested natively).
 //! - [`delivery`]: the webhook envelope, URL policy and outbox.
 //! - [`api`]: the control API types shared by every caller.
+//! - [`credentials`]: which of the Worker's environment credentials a `/connect` may use.
 //! - `alarm`: when the object's one alarm fires (native tests; used by the object).
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
 //! - `GatewayStub` (Wasm only): its control API for other Rust Workers.
@@ -16,6 +17,7 @@
 mod alarm;
 pub mod api;
 pub mod auth;
+pub mod credentials;
 pub mod delivery;
 pub mod gateway;
 

@@ -6,7 +6,8 @@
 
 use std::fmt::Write as _;
 
-/// The request header that carries the gateway token to the webhook.
+/// The request header that carries the bot token to the webhook on unsigned deliveries (no
+/// `webhookSecret`); signed deliveries carry no credential (see [`super::signature`]).
 ///
 /// The Chat SDK adapter compares it with its bot token by plain equality.
 pub const GATEWAY_TOKEN_HEADER: &str = "x-discord-gateway-token";

@@ -13,6 +13,7 @@ use crate::api::{
     DeadLetterSelection, DisconnectResponse, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
     DROP_DEAD_LETTERS_PATH, MAX_DEAD_LETTERS, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
 };
+use crate::delivery::signature::GENERATED_KEY_BYTES;
 
 /// A JSON response with a status code.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
@@ -48,14 +49,16 @@ pub async fn handle(runtime: &Rc<Runtime>, mut req: Request) -> Result<Response>
     match path.as_str() {
         CONNECT_PATH if method == Method::Post => {
             let body = req.bytes().await.unwrap_or_default();
-            let settings = match ConnectRequest::from_json(&body)
-                .and_then(|request| request.validate(runtime.insecure_webhooks))
-            {
+            let mut generated = None;
+            let settings = match ConnectRequest::from_json(&body).and_then(|mut request| {
+                generated = request.generate_secret_if_asked(random_key)?;
+                request.validate(runtime.insecure_webhooks)
+            }) {
                 Ok(settings) => settings,
                 Err(e) => return error(&e),
             };
             runtime.connect(settings)?;
-            json(202, &ConnectResponse::connecting())
+            json(202, &ConnectResponse::connecting(generated))
         }
         DISCONNECT_PATH if method == Method::Post => {
             runtime.disconnect()?;
@@ -94,6 +97,19 @@ pub async fn handle(runtime: &Rc<Runtime>, mut req: Request) -> Result<Response>
         STATUS_PATH | DEAD_LETTERS_PATH => method_not_allowed("GET"),
         _ => error(&not_found()),
     }
+}
+
+/// A key for a generated webhook secret, from the platform's CSPRNG (`crypto.getRandomValues`).
+fn random_key() -> std::result::Result<[u8; GENERATED_KEY_BYTES], ApiError> {
+    let mut key = [0; GENERATED_KEY_BYTES];
+    getrandom::fill(&mut key).map_err(|e| {
+        ApiError::new(
+            503,
+            Some("webhookSecret"),
+            format!("could not draw a random secret: {e}"),
+        )
+    })?;
+    Ok(key)
 }
 
 /// The answer for an unknown route, listing the routes there are.

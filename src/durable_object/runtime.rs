@@ -75,6 +75,11 @@ pub fn env_string(env: &Env, name: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Whether `ALLOW_INSECURE_WEBHOOKS` is `true` (local development only).
+pub fn insecure_webhooks_allowed(env: &Env) -> bool {
+    env_string(env, "ALLOW_INSECURE_WEBHOOKS").as_deref() == Some("true")
+}
+
 /// A seed for the engine's jitter from the platform's CSPRNG. Jitter needs no secrecy, so if
 /// the CSPRNG fails the clock is good enough.
 fn random_seed() -> u64 {
@@ -103,8 +108,7 @@ impl Runtime {
         });
         let directory = Directory::default().restore(stored_channels);
         let settings = store.settings()?;
-        let insecure_webhooks =
-            env_string(&env, "ALLOW_INSECURE_WEBHOOKS").as_deref() == Some("true");
+        let insecure_webhooks = insecure_webhooks_allowed(&env);
         let api_base = env_string(&env, "DISCORD_API_BASE")
             .unwrap_or_else(|| "https://discord.com/api/v10".to_owned())
             .trim_end_matches('/')
@@ -427,6 +431,7 @@ impl Runtime {
             webhook: self.settings.borrow().as_ref().map(|s| WebhookSummary {
                 host: s.webhook.host().to_owned(),
                 secret_configured: s.webhook.secret.is_some(),
+                legacy_secret: s.webhook.signing_key().is_some_and(|key| key.is_legacy()),
             }),
             delivery: DeliveryStatus {
                 pending: lanes.pending() as u64,

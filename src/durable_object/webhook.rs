@@ -12,7 +12,7 @@ use crate::api::{ConnectSettings, WebhookTarget, MAX_DEAD_LETTERS};
 use crate::delivery::envelope::{EVENT_ID_HEADER, GATEWAY_TOKEN_HEADER};
 use crate::delivery::lanes::Finished;
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
-use crate::delivery::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::delivery::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Starts deliveries for due events of idle channels, up to the concurrency bound.
 pub fn pump(runtime: &Rc<Runtime>) {
@@ -58,22 +58,26 @@ pub fn pump(runtime: &Rc<Runtime>) {
     }
 }
 
+/// The request for one attempt. Signed (a secret is set): the Standard Webhooks headers, and no
+/// credential at all. Unsigned: the bot token in `x-discord-gateway-token`, which is how the
+/// Chat SDK adapter authenticates the gateway. Both carry `x-discord-gateway-event-id`.
 fn build_request(target: &WebhookTarget, token: &str, row: &OutboxRow) -> worker::Result<Request> {
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
-    headers.set(
-        GATEWAY_TOKEN_HEADER,
-        target.secret.as_deref().unwrap_or(token),
-    )?;
-    headers.set(EVENT_ID_HEADER, &row.event_id())?;
-    if let Some(secret) = &target.secret {
-        // Signed at each attempt, so the timestamp tells the receiver how fresh the request is.
-        let timestamp = now().to_string();
-        headers.set(TIMESTAMP_HEADER, &timestamp)?;
-        headers.set(
-            SIGNATURE_HEADER,
-            &sign(secret, &timestamp, row.body.as_bytes()),
-        )?;
+    let event_id = row.event_id();
+    headers.set(EVENT_ID_HEADER, &event_id)?;
+    match target.signing_key() {
+        Some(key) => {
+            // Signed at each attempt, so the timestamp tells the receiver how fresh it is.
+            let timestamp = now() / 1_000;
+            headers.set(ID_HEADER, &event_id)?;
+            headers.set(TIMESTAMP_HEADER, &timestamp.to_string())?;
+            headers.set(
+                SIGNATURE_HEADER,
+                &key.sign(&event_id, timestamp, row.body.as_bytes()),
+            )?;
+        }
+        None => headers.set(GATEWAY_TOKEN_HEADER, token)?,
     }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)

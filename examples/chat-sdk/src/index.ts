@@ -61,11 +61,19 @@ async function gatewayRoute(request: Request, env: Env, path: string): Promise<R
       // Optional JSON body: more connect options (intents, events, compress, shard, delivery).
       const text = await request.text();
       const options: ConnectRequest = text ? JSON.parse(text) : {};
+      // The Worker's own credentials go to its own webhook only: a caller may not redirect them
+      // (nor sign, which the Chat SDK adapter cannot check). Its options come first, so that
+      // nothing in them replaces what is set here.
+      for (const field of ["webhookUrl", "webhookSecret", "botToken"] as const) {
+        if (field in options) {
+          return json({ error: `${field} is set by this Worker: leave it out`, field }, 400);
+        }
+      }
       return json(
         await gateway.connect({
+          ...options,
           botToken: env.DISCORD_BOT_TOKEN,
           webhookUrl: new URL(WEBHOOK_PATH, request.url).href,
-          ...options,
         }),
         202,
       );

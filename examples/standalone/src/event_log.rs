@@ -1,6 +1,7 @@
 //! `EventLog`: a tiny SQLite-backed Durable Object that keeps the deliveries `/webhook`
 //! accepted, so that they can be read back (`GET /events`) from any isolate. Deduplicates by
-//! `x-discord-gateway-event-id`, as a real receiver should: a retried delivery is recorded once.
+//! the signed `webhook-id` (the event id), as a real receiver should: a retried delivery is
+//! recorded once.
 
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -18,13 +19,13 @@ const MAX_EVENTS: i64 = 1_000;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordedEvent {
-    /// `x-discord-gateway-event-id` (`session_id:seq`).
+    /// `webhook-id` (`session_id:seq`, the same as `x-discord-gateway-event-id`).
     pub event_id: String,
     /// The envelope's `type`, e.g. `GATEWAY_MESSAGE_CREATE`.
     pub event_type: String,
-    /// `x-discord-gateway-timestamp` of the delivery.
+    /// `webhook-timestamp` of the delivery (seconds).
     pub signed_at: String,
-    /// `x-discord-gateway-signature` of the delivery (verified before recording).
+    /// `webhook-signature` of the delivery (verified before recording).
     pub signature: String,
     /// The raw request body, byte for byte (UTF-8).
     pub body: String,

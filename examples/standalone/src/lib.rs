@@ -7,8 +7,8 @@
 //!   `discord_gateway_do::GatewayStub`, with `webhookUrl` = this Worker's
 //!   `/webhook` and `webhookSecret` = the `WEBHOOK_SECRET` secret.
 //! - `POST /disconnect`, `GET /status` (admin): the same, through the stub.
-//! - `POST /webhook`: checks `x-discord-gateway-token`, the timestamp (at most 5 minutes off)
-//!   and the HMAC signature ([`verify`]), answers `401` otherwise, and records the event.
+//! - `POST /webhook`: verifies the Standard Webhooks signature and timestamp with the official
+//!   `standardwebhooks` crate ([`verify`]), answers `401` otherwise, and records the event.
 //! - `GET /events` (admin): what `/webhook` accepted, from the `EventLog` Durable Object.
 //!
 //! The Durable Object classes are exported from the Wasm module by re-exporting them:

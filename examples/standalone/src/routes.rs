@@ -3,22 +3,18 @@
 
 use discord_gateway_do::api::{ApiError, ConnectRequest};
 use discord_gateway_do::auth::bearer_token_matches;
-use discord_gateway_do::delivery::envelope::{EVENT_ID_HEADER, GATEWAY_TOKEN_HEADER};
-use discord_gateway_do::delivery::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use discord_gateway_do::delivery::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use discord_gateway_do::{GatewayStub, GatewayStubError};
 use serde::Deserialize;
-use worker::{
-    event, Context, Date, Env, Headers, Method, Request, RequestInit, Response, Result, Stub,
-};
+use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result, Stub};
 
 use crate::event_log::{RecordedEvent, LIST_PATH, RECORD_PATH};
-use crate::verify::{check_delivery, DeliveryHeaders};
+use crate::verify::{check_delivery, WebhookError};
 
 /// The gateway object's binding (wrangler.toml).
 const GATEWAY_BINDING: &str = "DISCORD_GATEWAY";
 /// The event log's binding (wrangler.toml).
 const EVENT_LOG_BINDING: &str = "EVENT_LOG";
-/// Header with the delivery's stable id.
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -81,28 +77,26 @@ async fn connect(mut req: Request, env: &Env) -> Result<Response> {
     )
 }
 
-/// `POST /webhook`: checks token, timestamp and signature (`401` otherwise), then records the
-/// event in the [`EventLog`](crate::EventLog).
+/// `POST /webhook`: verifies the Standard Webhooks signature (`401` otherwise), then records
+/// the event in the [`EventLog`](crate::EventLog).
 async fn webhook(mut req: Request, env: &Env) -> Result<Response> {
     let Some(secret) = env_string(env, "WEBHOOK_SECRET") else {
         return error(&ApiError::new(503, None, "WEBHOOK_SECRET is not set"));
     };
     let body = req.bytes().await?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
-    let (token, timestamp, signature) = (
-        header(GATEWAY_TOKEN_HEADER),
-        header(TIMESTAMP_HEADER),
-        header(SIGNATURE_HEADER),
-    );
-    let headers = DeliveryHeaders {
-        token: token.as_deref(),
-        timestamp: timestamp.as_deref(),
-        signature: signature.as_deref(),
-    };
-    let now_ms = Date::now().as_millis();
-    if let Err(rejection) = check_delivery(&secret, headers, &body, now_ms) {
-        return error(&ApiError::new(401, None, rejection.to_string()));
+    match check_delivery(&secret, header, &body) {
+        Ok(()) => {}
+        Err(WebhookError::InvalidSecret(_)) => {
+            return error(&ApiError::new(
+                503,
+                None,
+                "WEBHOOK_SECRET is not a whsec_ secret",
+            ))
+        }
+        Err(rejection) => return error(&ApiError::new(401, None, rejection.to_string())),
     }
+    let (timestamp, signature) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
 
     #[derive(Deserialize)]
     struct Envelope {
@@ -110,7 +104,8 @@ async fn webhook(mut req: Request, env: &Env) -> Result<Response> {
         event_type: String,
     }
     let (Some(event_id), Ok(envelope), Ok(body)) = (
-        header(EVENT_ID_HEADER),
+        // The signed id (the same as x-discord-gateway-event-id), so a replay cannot pose as new.
+        header(ID_HEADER),
         serde_json::from_slice::<Envelope>(&body),
         String::from_utf8(body),
     ) else {
