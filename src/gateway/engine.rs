@@ -12,15 +12,16 @@ use super::backoff::Backoff;
 use super::close_code::{self, CloseDisposition, StopReason};
 use super::compression::Decompressor;
 use super::config::{EventFilter, GatewayConfig};
-use super::identify_budget::{IdentifyBudget, SessionStartLimit};
+use super::identify_budget::IdentifyBudget;
+use super::io::{Action, ConnectionId, Dispatch, GatewayInfo, Input, RequestFailure, SendError};
 use super::jitter::{scale, Jitter};
-use super::payload::{self, MAX_SEND_BYTES};
+use super::opcode::Opcode;
+use super::payload::{self, gateway_query, MAX_SEND_BYTES};
+use super::phase::{Connection, Heartbeat, Phase, Stage};
 use super::scan::{scan, RawPayload};
 use super::send_window::{Priority, SendWindow};
 use super::session::{LastClose, Session, SessionSnapshot};
-use super::status::{
-    ConnectionState, Counters, EngineStatus, HeartbeatStatus, WaitReason, Waiting,
-};
+use super::status::{self, ConnectionState, Counters, EngineStatus, HeartbeatStatus, WaitReason};
 
 /// Frames larger than this are counted and skipped without being read.
 pub const MAX_INBOUND_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -38,232 +39,6 @@ pub const HEARTBEAT_INTERVAL_RANGE_MS: (u64, u64) = (1_000, 10 * 60 * 1_000);
 pub const RESUMABLE_CLOSE_CODE: u16 = 4000;
 /// Close code the client uses when the session should end.
 pub const SESSION_ENDING_CLOSE_CODE: u16 = 1000;
-
-/// Names one socket. Inputs about a socket that is no longer current are ignored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnectionId(pub u64);
-
-/// The answer of `GET /gateway/bot`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct GatewayInfo {
-    /// The WebSocket URL to connect to (without query).
-    pub url: String,
-    /// Recommended shard count.
-    #[serde(default)]
-    pub shards: u32,
-    /// The Identify budget.
-    pub session_start_limit: SessionStartLimit,
-}
-
-#[derive(Deserialize)]
-struct WireSessionStartLimit {
-    total: u32,
-    remaining: u32,
-    reset_after: u64,
-    max_concurrency: u32,
-}
-
-#[derive(Deserialize)]
-struct WireGatewayInfo {
-    url: String,
-    #[serde(default)]
-    shards: u32,
-    session_start_limit: WireSessionStartLimit,
-}
-
-impl GatewayInfo {
-    /// Parses the JSON body of `GET /gateway/bot`.
-    pub fn from_json(body: &str) -> Result<Self, String> {
-        let wire: WireGatewayInfo = serde_json::from_str(body)
-            .map_err(|e| format!("unexpected /gateway/bot response: {e}"))?;
-        let limit = wire.session_start_limit;
-        Ok(Self {
-            url: wire.url,
-            shards: wire.shards,
-            session_start_limit: SessionStartLimit {
-                total: limit.total,
-                remaining: limit.remaining,
-                reset_after: limit.reset_after,
-                max_concurrency: limit.max_concurrency,
-            },
-        })
-    }
-}
-
-/// Why an HTTP request (gateway info or the WebSocket upgrade) failed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RequestFailure {
-    /// The HTTP status, or `None` for a network error or timeout.
-    pub status: Option<u16>,
-    /// `Retry-After`, in milliseconds.
-    pub retry_after_ms: Option<u64>,
-}
-
-/// Something that happened, reported to the engine.
-#[derive(Debug)]
-pub enum Input<'a> {
-    /// The user asked to connect with this configuration. Clears a stop.
-    Connect(GatewayConfig),
-    /// The runtime restarted with this stored configuration: continue from the restored
-    /// snapshot, unless it records a stop.
-    Recover(GatewayConfig),
-    /// The user asked to disconnect: end the session and forget it.
-    Disconnect,
-    /// `GET /gateway/bot` succeeded.
-    GatewayInfo(GatewayInfo),
-    /// `GET /gateway/bot` failed.
-    GatewayInfoFailed(RequestFailure),
-    /// The socket asked for by [`Action::OpenSocket`] is open.
-    SocketOpened(ConnectionId),
-    /// The socket could not be opened.
-    SocketFailed(ConnectionId, RequestFailure),
-    /// A text frame arrived.
-    Text(ConnectionId, &'a str),
-    /// A binary frame arrived.
-    Binary(ConnectionId, &'a [u8]),
-    /// The socket closed.
-    SocketClosed {
-        /// Which socket.
-        id: ConnectionId,
-        /// The close code (1006 when the connection dropped).
-        code: u16,
-        /// The close reason.
-        reason: &'a str,
-    },
-    /// The time given by [`Engine::next_wakeup`] has come (early or late calls are harmless).
-    Timer,
-}
-
-/// A dispatch to forward to the webhook.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Dispatch {
-    /// The dispatch type, e.g. `MESSAGE_CREATE`.
-    pub event_type: String,
-    /// Its sequence number in the session.
-    pub sequence: u64,
-    /// The session it belongs to (with `sequence`, a stable identity across replays).
-    pub session_id: String,
-    /// The raw `d` JSON text, byte for byte as received.
-    pub data: String,
-}
-
-/// Something the caller must do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Fetch `GET /gateway/bot` with the configured token; report the result.
-    FetchGatewayInfo,
-    /// Open a WebSocket at `url`; report [`Input::SocketOpened`] or [`Input::SocketFailed`].
-    OpenSocket {
-        /// The new socket's id.
-        id: ConnectionId,
-        /// The full URL, query included.
-        url: String,
-    },
-    /// Send a text frame.
-    Send {
-        /// On which socket.
-        id: ConnectionId,
-        /// The payload (never over [`MAX_SEND_BYTES`]).
-        payload: String,
-    },
-    /// Close the socket; no [`Input::SocketClosed`] is needed for it afterwards.
-    Close {
-        /// Which socket.
-        id: ConnectionId,
-        /// The close code.
-        code: u16,
-        /// The close reason.
-        reason: &'static str,
-    },
-    /// Forward a dispatch. Store it durably together with its sequence number.
-    Forward(Dispatch),
-    /// A dispatch that is not forwarded but matches the observed types
-    /// ([`Engine::observe`]): for the caller's own bookkeeping.
-    Observe(Dispatch),
-    /// Store this snapshot; hand it to [`Engine::restore`] after a restart.
-    Persist(SessionSnapshot),
-}
-
-/// Why [`Engine::send_command`] refused a payload.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SendError {
-    /// No session is ready to send on.
-    NotConnected,
-    /// The payload is not a gateway payload (a JSON object with a numeric `op`).
-    Malformed(String),
-    /// The payload is over Discord's limit.
-    TooLarge {
-        /// The payload size.
-        size: usize,
-    },
-    /// The 120-per-minute budget (less the heartbeat reserve) is used up.
-    RateLimited {
-        /// When a slot frees up (ms since epoch).
-        retry_at: u64,
-    },
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotConnected => f.write_str("no gateway session is ready"),
-            Self::Malformed(why) => write!(f, "not a gateway payload: {why}"),
-            Self::TooLarge { size } => write!(
-                f,
-                "payload is {size} bytes; Discord accepts at most {MAX_SEND_BYTES}"
-            ),
-            Self::RateLimited { retry_at } => {
-                write!(f, "gateway send limit reached; retry at {retry_at}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
-
-#[derive(Debug)]
-struct Heartbeat {
-    interval: u64,
-    next_at: u64,
-    awaiting_ack_since: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Opening,
-    AwaitingHello,
-    Handshaking,
-    Ready,
-}
-
-#[derive(Debug)]
-struct Connection {
-    id: ConnectionId,
-    resume: bool,
-    stage: Stage,
-    deadline: u64,
-    heartbeat: Option<Heartbeat>,
-    decompressor: Option<Decompressor>,
-}
-
-#[derive(Debug)]
-enum Phase {
-    Idle,
-    Stopped(StopReason),
-    AwaitFetch {
-        at: u64,
-        reason: WaitReason,
-    },
-    Fetching {
-        deadline: u64,
-    },
-    AwaitOpen {
-        at: u64,
-        reason: WaitReason,
-        resume: bool,
-    },
-    Open(Connection),
-}
 
 /// How soon to try again.
 #[derive(Clone, Copy, Debug)]
@@ -447,36 +222,7 @@ impl Engine {
 
     /// The user-facing state. Contains no token.
     pub fn status(&self) -> EngineStatus {
-        let (state, phase, waiting) = match &self.phase {
-            Phase::Idle => (ConnectionState::Disconnected, "idle", None),
-            Phase::Stopped(_) => (ConnectionState::Stopped, "stopped", None),
-            Phase::AwaitFetch { at, reason } => (
-                ConnectionState::Connecting,
-                "waiting to fetch gateway info",
-                Some(Waiting {
-                    until: *at,
-                    reason: *reason,
-                }),
-            ),
-            Phase::Fetching { .. } => (ConnectionState::Connecting, "fetching gateway info", None),
-            Phase::AwaitOpen { at, reason, .. } => (
-                ConnectionState::Connecting,
-                "waiting to open the socket",
-                Some(Waiting {
-                    until: *at,
-                    reason: *reason,
-                }),
-            ),
-            Phase::Open(conn) => match conn.stage {
-                Stage::Opening => (ConnectionState::Connecting, "opening the socket", None),
-                Stage::AwaitingHello => (ConnectionState::Connecting, "waiting for hello", None),
-                Stage::Handshaking if conn.resume => {
-                    (ConnectionState::Connecting, "resuming", None)
-                }
-                Stage::Handshaking => (ConnectionState::Connecting, "identifying", None),
-                Stage::Ready => (ConnectionState::Connected, "ready", None),
-            },
-        };
+        let (state, phase, waiting) = status::describe(&self.phase);
         let stop_code = match self.phase {
             Phase::Stopped(reason) => Some(reason),
             _ => None,
@@ -926,19 +672,19 @@ impl Engine {
     }
 
     fn on_payload(&mut self, now: u64, payload: RawPayload<'_>) {
-        match payload.op {
-            0 => self.on_dispatch(now, payload),
-            1 => self.send_heartbeat(now, Priority::Ordinary),
-            7 => self.reconnect(
+        match Opcode::from_code(payload.op) {
+            Some(Opcode::Dispatch) => self.on_dispatch(now, payload),
+            Some(Opcode::Heartbeat) => self.send_heartbeat(now, Priority::Ordinary),
+            Some(Opcode::Reconnect) => self.reconnect(
                 now,
                 RESUMABLE_CLOSE_CODE,
                 "reconnect requested by Discord",
                 Mode::Resume,
                 Delay::Immediate,
             ),
-            9 => self.on_invalid_session(now, payload),
-            10 => self.on_hello(now, payload),
-            11 => self.on_heartbeat_ack(now),
+            Some(Opcode::InvalidSession) => self.on_invalid_session(now, payload),
+            Some(Opcode::Hello) => self.on_hello(now, payload),
+            Some(Opcode::HeartbeatAck) => self.on_heartbeat_ack(now),
             _ => self.counters.unknown_opcodes += 1,
         }
     }
@@ -1230,55 +976,5 @@ fn retry_delay(failure: RequestFailure) -> Delay {
     match (failure.status, failure.retry_after_ms) {
         (Some(429), Some(ms)) => Delay::AtLeast(ms, WaitReason::RetryAfter),
         _ => Delay::Backoff,
-    }
-}
-
-/// Adds `v=10&encoding=json` and the compression to a gateway URL, replacing any query.
-fn gateway_query(url: &str, compression: super::compression::TransportCompression) -> String {
-    let base = url.split(['?', '#']).next().unwrap_or(url);
-    let has_path = base
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest.trim_end_matches('/').contains('/'));
-    let mut full = if has_path {
-        format!("{}?v=10&encoding=json", base.trim_end_matches('/'))
-    } else {
-        format!("{}/?v=10&encoding=json", base.trim_end_matches('/'))
-    };
-    if let Some(compress) = compression.query_value() {
-        full.push_str("&compress=");
-        full.push_str(compress);
-    }
-    full
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gateway::compression::TransportCompression;
-
-    #[test]
-    fn gateway_query_is_appended_once() {
-        assert_eq!(
-            gateway_query("wss://gateway.discord.gg", TransportCompression::None),
-            "wss://gateway.discord.gg/?v=10&encoding=json"
-        );
-        assert_eq!(
-            gateway_query("wss://g.example/?v=9", TransportCompression::ZlibStream),
-            "wss://g.example/?v=10&encoding=json&compress=zlib-stream"
-        );
-        assert_eq!(
-            gateway_query("ws://127.0.0.1:9/resume", TransportCompression::None),
-            "ws://127.0.0.1:9/resume?v=10&encoding=json"
-        );
-    }
-
-    #[test]
-    fn gateway_info_parses() {
-        let info = GatewayInfo::from_json(
-            r#"{"url":"wss://gateway.discord.gg","shards":1,"session_start_limit":{"total":1000,"remaining":999,"reset_after":14400000,"max_concurrency":1}}"#,
-        )
-        .unwrap();
-        assert_eq!(info.session_start_limit.remaining, 999);
-        assert!(GatewayInfo::from_json("{}").is_err());
     }
 }

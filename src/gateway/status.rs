@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::close_code::StopReason;
 use super::identify_budget::IdentifyBudget;
+use super::phase::{Phase, Stage};
 use super::session::LastClose;
 
 /// The coarse connection state.
@@ -132,4 +133,36 @@ pub struct EngineStatus {
     pub identify_budget: IdentifyBudget,
     /// Totals.
     pub counters: Counters,
+}
+
+/// What a phase looks like from outside: the coarse state, the exact step, and any wait.
+pub(crate) fn describe(phase: &Phase) -> (ConnectionState, &'static str, Option<Waiting>) {
+    match phase {
+        Phase::Idle => (ConnectionState::Disconnected, "idle", None),
+        Phase::Stopped(_) => (ConnectionState::Stopped, "stopped", None),
+        Phase::AwaitFetch { at, reason } => (
+            ConnectionState::Connecting,
+            "waiting to fetch gateway info",
+            Some(Waiting {
+                until: *at,
+                reason: *reason,
+            }),
+        ),
+        Phase::Fetching { .. } => (ConnectionState::Connecting, "fetching gateway info", None),
+        Phase::AwaitOpen { at, reason, .. } => (
+            ConnectionState::Connecting,
+            "waiting to open the socket",
+            Some(Waiting {
+                until: *at,
+                reason: *reason,
+            }),
+        ),
+        Phase::Open(conn) => match conn.stage {
+            Stage::Opening => (ConnectionState::Connecting, "opening the socket", None),
+            Stage::AwaitingHello => (ConnectionState::Connecting, "waiting for hello", None),
+            Stage::Handshaking if conn.resume => (ConnectionState::Connecting, "resuming", None),
+            Stage::Handshaking => (ConnectionState::Connecting, "identifying", None),
+            Stage::Ready => (ConnectionState::Connected, "ready", None),
+        },
+    }
 }
