@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::backoff::Backoff;
 use super::close_code::{self, CloseDisposition, StopReason};
-use super::compression::Decompressor;
+use super::compression::{DecompressError, Decompressor, TransportCompression};
 use super::config::{EventFilter, GatewayConfig};
 use super::identify_budget::IdentifyBudget;
 use super::io::{Action, ConnectionId, Dispatch, GatewayInfo, Input, RequestFailure, SendError};
@@ -21,10 +21,19 @@ use super::phase::{Connection, Heartbeat, Phase, Stage};
 use super::scan::{scan, RawPayload};
 use super::send_window::{Priority, SendWindow};
 use super::session::{LastClose, Session, SessionSnapshot};
-use super::status::{self, ConnectionState, Counters, EngineStatus, HeartbeatStatus, WaitReason};
+use super::status::{
+    self, ConnectionState, Counters, EngineStatus, HeartbeatStatus, LastFailure, WaitReason,
+};
 
-/// Frames larger than this are counted and skipped without being read.
-pub const MAX_INBOUND_FRAME_BYTES: usize = 16 * 1024 * 1024;
+/// The largest WebSocket message a Cloudflare Worker (or Durable Object) can receive: 32 MiB.
+///
+/// workerd closes the socket with 1009 ("message too big") before the Worker sees a larger one
+/// (Cloudflare's Durable Objects limits page: "WebSocket message size: 32 MiB (only for
+/// received messages)"). Frames over it that do reach the engine (another runtime) are counted
+/// and skipped unread.
+pub const MAX_INBOUND_FRAME_BYTES: usize = 32 * 1024 * 1024;
+/// The close code of a message too big to receive (RFC 6455).
+pub const MESSAGE_TOO_BIG_CLOSE_CODE: u16 = 1009;
 /// How long the caller may take to fetch `/gateway/bot` before the attempt counts as failed.
 pub const FETCH_TIMEOUT_MS: u64 = 30_000;
 /// How long the caller may take to open a socket.
@@ -78,12 +87,15 @@ pub struct Engine {
     last_forwarded: Option<u64>,
     persisted_sequence: Option<u64>,
     gateway_url: Option<String>,
+    /// A connection to the session's `resume_gateway_url` failed: resume on `gateway_url`.
+    resume_url_failed: bool,
     budget: IdentifyBudget,
     backoff: Backoff,
     window: SendWindow,
     next_connection: u64,
     connected_at: Option<u64>,
     last_close: Option<LastClose>,
+    last_failure: Option<LastFailure>,
     heartbeat_status: HeartbeatStatus,
     counters: Counters,
     actions: VecDeque<Action>,
@@ -113,12 +125,14 @@ impl Engine {
             last_forwarded: None,
             persisted_sequence: None,
             gateway_url: None,
+            resume_url_failed: false,
             budget: IdentifyBudget::default(),
             backoff: Backoff::default(),
             window: SendWindow::default(),
             next_connection: 0,
             connected_at: None,
             last_close: None,
+            last_failure: None,
             heartbeat_status: HeartbeatStatus::default(),
             counters: Counters::default(),
             actions: VecDeque::new(),
@@ -242,6 +256,7 @@ impl Engine {
                 .flatten(),
             reconnect_attempts: self.backoff.failures(),
             last_close: self.last_close.clone(),
+            last_failure: self.last_failure.clone(),
             stop_code,
             stop_reason: stop_code.map(|code| code.describe().into()),
             waiting,
@@ -278,10 +293,6 @@ impl Engine {
             .config
             .as_ref()
             .is_none_or(|old| old.same_session_as(&config));
-        let same_transport = self
-            .config
-            .as_ref()
-            .is_some_and(|old| old.compression == config.compression);
         if !same_session {
             self.forget_session();
         }
@@ -293,8 +304,9 @@ impl Engine {
                 | Phase::AwaitOpen { .. }
         );
         self.config = Some(config);
-        if live && same_session && same_transport {
-            // Nothing Discord sees has changed: keep the connection as it is.
+        if live && same_session {
+            // The session goes on as it is. A new `compression` applies from the next new
+            // session: a resume must repeat the query the session was opened with.
             return;
         }
         let code = if self.session.is_some() {
@@ -324,6 +336,7 @@ impl Engine {
     }
 
     fn forget_session(&mut self) {
+        self.resume_url_failed = false;
         self.session = None;
         self.sequence = None;
         self.last_forwarded = None;
@@ -430,6 +443,9 @@ impl Engine {
                 true
             }
             Phase::Open(conn) if conn.stage != Stage::Ready && now >= conn.deadline => {
+                if conn.via_resume_url {
+                    self.resume_url_failed = true;
+                }
                 let mode = if conn.resume {
                     Mode::Resume
                 } else {
@@ -456,9 +472,11 @@ impl Engine {
     }
 
     fn open(&mut self, now: u64, resume: bool) {
-        let url = match (resume, &self.session, &self.gateway_url) {
-            (true, Some(session), _) => session.resume_url.clone(),
-            (_, _, Some(url)) => url.clone(),
+        let session = self.session.as_ref().filter(|_| resume);
+        let via_resume_url = session.is_some() && !self.resume_url_failed;
+        let url = match (session, &self.gateway_url) {
+            (Some(session), _) if via_resume_url => session.resume_url.clone(),
+            (_, Some(url)) => url.clone(),
             // No URL known yet: fetch it first.
             _ => {
                 self.phase = Phase::AwaitFetch {
@@ -468,17 +486,21 @@ impl Engine {
                 return;
             }
         };
-        let compression = self
+        let configured = self
             .config
             .as_ref()
             .map(|c| c.compression)
             .unwrap_or_default();
+        // A resume repeats the session's query; a new session takes the configured one.
+        let compression = session.and_then(|s| s.compression).unwrap_or(configured);
         let id = ConnectionId(self.next_connection);
         self.next_connection += 1;
         self.backoff.record_attempt(now);
         self.phase = Phase::Open(Connection {
             id,
             resume,
+            via_resume_url,
+            compression,
             stage: Stage::Opening,
             deadline: now + OPEN_TIMEOUT_MS,
             heartbeat: None,
@@ -500,6 +522,12 @@ impl Engine {
         self.gateway_url = Some(info.url);
         self.budget.update(info.session_start_limit, now);
         self.persist();
+        if self.session.is_some() {
+            // Fetched only to learn the URL to resume on (the resume URL failed): no Identify.
+            self.phase = Phase::Idle;
+            self.schedule(now, Mode::Resume, Delay::Immediate);
+            return;
+        }
         if self.budget.exhausted(now) {
             let at = self.budget.ready_at(now);
             self.phase = Phase::AwaitFetch {
@@ -545,19 +573,23 @@ impl Engine {
         }
     }
 
+    /// The upgrade failed. It carries no token, so even a 401 is retried (Discord once
+    /// answered 401 to Cloudflare Workers: discord-api-docs #6145, lifted by #8030).
     fn on_socket_failed(&mut self, now: u64, id: ConnectionId, failure: RequestFailure) {
-        let resume = match &self.phase {
-            Phase::Open(conn) if conn.id == id => conn.resume,
+        let (resume, via_resume_url) = match &self.phase {
+            Phase::Open(conn) if conn.id == id => (conn.resume, conn.via_resume_url),
             _ => {
                 self.counters.stale_inputs += 1;
                 return;
             }
         };
         self.phase = Phase::Idle;
-        if failure.status == Some(401) {
-            self.stop(StopReason::AuthenticationFailed);
-            return;
-        }
+        self.resume_url_failed |= via_resume_url;
+        let reason = match failure.status {
+            Some(status) => format!("the gateway refused the WebSocket upgrade with HTTP {status}"),
+            None => "the WebSocket upgrade failed (network error or timeout)".to_owned(),
+        };
+        self.last_failure = Some(LastFailure { reason, at: now });
         self.counters.reconnects += 1;
         let mode = if resume { Mode::Resume } else { Mode::Fresh };
         self.schedule(now, mode, retry_delay(failure));
@@ -578,6 +610,21 @@ impl Engine {
             reason,
             at: now,
         });
+        if code == MESSAGE_TOO_BIG_CLOSE_CODE {
+            self.phase = Phase::Idle;
+            self.size_failure(
+                now,
+                format!(
+                    "a gateway message was over the {MAX_INBOUND_FRAME_BYTES}-byte limit on received WebSocket messages (close 1009)"
+                ),
+            );
+            return;
+        }
+        if let Phase::Open(conn) = &self.phase {
+            // Closed before Hello: the resume URL did not work.
+            let before_hello = matches!(conn.stage, Stage::Opening | Stage::AwaitingHello);
+            self.resume_url_failed |= conn.via_resume_url && before_hello;
+        }
         self.phase = Phase::Idle;
         self.connected_at = None;
         self.counters.reconnects += 1;
@@ -596,6 +643,27 @@ impl Engine {
                 self.schedule(now, Mode::Resume, Delay::Backoff);
             }
         }
+    }
+
+    /// A message too big to receive. Resuming would replay it and fail the same way, forever:
+    /// end the session and start a new one (what the old one had not delivered yet is lost).
+    fn size_failure(&mut self, now: u64, what: String) {
+        self.counters.size_failures += 1;
+        self.last_failure = Some(LastFailure {
+            reason: format!(
+                "{what}; resuming would replay it, so a new session was started (events not yet received in the old one are lost)"
+            ),
+            at: now,
+        });
+        self.forget_session();
+        self.persist();
+        self.reconnect(
+            now,
+            SESSION_ENDING_CLOSE_CODE,
+            "message too big",
+            Mode::Fresh,
+            Delay::Backoff,
+        );
     }
 
     // ----- frames --------------------------------------------------------------------------
@@ -642,8 +710,15 @@ impl Engine {
                 Err(_) => self.counters.malformed_frames += 1,
             },
             Ok(None) => {}
-            Err(super::compression::DecompressError::NotCompressed) => {
+            Err(DecompressError::NotCompressed) => {
                 self.counters.unexpected_binary_frames += 1;
+            }
+            Err(DecompressError::TooLarge { limit }) => {
+                self.size_failure(
+                    now,
+                    format!("a compressed gateway message was over the {limit}-byte limit"),
+                );
+                return;
             }
             Err(_) => {
                 self.counters.corrupt_streams += 1;
@@ -674,7 +749,7 @@ impl Engine {
     fn on_payload(&mut self, now: u64, payload: RawPayload<'_>) {
         match Opcode::from_code(payload.op) {
             Some(Opcode::Dispatch) => self.on_dispatch(now, payload),
-            Some(Opcode::Heartbeat) => self.send_heartbeat(now, Priority::Ordinary),
+            Some(Opcode::Heartbeat) => self.send_heartbeat(now),
             Some(Opcode::Reconnect) => self.reconnect(
                 now,
                 RESUMABLE_CLOSE_CODE,
@@ -710,6 +785,7 @@ impl Engine {
         conn.heartbeat = Some(Heartbeat {
             interval,
             next_at: first,
+            last_tick_at: now,
             awaiting_ack_since: None,
         });
         conn.stage = Stage::Handshaking;
@@ -824,9 +900,14 @@ impl Engine {
                     self.counters.malformed_frames += 1;
                     return;
                 };
+                let compression = match &self.phase {
+                    Phase::Open(conn) => conn.compression,
+                    _ => TransportCompression::default(),
+                };
                 self.session = Some(Session {
                     id: ready.session_id.into_owned(),
                     resume_url: ready.resume_gateway_url.into_owned(),
+                    compression: Some(compression),
                 });
                 self.sequence = Some(sequence);
                 self.last_forwarded = None;
@@ -896,6 +977,8 @@ impl Engine {
         if let Phase::Open(conn) = &mut self.phase {
             conn.stage = Stage::Ready;
         }
+        // Next time, try the resume URL first again.
+        self.resume_url_failed = false;
         self.backoff.reset();
         self.connected_at = Some(now);
         self.persist();
@@ -903,6 +986,9 @@ impl Engine {
 
     // ----- heartbeats and sending ----------------------------------------------------------
 
+    /// A scheduled heartbeat tick: never skipped. The connection is a zombie when a heartbeat
+    /// sent at or before the previous tick still has no ACK (an ACK for any heartbeat counts,
+    /// so one answered to op 1 just before this tick gets until the next tick).
     fn heartbeat_due(&mut self, now: u64) {
         let Phase::Open(conn) = &mut self.phase else {
             return;
@@ -910,19 +996,11 @@ impl Engine {
         let Some(heartbeat) = &mut conn.heartbeat else {
             return;
         };
-        let unacknowledged_for = heartbeat
+        let previous_tick = heartbeat.last_tick_at;
+        if heartbeat
             .awaiting_ack_since
-            .map(|sent| now.saturating_sub(sent));
-        if unacknowledged_for.is_some_and(|waited| waited < heartbeat.interval) {
-            // A heartbeat Discord asked for (op 1) went out recently; give its ACK a full
-            // interval before calling the connection a zombie.
-            heartbeat.next_at = heartbeat
-                .next_at
-                .saturating_add(heartbeat.interval)
-                .max(now + 1);
-            return;
-        }
-        if unacknowledged_for.is_some() {
+            .is_some_and(|sent| sent <= previous_tick)
+        {
             self.counters.zombie_connections += 1;
             self.reconnect(
                 now,
@@ -933,23 +1011,25 @@ impl Engine {
             );
             return;
         }
+        heartbeat.last_tick_at = now;
         heartbeat.next_at = heartbeat
             .next_at
             .saturating_add(heartbeat.interval)
             .max(now + 1);
-        self.send_heartbeat(now, Priority::Essential);
+        self.send_heartbeat(now);
         if self.sequence != self.persisted_sequence {
             // Sequence numbers are persisted in batches, once per heartbeat at most.
             self.persist();
         }
     }
 
-    fn send_heartbeat(&mut self, now: u64, priority: Priority) {
+    /// Sends a heartbeat now, scheduled or asked for by op 1: both at heartbeat priority.
+    fn send_heartbeat(&mut self, now: u64) {
         let Some(id) = self.current_connection() else {
             return;
         };
         let payload = payload::heartbeat(self.sequence);
-        if self.send(now, id, payload, priority) {
+        if self.send(now, id, payload, Priority::Essential) {
             self.counters.heartbeats_sent += 1;
             if let Phase::Open(Connection {
                 heartbeat: Some(heartbeat),

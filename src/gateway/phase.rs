@@ -1,7 +1,7 @@
 //! Where the engine is in a connection's life: the phase, and the state of the open socket.
 
 use super::close_code::StopReason;
-use super::compression::Decompressor;
+use super::compression::{Decompressor, TransportCompression};
 use super::io::ConnectionId;
 use super::status::WaitReason;
 
@@ -12,7 +12,9 @@ pub(crate) struct Heartbeat {
     pub(crate) interval: u64,
     /// When the next scheduled heartbeat is due.
     pub(crate) next_at: u64,
-    /// When the oldest heartbeat still without an ACK went out.
+    /// When the previous scheduled heartbeat was due (Hello, before the first one).
+    pub(crate) last_tick_at: u64,
+    /// When the oldest heartbeat still without an ACK went out (any ACK clears it).
     pub(crate) awaiting_ack_since: Option<u64>,
 }
 
@@ -36,6 +38,10 @@ pub(crate) struct Connection {
     pub(crate) id: ConnectionId,
     /// Whether it was opened to resume the session.
     pub(crate) resume: bool,
+    /// Whether it went to the session's `resume_gateway_url` (not the `/gateway/bot` URL).
+    pub(crate) via_resume_url: bool,
+    /// The transport compression in its query.
+    pub(crate) compression: TransportCompression,
     /// How far it got.
     pub(crate) stage: Stage,
     /// When the current stage times out (until [`Stage::Ready`]).
