@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use discord_gateway_do::delivery::enrich::Directory;
 use discord_gateway_do::delivery::envelope::chat_sdk_body;
+use discord_gateway_do::gateway::compression::Decompressor;
 use discord_gateway_do::gateway::identify_budget::SessionStartLimit;
 use discord_gateway_do::gateway::scan::scan;
 use discord_gateway_do::gateway::{
-    Action, Engine, GatewayConfig, GatewayInfo, Input, SeededJitter,
+    Action, Engine, GatewayConfig, GatewayInfo, Input, SeededJitter, TransportCompression,
 };
 use serde_json::{json, Value};
 
@@ -98,6 +99,23 @@ fn ready_engine() -> (Engine, discord_gateway_do::gateway::ConnectionId) {
     (engine, id)
 }
 
+/// The frames as Discord sends them with `compress=zlib-stream`: one deflate context, a sync
+/// flush after each message.
+fn zlib_stream(frames: &[String]) -> Vec<Vec<u8>> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut compress = Compress::new(Compression::default(), true);
+    frames
+        .iter()
+        .map(|frame| {
+            let mut out = Vec::with_capacity(frame.len() + 64);
+            compress
+                .compress_vec(frame.as_bytes(), &mut out, FlushCompress::Sync)
+                .unwrap();
+            out
+        })
+        .collect()
+}
+
 fn main() {
     let budget = Duration::from_millis(if std::env::var_os("QUICK").is_some() {
         200
@@ -148,6 +166,20 @@ fn main() {
     // Every frame was a new event that went the whole way, none skipped as a duplicate.
     assert_eq!(forwarded, calls, "every measured frame was forwarded");
 
+    // zlib-stream: what inflating costs per event, and how much smaller the messages are.
+    let compressed = zlib_stream(&frames);
+    let raw_bytes: usize = frames.iter().map(String::len).sum();
+    let wire_bytes: usize = compressed.iter().map(Vec::len).sum();
+    let mut decompressor = Decompressor::new(TransportCompression::ZlibStream);
+    let inflated = measure(budget, |n| {
+        let i = (n as usize) % compressed.len();
+        if i == 0 {
+            // The stream starts over with a new connection.
+            decompressor = Decompressor::new(TransportCompression::ZlibStream);
+        }
+        black_box(decompressor.push(black_box(&compressed[i])).unwrap());
+    });
+
     println!("baseline   serde_json::Value parse     {baseline:>9.0} ns/frame   1.00x");
     println!(
         "scan       op/s/t + raw d              {scanned:>9.0} ns/frame   {:.2}x of baseline",
@@ -157,5 +189,12 @@ fn main() {
         "forward    scan+decide+prepare+envelope {decided:>9.0} ns/frame   {:.2}x of baseline ({:.0} frames/s)",
         decided / baseline,
         1e9 / decided
+    );
+    println!(
+        "zlib       inflate one message          {inflated:>9.0} ns/frame   {:.2}x of baseline; {:.1}x smaller on the wire ({} -> {} bytes per frame)",
+        inflated / baseline,
+        raw_bytes as f64 / wire_bytes as f64,
+        raw_bytes / frames.len(),
+        wire_bytes / frames.len()
     );
 }

@@ -130,6 +130,13 @@ export interface IdentifyBudget {
   lastIdentifyAt: number | null;
 }
 
+/** The last attempt that failed without a close from Discord. */
+export interface LastFailure {
+  reason: string;
+  /** ms since epoch. */
+  at: number;
+}
+
 /** Running totals since the engine was created. */
 export interface Counters {
   framesReceived: number;
@@ -139,6 +146,8 @@ export interface Counters {
   malformedFrames: number;
   unknownOpcodes: number;
   oversizeFrames: number;
+  /** Messages too big to receive (close 1009): each ended the session and started a new one. */
+  sizeFailures: number;
   unexpectedBinaryFrames: number;
   corruptStreams: number;
   staleInputs: number;
@@ -190,6 +199,8 @@ export interface GatewayStatus {
   /** Failed attempts since the last READY or RESUMED. */
   reconnectAttempts: number;
   lastClose: LastClose | null;
+  /** The last failed attempt or size failure, in words (e.g. an upgrade refused with HTTP 401). */
+  lastFailure: LastFailure | null;
   stopCode: StopCode | null;
   /** The stop reason in words a user can act on. */
   stopReason: string | null;

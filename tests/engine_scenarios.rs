@@ -4,8 +4,8 @@ mod support;
 
 use discord_gateway_do::gateway::status::WaitReason;
 use discord_gateway_do::gateway::{
-    Action, ConnectionState, EventFilter, GatewayConfig, Input, Intents, RequestFailure, SendError,
-    Shard, StopReason,
+    Action, ConnectionId, ConnectionState, EventFilter, GatewayConfig, Input, Intents,
+    RequestFailure, SendError, Shard, StopReason,
 };
 use serde_json::{json, Value};
 use support::*;
@@ -90,7 +90,6 @@ fn heartbeats_follow_the_interval_with_jittered_start_and_answer_op_1() {
     assert_eq!(s.engine.next_wakeup(), Some(hello_at + 41_250 / 4 + 41_250));
     s.advance_to(hello_at + 41_250 / 4 + 41_250 - 1);
     assert!(s.take_io().is_empty(), "not before the interval");
-    s.now += 500;
     s.text(id, &json!({"op": 1, "d": null}));
     assert_eq!(
         sends(&s.take_io()),
@@ -285,7 +284,8 @@ fn disallowed_intents_status_tells_the_user_what_to_do() {
 }
 
 #[test]
-fn unauthorized_gateway_info_or_upgrade_stops() {
+fn unauthorized_gateway_info_stops() {
+    // `GET /gateway/bot` carries the token: a 401 there is a bad token.
     let mut s = Script::new();
     s.input(Input::Connect(Script::config()));
     s.expect_fetch();
@@ -295,12 +295,17 @@ fn unauthorized_gateway_info_or_upgrade_stops() {
         Some(StopReason::AuthenticationFailed)
     );
     assert_eq!(s.engine.next_wakeup(), None);
+}
 
+/// Issue 8 item 10: the upgrade carries no token, so a 401 there is retried with backoff.
+#[test]
+fn upgrade_401_is_retried_not_a_stop() {
     let mut s = Script::new();
     s.input(Input::Connect(Script::config()));
     s.expect_fetch();
-    s.gateway_info(1000, 1);
+    s.gateway_info(1000, 86_400_000);
     let (id, _) = s.expect_open();
+    let at = s.now;
     s.input(Input::SocketFailed(
         id,
         RequestFailure {
@@ -308,7 +313,25 @@ fn unauthorized_gateway_info_or_upgrade_stops() {
             retry_after_ms: None,
         },
     ));
-    assert_eq!(s.engine.status().state, ConnectionState::Stopped);
+    let status = s.engine.status();
+    assert_eq!(status.state, ConnectionState::Connecting);
+    assert_eq!(status.stop_code, None);
+    assert_eq!(status.stop_reason, None);
+    let waiting = status.waiting.expect("a retry is planned");
+    assert_eq!(waiting.reason, WaitReason::Backoff);
+    assert!(waiting.until > at, "after a backoff, not at once");
+    let failure = status.last_failure.expect("the failure is shown");
+    assert_eq!(
+        failure.reason,
+        "the gateway refused the WebSocket upgrade with HTTP 401"
+    );
+    assert!(!failure.reason.contains("token"));
+    let (id2, url) = s.run_until_open();
+    assert_ne!(id, id2);
+    assert!(url.starts_with(GATEWAY_URL));
+    s.input(Input::SocketOpened(id2));
+    s.hello(id2, 41_250);
+    assert_eq!(sends(&s.take_io())[0]["op"], 2, "identifies on the retry");
 }
 
 #[test]
@@ -478,7 +501,7 @@ fn malformed_frames_are_counted_and_skipped() {
     assert_eq!(s.engine.status().session_id, None);
     let oversize = format!(
         r#"{{"op":0,"s":3,"t":"MESSAGE_CREATE","d":"{}"}}"#,
-        "x".repeat(17 * 1024 * 1024)
+        "x".repeat(33 * 1024 * 1024)
     );
     let mut s = Script::new();
     let id = s.connect_ready("sess");
@@ -704,7 +727,7 @@ fn zlib_stream_split_at_awkward_boundaries_then_corrupted() {
     let io = s.take_io();
     assert_eq!(closes(&io), vec![4000]);
     assert_eq!(s.engine.status().counters.corrupt_streams, 1);
-    let (new_id, url) = s.run_until_open();
+    let (new_id, url) = opens(&io)[0].clone();
     assert!(url.starts_with(RESUME_URL) && url.ends_with("&compress=zlib-stream"));
     s.input(Input::SocketOpened(new_id));
     let fresh = zlib_stream(&[json!({"op": 10, "d": {"heartbeat_interval": 41_250}}).to_string()]);
@@ -735,4 +758,250 @@ fn observed_types_are_handed_over_without_being_forwarded() {
         "forwarded types are not observed twice"
     );
     assert_eq!(forwards(&actions).len(), 1);
+}
+
+// ----- issue 8, items 9, 11, 12 and 13 ------------------------------------------------------
+
+/// Resumes `sess` on a new socket at `url_prefix`; returns the socket.
+fn expect_resume_at(s: &mut Script, url_prefix: &str, seq: u64) -> ConnectionId {
+    let (id, url) = s.run_until_open();
+    assert!(
+        url.starts_with(url_prefix),
+        "{url} should start with {url_prefix}"
+    );
+    s.input(Input::SocketOpened(id));
+    s.hello(id, 41_250);
+    assert_eq!(
+        sends(&s.take_io()),
+        vec![json!({"op": 6, "d": {"token": TOKEN, "session_id": "sess", "seq": seq}})],
+        "still a Resume, never an Identify"
+    );
+    id
+}
+
+/// Item 9: one failed connection to `resume_gateway_url` (upgrade error, DNS, no Hello in time)
+/// and the next attempt resumes on the `/gateway/bot` URL.
+#[test]
+fn resume_url_failure_falls_back_to_gateway_url() {
+    let mut s = Script::new();
+    let id = s.connect_ready("sess");
+    s.dispatch(id, "MESSAGE_CREATE", 2, message("a", "one"));
+    s.take();
+
+    // The upgrade to the resume host fails.
+    s.text(id, &json!({"op": 7, "d": null}));
+    let (first, url) = opens(&s.take_io())[0].clone();
+    assert!(url.starts_with(RESUME_URL));
+    s.input(Input::SocketFailed(first, RequestFailure::default()));
+    let id = expect_resume_at(&mut s, GATEWAY_URL, 2);
+    s.dispatch(id, "RESUMED", 3, json!(null));
+    assert_eq!(s.engine.status().state, ConnectionState::Connected);
+    s.take();
+
+    // Once resumed, the next reconnect tries the resume URL first again; there, no Hello in time.
+    s.text(id, &json!({"op": 7, "d": null}));
+    let (silent, url) = opens(&s.take_io())[0].clone();
+    assert!(url.starts_with(RESUME_URL));
+    s.input(Input::SocketOpened(silent));
+    s.wake();
+    assert_eq!(closes(&s.take_io()), vec![4000], "hello timed out");
+    expect_resume_at(&mut s, GATEWAY_URL, 3);
+    assert_eq!(s.engine.status().session_id.as_deref(), Some("sess"));
+    assert_eq!(s.engine.status().counters.identifies_sent, 1);
+}
+
+/// Item 9, after a restart: the `/gateway/bot` URL is not known yet, so it is fetched, and the
+/// session is still resumed, not identified anew.
+#[test]
+fn resume_url_failure_after_a_restart_fetches_the_gateway_url_and_still_resumes() {
+    let mut s = Script::new();
+    let id = s.connect_ready("sess");
+    s.dispatch(id, "MESSAGE_CREATE", 2, message("a", "one"));
+    let snapshot = s.engine.snapshot();
+
+    let mut restarted = Script::new();
+    restarted.now = s.now;
+    restarted.engine.restore(snapshot);
+    restarted.input(Input::Recover(Script::config()));
+    let (first, url) = restarted.run_until_open();
+    assert!(url.starts_with(RESUME_URL));
+    restarted.input(Input::SocketFailed(
+        first,
+        RequestFailure {
+            status: Some(503),
+            retry_after_ms: None,
+        },
+    ));
+    expect_resume_at(&mut restarted, GATEWAY_URL, 2);
+    assert_eq!(restarted.engine.status().counters.identifies_sent, 0);
+}
+
+/// Item 11: workerd closes with 1009 a message over its limit, before the object sees it.
+/// Resuming would replay the same message and fail again, forever: a new session instead.
+#[test]
+fn message_too_big_starts_a_new_session_instead_of_resuming() {
+    assert_eq!(
+        discord_gateway_do::gateway::engine::MAX_INBOUND_FRAME_BYTES,
+        32 * 1024 * 1024,
+        "Cloudflare's limit on received WebSocket messages"
+    );
+    let mut s = Script::new();
+    let id = s.connect_ready("sess");
+    s.closed(id, 1009, "");
+    let status = s.engine.status();
+    assert_eq!(
+        status.session_id, None,
+        "the session that replays it is dropped"
+    );
+    assert_eq!(status.counters.size_failures, 1);
+    assert_eq!(status.last_close.unwrap().reason, "message too big");
+    assert!(status
+        .last_failure
+        .unwrap()
+        .reason
+        .contains("over the 33554432-byte limit on received WebSocket messages (close 1009)"));
+    let (new_id, url) = s.run_until_open();
+    assert!(url.starts_with(GATEWAY_URL), "not the resume URL");
+    s.input(Input::SocketOpened(new_id));
+    s.hello(new_id, 41_250);
+    assert_eq!(sends(&s.take_io())[0]["op"], 2, "Identify, not Resume");
+}
+
+/// Item 11 with zlib-stream: a message over the limit once decompressed breaks the stream; the
+/// same rule applies.
+#[test]
+fn message_too_big_after_decompression_starts_a_new_session() {
+    let mut s = Script::new();
+    s.input(Input::Connect(Script::compressed_config()));
+    s.expect_fetch();
+    s.gateway_info(1000, 86_400_000);
+    let (id, _) = s.expect_open();
+    s.input(Input::SocketOpened(id));
+    let huge = format!(
+        r#"{{"op":0,"s":2,"t":"GUILD_CREATE","d":{{"pad":"{}"}}}}"#,
+        "x".repeat(33 * 1024 * 1024)
+    );
+    let frames = zlib_stream(&[
+        json!({"op": 10, "d": {"heartbeat_interval": 41_250}}).to_string(),
+        json!({"op": 0, "s": 1, "t": "READY", "d": {"session_id": "z", "resume_gateway_url": RESUME_URL}}).to_string(),
+        huge,
+    ]);
+    s.input(Input::Binary(id, &frames[0]));
+    s.input(Input::Binary(id, &frames[1]));
+    assert_eq!(s.engine.status().session_id.as_deref(), Some("z"));
+    s.take();
+    s.input(Input::Binary(id, &frames[2]));
+    let io = s.take_io();
+    assert_eq!(
+        closes(&io),
+        vec![1000],
+        "ends the session on Discord's side too"
+    );
+    let status = s.engine.status();
+    assert_eq!(status.session_id, None);
+    assert_eq!(status.counters.size_failures, 1);
+    assert_eq!(status.counters.corrupt_streams, 0);
+    let (_, url) = s.run_until_open();
+    assert!(url.starts_with(GATEWAY_URL));
+}
+
+/// Item 12: a server op 1 is answered at heartbeat priority, even when user commands have
+/// used every ordinary slot of the send window.
+#[test]
+fn op_1_is_answered_at_heartbeat_priority() {
+    let mut s = Script::new();
+    let id = s.connect_ready("sess");
+    let mut ordinary = 0;
+    while s
+        .engine
+        .send_command(s.now, json!({"op": 3, "d": {}}).to_string())
+        .is_ok()
+    {
+        ordinary += 1;
+    }
+    s.engine.drain_actions().for_each(drop);
+    assert!(ordinary < 120, "the window keeps a reserve");
+    s.text(id, &json!({"op": 1, "d": null}));
+    assert_eq!(sends(&s.take_io()), vec![json!({"op": 1, "d": 1})]);
+}
+
+/// Item 12: a heartbeat answered to op 1 just before a tick does not cancel the tick, and its
+/// ACK may come until the next tick; only a heartbeat sent at or before the previous tick that
+/// is still without an ACK makes a zombie.
+#[test]
+fn scheduled_heartbeat_is_never_skipped_and_a_late_ack_is_a_zombie() {
+    let mut s = Script::new();
+    let id = s.connect_ready("sess");
+    s.wake();
+    assert_eq!(sends(&s.take_io()).len(), 1, "first tick");
+    s.text(id, &json!({"op": 11}));
+    let tick = s.engine.next_wakeup().unwrap();
+
+    // Op 1 just before the tick: answered at once, and the tick still sends its heartbeat.
+    s.now = tick - 10;
+    s.text(id, &json!({"op": 1, "d": null}));
+    assert_eq!(sends(&s.take_io()).len(), 1, "op 1 answered");
+    s.advance_to(tick);
+    let io = s.take_io();
+    assert!(
+        closes(&io).is_empty(),
+        "not a zombie: the op-1 heartbeat went out after the previous tick"
+    );
+    assert_eq!(
+        sends(&io),
+        vec![json!({"op": 1, "d": 1})],
+        "the tick is not skipped"
+    );
+
+    // An ACK for any heartbeat since then counts.
+    s.text(id, &json!({"op": 11}));
+    s.wake();
+    let io = s.take_io();
+    assert!(closes(&io).is_empty());
+    assert_eq!(sends(&io).len(), 1);
+
+    // No ACK until the next tick: a zombie, closed resumably.
+    s.wake();
+    let io = s.take_io();
+    assert_eq!(closes(&io), vec![4000]);
+    assert!(sends(&io).is_empty());
+    assert_eq!(s.engine.status().counters.zombie_connections, 1);
+}
+
+/// Item 13: a new `compress` does not change a live session's query; it applies from the next
+/// new session (a resume must repeat the query the session was opened with).
+#[test]
+fn compress_change_keeps_the_session_transport_until_it_ends() {
+    let mut s = Script::new();
+    let id = s.connect_ready("sess");
+    s.input(Input::Connect(Script::compressed_config()));
+    assert!(s.take_io().is_empty(), "the live connection stays");
+    s.text(id, &json!({"op": 7, "d": null}));
+    let (resumed, url) = opens(&s.take_io())[0].clone();
+    assert_eq!(url, format!("{RESUME_URL}/?v=10&encoding=json"));
+    s.input(Input::SocketOpened(resumed));
+    s.hello(resumed, 41_250);
+    assert_eq!(sends(&s.take_io())[0]["op"], 6);
+    s.dispatch(resumed, "RESUMED", 2, json!(null));
+    // The session ends: the new one takes the new setting.
+    s.text(resumed, &json!({"op": 9, "d": false}));
+    let (_, url) = s.run_until_open();
+    assert_eq!(
+        url,
+        format!("{GATEWAY_URL}/?v=10&encoding=json&compress=zlib-stream")
+    );
+}
+
+/// Item 13 across a restart: the snapshot remembers the session's transport.
+#[test]
+fn a_restored_session_resumes_with_its_own_transport() {
+    let mut s = Script::new();
+    let id = s.connect_ready("sess");
+    s.dispatch(id, "MESSAGE_CREATE", 2, message("a", "one"));
+    let snapshot = s.engine.snapshot();
+    let mut restarted = Script::new();
+    restarted.engine.restore(snapshot);
+    restarted.input(Input::Recover(Script::compressed_config()));
+    let (_, url) = restarted.run_until_open();
+    assert_eq!(url, format!("{RESUME_URL}/?v=10&encoding=json"));
 }

@@ -418,6 +418,7 @@ struct ConfigPatch {
     session_start_limit: Option<LimitPatch>,
     gateway_bot_faults: Option<Vec<FaultSpec>>,
     upgrade_faults: Option<Vec<FaultSpec>>,
+    refuse_resume_host: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     zlib_split: Option<Option<Split>>,
     invalid_session_delay_ms: Option<u64>,
@@ -461,6 +462,9 @@ fn configure(sim: &mut Sim, patch: ConfigPatch) -> Handled {
     }
     if let Some(faults) = upgrade_faults {
         c.upgrade_faults = faults;
+    }
+    if let Some(refuse) = patch.refuse_resume_host {
+        c.refuse_resume_host = refuse;
     }
     if let Some(split) = patch.zlib_split {
         c.zlib_split = split;
@@ -524,6 +528,7 @@ fn config_json(sim: &Sim) -> Value {
         },
         "gatewayBotFaults": c.gateway_bot_faults.iter().map(fault).collect::<Vec<_>>(),
         "upgradeFaults": c.upgrade_faults.iter().map(fault).collect::<Vec<_>>(),
+        "refuseResumeHost": c.refuse_resume_host,
         "zlibSplit": c.zlib_split,
         "acksPaused": c.acks_paused,
         "invalidSessionDelayMs": c.invalid_session_delay.as_millis() as u64,

@@ -79,10 +79,13 @@ fn gateway_path(path: &str) -> Option<&'static str> {
 
 /// Answers a WebSocket upgrade: an injected fault, an error, or 101 and a gateway session.
 async fn upgrade(mut stream: TcpStream, req: Request, leftover: Vec<u8>, shared: Shared) {
-    let fault = {
+    let (fault, refuse_resume_host) = {
         let mut sim = shared.lock();
         sim.upgrade_requests += 1;
-        sim.config.upgrade_faults.pop_front()
+        (
+            sim.config.upgrade_faults.pop_front(),
+            sim.config.refuse_resume_host,
+        )
     };
     if let Some(fault) = fault {
         log!(
@@ -98,6 +101,15 @@ async fn upgrade(mut stream: TcpStream, req: Request, leftover: Vec<u8>, shared:
             .write_to(&mut stream)
             .await;
     };
+    if path == "/resume" && refuse_resume_host {
+        log!("upgrade {}?{} -> resume host refused", req.path, req.query);
+        return Response::json(
+            503,
+            &json!({"message": "gateway-sim: the resume host is refusing connections", "code": 0}),
+        )
+        .write_to(&mut stream)
+        .await;
+    }
     let key = req.header("sec-websocket-key");
     let version_ok = req.header("sec-websocket-version").map(str::trim) == Some("13");
     let (Some(key), true, "GET") = (key, version_ok, req.method.as_str()) else {

@@ -197,6 +197,9 @@ pub struct Config {
     pub gateway_bot_faults: VecDeque<Fault>,
     /// Faults for WebSocket upgrades.
     pub upgrade_faults: VecDeque<Fault>,
+    /// Upgrades to the resume host (`/resume`) are refused with 503 while set; sessions stay
+    /// valid and can be resumed on the main URL.
+    pub refuse_resume_host: bool,
     /// How to split `zlib-stream` messages into frames.
     pub zlib_split: Option<Split>,
     /// Heartbeat ACKs paused for everyone.
@@ -216,6 +219,7 @@ impl Config {
             limit: LimitTemplate::default(),
             gateway_bot_faults: VecDeque::new(),
             upgrade_faults: VecDeque::new(),
+            refuse_resume_host: false,
             zlib_split: None,
             acks_paused: false,
             acks_paused_tokens: BTreeSet::new(),

@@ -10,7 +10,7 @@ use worker::{
 
 use super::http::{retry_after_ms, send};
 use super::runtime::Runtime;
-use crate::gateway::{ConnectionId, GatewayInfo, Input, RequestFailure};
+use crate::gateway::{close_code, ConnectionId, GatewayInfo, Input, RequestFailure};
 
 const USER_AGENT: &str =
     "DiscordBot (https://github.com/discord-gateway-do/discord-gateway-do, 0.1)";
@@ -161,7 +161,19 @@ pub async fn open_socket(runtime: Rc<Runtime>, id: ConnectionId, url: String) {
                 });
                 return;
             }
-            Err(e) => console_error!("gateway socket {} error: {e}", id.0),
+            Err(e) => {
+                // workerd follows an error with no close event: the socket is dead. (A message
+                // over the runtime's size limit arrives this way, as a 1009 protocol error.)
+                let message = e.to_string();
+                console_error!("gateway socket {} error: {message}", id.0);
+                runtime.clear_socket(id);
+                runtime.input(Input::SocketClosed {
+                    id,
+                    code: close_code::of_socket_error(&message),
+                    reason: &message,
+                });
+                return;
+            }
         }
         if runtime.engine.borrow().current_connection() != Some(id) {
             // The engine moved on (and closed this socket); stop listening.

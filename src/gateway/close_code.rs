@@ -15,7 +15,7 @@ pub enum CloseDisposition {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum StopReason {
-    /// 4004, or 401 from `/gateway/bot` or the upgrade.
+    /// 4004, or 401 from `/gateway/bot` (which carries the token; the upgrade does not).
     AuthenticationFailed,
     /// 4010.
     InvalidShard,
@@ -66,12 +66,31 @@ pub fn classify(code: u16) -> CloseDisposition {
     }
 }
 
+/// The close code to report for a socket the runtime failed with `message` (an `error` event
+/// with no `close` event after it).
+///
+/// workerd fails a socket that receives a message over its size limit this way, with
+/// "WebSocket protocol error; protocolError.statusCode = 1009; protocolError.description =
+/// Message is too large: N > 33554432": that is 1009. Anything else is a dropped connection
+/// (1006).
+pub fn of_socket_error(message: &str) -> u16 {
+    let status = message
+        .split_once("statusCode = ")
+        .and_then(|(_, rest)| rest.get(..4))
+        .and_then(|code| code.parse::<u16>().ok());
+    match status {
+        Some(1009) => 1009,
+        _ => 1006,
+    }
+}
+
 /// The human description of a Discord close code, for the status.
 pub fn describe(code: u16) -> &'static str {
     match code {
         1000 => "normal closure",
         1001 => "going away",
         1006 => "connection dropped without a close frame",
+        1009 => "message too big",
         1011 => "server error",
         4000 => "unknown error",
         4001 => "unknown opcode",
@@ -115,6 +134,17 @@ mod tests {
         ] {
             assert_eq!(classify(code), Stop(reason), "{code}");
         }
+    }
+
+    #[test]
+    fn socket_errors_become_close_codes() {
+        assert_eq!(
+            of_socket_error("Error: WebSocket protocol error; protocolError.statusCode = 1009; protocolError.description = Message is too large: 34602989 > 33554432"),
+            1009
+        );
+        assert_eq!(of_socket_error("Error: Network connection lost."), 1006);
+        assert_eq!(of_socket_error("statusCode = 1002; bad frame"), 1006);
+        assert_eq!(of_socket_error("statusCode = 10"), 1006);
     }
 
     #[test]

@@ -10,20 +10,30 @@ use serde::Deserialize;
 
 use super::backoff::Backoff;
 use super::close_code::{self, CloseDisposition, StopReason};
-use super::compression::Decompressor;
+use super::compression::{DecompressError, Decompressor, TransportCompression};
 use super::config::{EventFilter, GatewayConfig};
-use super::identify_budget::{IdentifyBudget, SessionStartLimit};
+use super::identify_budget::IdentifyBudget;
+use super::io::{Action, ConnectionId, Dispatch, GatewayInfo, Input, RequestFailure, SendError};
 use super::jitter::{scale, Jitter};
-use super::payload::{self, MAX_SEND_BYTES};
+use super::opcode::Opcode;
+use super::payload::{self, gateway_query, MAX_SEND_BYTES};
+use super::phase::{Connection, Heartbeat, Phase, Stage};
 use super::scan::{scan, RawPayload};
 use super::send_window::{Priority, SendWindow};
 use super::session::{LastClose, Session, SessionSnapshot};
 use super::status::{
-    ConnectionState, Counters, EngineStatus, HeartbeatStatus, WaitReason, Waiting,
+    self, ConnectionState, Counters, EngineStatus, HeartbeatStatus, LastFailure, WaitReason,
 };
 
-/// Frames larger than this are counted and skipped without being read.
-pub const MAX_INBOUND_FRAME_BYTES: usize = 16 * 1024 * 1024;
+/// The largest WebSocket message a Cloudflare Worker (or Durable Object) can receive: 32 MiB.
+///
+/// workerd closes the socket with 1009 ("message too big") before the Worker sees a larger one
+/// (Cloudflare's Durable Objects limits page: "WebSocket message size: 32 MiB (only for
+/// received messages)"). Frames over it that do reach the engine (another runtime) are counted
+/// and skipped unread.
+pub const MAX_INBOUND_FRAME_BYTES: usize = 32 * 1024 * 1024;
+/// The close code of a message too big to receive (RFC 6455).
+pub const MESSAGE_TOO_BIG_CLOSE_CODE: u16 = 1009;
 /// How long the caller may take to fetch `/gateway/bot` before the attempt counts as failed.
 pub const FETCH_TIMEOUT_MS: u64 = 30_000;
 /// How long the caller may take to open a socket.
@@ -38,232 +48,6 @@ pub const HEARTBEAT_INTERVAL_RANGE_MS: (u64, u64) = (1_000, 10 * 60 * 1_000);
 pub const RESUMABLE_CLOSE_CODE: u16 = 4000;
 /// Close code the client uses when the session should end.
 pub const SESSION_ENDING_CLOSE_CODE: u16 = 1000;
-
-/// Names one socket. Inputs about a socket that is no longer current are ignored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnectionId(pub u64);
-
-/// The answer of `GET /gateway/bot`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct GatewayInfo {
-    /// The WebSocket URL to connect to (without query).
-    pub url: String,
-    /// Recommended shard count.
-    #[serde(default)]
-    pub shards: u32,
-    /// The Identify budget.
-    pub session_start_limit: SessionStartLimit,
-}
-
-#[derive(Deserialize)]
-struct WireSessionStartLimit {
-    total: u32,
-    remaining: u32,
-    reset_after: u64,
-    max_concurrency: u32,
-}
-
-#[derive(Deserialize)]
-struct WireGatewayInfo {
-    url: String,
-    #[serde(default)]
-    shards: u32,
-    session_start_limit: WireSessionStartLimit,
-}
-
-impl GatewayInfo {
-    /// Parses the JSON body of `GET /gateway/bot`.
-    pub fn from_json(body: &str) -> Result<Self, String> {
-        let wire: WireGatewayInfo = serde_json::from_str(body)
-            .map_err(|e| format!("unexpected /gateway/bot response: {e}"))?;
-        let limit = wire.session_start_limit;
-        Ok(Self {
-            url: wire.url,
-            shards: wire.shards,
-            session_start_limit: SessionStartLimit {
-                total: limit.total,
-                remaining: limit.remaining,
-                reset_after: limit.reset_after,
-                max_concurrency: limit.max_concurrency,
-            },
-        })
-    }
-}
-
-/// Why an HTTP request (gateway info or the WebSocket upgrade) failed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RequestFailure {
-    /// The HTTP status, or `None` for a network error or timeout.
-    pub status: Option<u16>,
-    /// `Retry-After`, in milliseconds.
-    pub retry_after_ms: Option<u64>,
-}
-
-/// Something that happened, reported to the engine.
-#[derive(Debug)]
-pub enum Input<'a> {
-    /// The user asked to connect with this configuration. Clears a stop.
-    Connect(GatewayConfig),
-    /// The runtime restarted with this stored configuration: continue from the restored
-    /// snapshot, unless it records a stop.
-    Recover(GatewayConfig),
-    /// The user asked to disconnect: end the session and forget it.
-    Disconnect,
-    /// `GET /gateway/bot` succeeded.
-    GatewayInfo(GatewayInfo),
-    /// `GET /gateway/bot` failed.
-    GatewayInfoFailed(RequestFailure),
-    /// The socket asked for by [`Action::OpenSocket`] is open.
-    SocketOpened(ConnectionId),
-    /// The socket could not be opened.
-    SocketFailed(ConnectionId, RequestFailure),
-    /// A text frame arrived.
-    Text(ConnectionId, &'a str),
-    /// A binary frame arrived.
-    Binary(ConnectionId, &'a [u8]),
-    /// The socket closed.
-    SocketClosed {
-        /// Which socket.
-        id: ConnectionId,
-        /// The close code (1006 when the connection dropped).
-        code: u16,
-        /// The close reason.
-        reason: &'a str,
-    },
-    /// The time given by [`Engine::next_wakeup`] has come (early or late calls are harmless).
-    Timer,
-}
-
-/// A dispatch to forward to the webhook.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Dispatch {
-    /// The dispatch type, e.g. `MESSAGE_CREATE`.
-    pub event_type: String,
-    /// Its sequence number in the session.
-    pub sequence: u64,
-    /// The session it belongs to (with `sequence`, a stable identity across replays).
-    pub session_id: String,
-    /// The raw `d` JSON text, byte for byte as received.
-    pub data: String,
-}
-
-/// Something the caller must do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Fetch `GET /gateway/bot` with the configured token; report the result.
-    FetchGatewayInfo,
-    /// Open a WebSocket at `url`; report [`Input::SocketOpened`] or [`Input::SocketFailed`].
-    OpenSocket {
-        /// The new socket's id.
-        id: ConnectionId,
-        /// The full URL, query included.
-        url: String,
-    },
-    /// Send a text frame.
-    Send {
-        /// On which socket.
-        id: ConnectionId,
-        /// The payload (never over [`MAX_SEND_BYTES`]).
-        payload: String,
-    },
-    /// Close the socket; no [`Input::SocketClosed`] is needed for it afterwards.
-    Close {
-        /// Which socket.
-        id: ConnectionId,
-        /// The close code.
-        code: u16,
-        /// The close reason.
-        reason: &'static str,
-    },
-    /// Forward a dispatch. Store it durably together with its sequence number.
-    Forward(Dispatch),
-    /// A dispatch that is not forwarded but matches the observed types
-    /// ([`Engine::observe`]): for the caller's own bookkeeping.
-    Observe(Dispatch),
-    /// Store this snapshot; hand it to [`Engine::restore`] after a restart.
-    Persist(SessionSnapshot),
-}
-
-/// Why [`Engine::send_command`] refused a payload.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SendError {
-    /// No session is ready to send on.
-    NotConnected,
-    /// The payload is not a gateway payload (a JSON object with a numeric `op`).
-    Malformed(String),
-    /// The payload is over Discord's limit.
-    TooLarge {
-        /// The payload size.
-        size: usize,
-    },
-    /// The 120-per-minute budget (less the heartbeat reserve) is used up.
-    RateLimited {
-        /// When a slot frees up (ms since epoch).
-        retry_at: u64,
-    },
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotConnected => f.write_str("no gateway session is ready"),
-            Self::Malformed(why) => write!(f, "not a gateway payload: {why}"),
-            Self::TooLarge { size } => write!(
-                f,
-                "payload is {size} bytes; Discord accepts at most {MAX_SEND_BYTES}"
-            ),
-            Self::RateLimited { retry_at } => {
-                write!(f, "gateway send limit reached; retry at {retry_at}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
-
-#[derive(Debug)]
-struct Heartbeat {
-    interval: u64,
-    next_at: u64,
-    awaiting_ack_since: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Opening,
-    AwaitingHello,
-    Handshaking,
-    Ready,
-}
-
-#[derive(Debug)]
-struct Connection {
-    id: ConnectionId,
-    resume: bool,
-    stage: Stage,
-    deadline: u64,
-    heartbeat: Option<Heartbeat>,
-    decompressor: Option<Decompressor>,
-}
-
-#[derive(Debug)]
-enum Phase {
-    Idle,
-    Stopped(StopReason),
-    AwaitFetch {
-        at: u64,
-        reason: WaitReason,
-    },
-    Fetching {
-        deadline: u64,
-    },
-    AwaitOpen {
-        at: u64,
-        reason: WaitReason,
-        resume: bool,
-    },
-    Open(Connection),
-}
 
 /// How soon to try again.
 #[derive(Clone, Copy, Debug)]
@@ -303,12 +87,15 @@ pub struct Engine {
     last_forwarded: Option<u64>,
     persisted_sequence: Option<u64>,
     gateway_url: Option<String>,
+    /// A connection to the session's `resume_gateway_url` failed: resume on `gateway_url`.
+    resume_url_failed: bool,
     budget: IdentifyBudget,
     backoff: Backoff,
     window: SendWindow,
     next_connection: u64,
     connected_at: Option<u64>,
     last_close: Option<LastClose>,
+    last_failure: Option<LastFailure>,
     heartbeat_status: HeartbeatStatus,
     counters: Counters,
     actions: VecDeque<Action>,
@@ -338,12 +125,14 @@ impl Engine {
             last_forwarded: None,
             persisted_sequence: None,
             gateway_url: None,
+            resume_url_failed: false,
             budget: IdentifyBudget::default(),
             backoff: Backoff::default(),
             window: SendWindow::default(),
             next_connection: 0,
             connected_at: None,
             last_close: None,
+            last_failure: None,
             heartbeat_status: HeartbeatStatus::default(),
             counters: Counters::default(),
             actions: VecDeque::new(),
@@ -447,36 +236,7 @@ impl Engine {
 
     /// The user-facing state. Contains no token.
     pub fn status(&self) -> EngineStatus {
-        let (state, phase, waiting) = match &self.phase {
-            Phase::Idle => (ConnectionState::Disconnected, "idle", None),
-            Phase::Stopped(_) => (ConnectionState::Stopped, "stopped", None),
-            Phase::AwaitFetch { at, reason } => (
-                ConnectionState::Connecting,
-                "waiting to fetch gateway info",
-                Some(Waiting {
-                    until: *at,
-                    reason: *reason,
-                }),
-            ),
-            Phase::Fetching { .. } => (ConnectionState::Connecting, "fetching gateway info", None),
-            Phase::AwaitOpen { at, reason, .. } => (
-                ConnectionState::Connecting,
-                "waiting to open the socket",
-                Some(Waiting {
-                    until: *at,
-                    reason: *reason,
-                }),
-            ),
-            Phase::Open(conn) => match conn.stage {
-                Stage::Opening => (ConnectionState::Connecting, "opening the socket", None),
-                Stage::AwaitingHello => (ConnectionState::Connecting, "waiting for hello", None),
-                Stage::Handshaking if conn.resume => {
-                    (ConnectionState::Connecting, "resuming", None)
-                }
-                Stage::Handshaking => (ConnectionState::Connecting, "identifying", None),
-                Stage::Ready => (ConnectionState::Connected, "ready", None),
-            },
-        };
+        let (state, phase, waiting) = status::describe(&self.phase);
         let stop_code = match self.phase {
             Phase::Stopped(reason) => Some(reason),
             _ => None,
@@ -496,6 +256,7 @@ impl Engine {
                 .flatten(),
             reconnect_attempts: self.backoff.failures(),
             last_close: self.last_close.clone(),
+            last_failure: self.last_failure.clone(),
             stop_code,
             stop_reason: stop_code.map(|code| code.describe().into()),
             waiting,
@@ -532,10 +293,6 @@ impl Engine {
             .config
             .as_ref()
             .is_none_or(|old| old.same_session_as(&config));
-        let same_transport = self
-            .config
-            .as_ref()
-            .is_some_and(|old| old.compression == config.compression);
         if !same_session {
             self.forget_session();
         }
@@ -547,8 +304,9 @@ impl Engine {
                 | Phase::AwaitOpen { .. }
         );
         self.config = Some(config);
-        if live && same_session && same_transport {
-            // Nothing Discord sees has changed: keep the connection as it is.
+        if live && same_session {
+            // The session goes on as it is. A new `compression` applies from the next new
+            // session: a resume must repeat the query the session was opened with.
             return;
         }
         let code = if self.session.is_some() {
@@ -578,6 +336,7 @@ impl Engine {
     }
 
     fn forget_session(&mut self) {
+        self.resume_url_failed = false;
         self.session = None;
         self.sequence = None;
         self.last_forwarded = None;
@@ -684,6 +443,9 @@ impl Engine {
                 true
             }
             Phase::Open(conn) if conn.stage != Stage::Ready && now >= conn.deadline => {
+                if conn.via_resume_url {
+                    self.resume_url_failed = true;
+                }
                 let mode = if conn.resume {
                     Mode::Resume
                 } else {
@@ -710,9 +472,11 @@ impl Engine {
     }
 
     fn open(&mut self, now: u64, resume: bool) {
-        let url = match (resume, &self.session, &self.gateway_url) {
-            (true, Some(session), _) => session.resume_url.clone(),
-            (_, _, Some(url)) => url.clone(),
+        let session = self.session.as_ref().filter(|_| resume);
+        let via_resume_url = session.is_some() && !self.resume_url_failed;
+        let url = match (session, &self.gateway_url) {
+            (Some(session), _) if via_resume_url => session.resume_url.clone(),
+            (_, Some(url)) => url.clone(),
             // No URL known yet: fetch it first.
             _ => {
                 self.phase = Phase::AwaitFetch {
@@ -722,17 +486,21 @@ impl Engine {
                 return;
             }
         };
-        let compression = self
+        let configured = self
             .config
             .as_ref()
             .map(|c| c.compression)
             .unwrap_or_default();
+        // A resume repeats the session's query; a new session takes the configured one.
+        let compression = session.and_then(|s| s.compression).unwrap_or(configured);
         let id = ConnectionId(self.next_connection);
         self.next_connection += 1;
         self.backoff.record_attempt(now);
         self.phase = Phase::Open(Connection {
             id,
             resume,
+            via_resume_url,
+            compression,
             stage: Stage::Opening,
             deadline: now + OPEN_TIMEOUT_MS,
             heartbeat: None,
@@ -754,6 +522,12 @@ impl Engine {
         self.gateway_url = Some(info.url);
         self.budget.update(info.session_start_limit, now);
         self.persist();
+        if self.session.is_some() {
+            // Fetched only to learn the URL to resume on (the resume URL failed): no Identify.
+            self.phase = Phase::Idle;
+            self.schedule(now, Mode::Resume, Delay::Immediate);
+            return;
+        }
         if self.budget.exhausted(now) {
             let at = self.budget.ready_at(now);
             self.phase = Phase::AwaitFetch {
@@ -799,19 +573,23 @@ impl Engine {
         }
     }
 
+    /// The upgrade failed. It carries no token, so even a 401 is retried (Discord once
+    /// answered 401 to Cloudflare Workers: discord-api-docs #6145, lifted by #8030).
     fn on_socket_failed(&mut self, now: u64, id: ConnectionId, failure: RequestFailure) {
-        let resume = match &self.phase {
-            Phase::Open(conn) if conn.id == id => conn.resume,
+        let (resume, via_resume_url) = match &self.phase {
+            Phase::Open(conn) if conn.id == id => (conn.resume, conn.via_resume_url),
             _ => {
                 self.counters.stale_inputs += 1;
                 return;
             }
         };
         self.phase = Phase::Idle;
-        if failure.status == Some(401) {
-            self.stop(StopReason::AuthenticationFailed);
-            return;
-        }
+        self.resume_url_failed |= via_resume_url;
+        let reason = match failure.status {
+            Some(status) => format!("the gateway refused the WebSocket upgrade with HTTP {status}"),
+            None => "the WebSocket upgrade failed (network error or timeout)".to_owned(),
+        };
+        self.last_failure = Some(LastFailure { reason, at: now });
         self.counters.reconnects += 1;
         let mode = if resume { Mode::Resume } else { Mode::Fresh };
         self.schedule(now, mode, retry_delay(failure));
@@ -832,6 +610,21 @@ impl Engine {
             reason,
             at: now,
         });
+        if code == MESSAGE_TOO_BIG_CLOSE_CODE {
+            self.phase = Phase::Idle;
+            self.size_failure(
+                now,
+                format!(
+                    "a gateway message was over the {MAX_INBOUND_FRAME_BYTES}-byte limit on received WebSocket messages (close 1009)"
+                ),
+            );
+            return;
+        }
+        if let Phase::Open(conn) = &self.phase {
+            // Closed before Hello: the resume URL did not work.
+            let before_hello = matches!(conn.stage, Stage::Opening | Stage::AwaitingHello);
+            self.resume_url_failed |= conn.via_resume_url && before_hello;
+        }
         self.phase = Phase::Idle;
         self.connected_at = None;
         self.counters.reconnects += 1;
@@ -850,6 +643,27 @@ impl Engine {
                 self.schedule(now, Mode::Resume, Delay::Backoff);
             }
         }
+    }
+
+    /// A message too big to receive. Resuming would replay it and fail the same way, forever:
+    /// end the session and start a new one (what the old one had not delivered yet is lost).
+    fn size_failure(&mut self, now: u64, what: String) {
+        self.counters.size_failures += 1;
+        self.last_failure = Some(LastFailure {
+            reason: format!(
+                "{what}; resuming would replay it, so a new session was started (events not yet received in the old one are lost)"
+            ),
+            at: now,
+        });
+        self.forget_session();
+        self.persist();
+        self.reconnect(
+            now,
+            SESSION_ENDING_CLOSE_CODE,
+            "message too big",
+            Mode::Fresh,
+            Delay::Backoff,
+        );
     }
 
     // ----- frames --------------------------------------------------------------------------
@@ -896,8 +710,15 @@ impl Engine {
                 Err(_) => self.counters.malformed_frames += 1,
             },
             Ok(None) => {}
-            Err(super::compression::DecompressError::NotCompressed) => {
+            Err(DecompressError::NotCompressed) => {
                 self.counters.unexpected_binary_frames += 1;
+            }
+            Err(DecompressError::TooLarge { limit }) => {
+                self.size_failure(
+                    now,
+                    format!("a compressed gateway message was over the {limit}-byte limit"),
+                );
+                return;
             }
             Err(_) => {
                 self.counters.corrupt_streams += 1;
@@ -926,19 +747,19 @@ impl Engine {
     }
 
     fn on_payload(&mut self, now: u64, payload: RawPayload<'_>) {
-        match payload.op {
-            0 => self.on_dispatch(now, payload),
-            1 => self.send_heartbeat(now, Priority::Ordinary),
-            7 => self.reconnect(
+        match Opcode::from_code(payload.op) {
+            Some(Opcode::Dispatch) => self.on_dispatch(now, payload),
+            Some(Opcode::Heartbeat) => self.send_heartbeat(now),
+            Some(Opcode::Reconnect) => self.reconnect(
                 now,
                 RESUMABLE_CLOSE_CODE,
                 "reconnect requested by Discord",
                 Mode::Resume,
                 Delay::Immediate,
             ),
-            9 => self.on_invalid_session(now, payload),
-            10 => self.on_hello(now, payload),
-            11 => self.on_heartbeat_ack(now),
+            Some(Opcode::InvalidSession) => self.on_invalid_session(now, payload),
+            Some(Opcode::Hello) => self.on_hello(now, payload),
+            Some(Opcode::HeartbeatAck) => self.on_heartbeat_ack(now),
             _ => self.counters.unknown_opcodes += 1,
         }
     }
@@ -964,6 +785,7 @@ impl Engine {
         conn.heartbeat = Some(Heartbeat {
             interval,
             next_at: first,
+            last_tick_at: now,
             awaiting_ack_since: None,
         });
         conn.stage = Stage::Handshaking;
@@ -1078,9 +900,14 @@ impl Engine {
                     self.counters.malformed_frames += 1;
                     return;
                 };
+                let compression = match &self.phase {
+                    Phase::Open(conn) => conn.compression,
+                    _ => TransportCompression::default(),
+                };
                 self.session = Some(Session {
                     id: ready.session_id.into_owned(),
                     resume_url: ready.resume_gateway_url.into_owned(),
+                    compression: Some(compression),
                 });
                 self.sequence = Some(sequence);
                 self.last_forwarded = None;
@@ -1150,6 +977,8 @@ impl Engine {
         if let Phase::Open(conn) = &mut self.phase {
             conn.stage = Stage::Ready;
         }
+        // Next time, try the resume URL first again.
+        self.resume_url_failed = false;
         self.backoff.reset();
         self.connected_at = Some(now);
         self.persist();
@@ -1157,6 +986,9 @@ impl Engine {
 
     // ----- heartbeats and sending ----------------------------------------------------------
 
+    /// A scheduled heartbeat tick: never skipped. The connection is a zombie when a heartbeat
+    /// sent at or before the previous tick still has no ACK (an ACK for any heartbeat counts,
+    /// so one answered to op 1 just before this tick gets until the next tick).
     fn heartbeat_due(&mut self, now: u64) {
         let Phase::Open(conn) = &mut self.phase else {
             return;
@@ -1164,19 +996,11 @@ impl Engine {
         let Some(heartbeat) = &mut conn.heartbeat else {
             return;
         };
-        let unacknowledged_for = heartbeat
+        let previous_tick = heartbeat.last_tick_at;
+        if heartbeat
             .awaiting_ack_since
-            .map(|sent| now.saturating_sub(sent));
-        if unacknowledged_for.is_some_and(|waited| waited < heartbeat.interval) {
-            // A heartbeat Discord asked for (op 1) went out recently; give its ACK a full
-            // interval before calling the connection a zombie.
-            heartbeat.next_at = heartbeat
-                .next_at
-                .saturating_add(heartbeat.interval)
-                .max(now + 1);
-            return;
-        }
-        if unacknowledged_for.is_some() {
+            .is_some_and(|sent| sent <= previous_tick)
+        {
             self.counters.zombie_connections += 1;
             self.reconnect(
                 now,
@@ -1187,23 +1011,25 @@ impl Engine {
             );
             return;
         }
+        heartbeat.last_tick_at = now;
         heartbeat.next_at = heartbeat
             .next_at
             .saturating_add(heartbeat.interval)
             .max(now + 1);
-        self.send_heartbeat(now, Priority::Essential);
+        self.send_heartbeat(now);
         if self.sequence != self.persisted_sequence {
             // Sequence numbers are persisted in batches, once per heartbeat at most.
             self.persist();
         }
     }
 
-    fn send_heartbeat(&mut self, now: u64, priority: Priority) {
+    /// Sends a heartbeat now, scheduled or asked for by op 1: both at heartbeat priority.
+    fn send_heartbeat(&mut self, now: u64) {
         let Some(id) = self.current_connection() else {
             return;
         };
         let payload = payload::heartbeat(self.sequence);
-        if self.send(now, id, payload, priority) {
+        if self.send(now, id, payload, Priority::Essential) {
             self.counters.heartbeats_sent += 1;
             if let Phase::Open(Connection {
                 heartbeat: Some(heartbeat),
@@ -1230,55 +1056,5 @@ fn retry_delay(failure: RequestFailure) -> Delay {
     match (failure.status, failure.retry_after_ms) {
         (Some(429), Some(ms)) => Delay::AtLeast(ms, WaitReason::RetryAfter),
         _ => Delay::Backoff,
-    }
-}
-
-/// Adds `v=10&encoding=json` and the compression to a gateway URL, replacing any query.
-fn gateway_query(url: &str, compression: super::compression::TransportCompression) -> String {
-    let base = url.split(['?', '#']).next().unwrap_or(url);
-    let has_path = base
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest.trim_end_matches('/').contains('/'));
-    let mut full = if has_path {
-        format!("{}?v=10&encoding=json", base.trim_end_matches('/'))
-    } else {
-        format!("{}/?v=10&encoding=json", base.trim_end_matches('/'))
-    };
-    if let Some(compress) = compression.query_value() {
-        full.push_str("&compress=");
-        full.push_str(compress);
-    }
-    full
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gateway::compression::TransportCompression;
-
-    #[test]
-    fn gateway_query_is_appended_once() {
-        assert_eq!(
-            gateway_query("wss://gateway.discord.gg", TransportCompression::None),
-            "wss://gateway.discord.gg/?v=10&encoding=json"
-        );
-        assert_eq!(
-            gateway_query("wss://g.example/?v=9", TransportCompression::ZlibStream),
-            "wss://g.example/?v=10&encoding=json&compress=zlib-stream"
-        );
-        assert_eq!(
-            gateway_query("ws://127.0.0.1:9/resume", TransportCompression::None),
-            "ws://127.0.0.1:9/resume?v=10&encoding=json"
-        );
-    }
-
-    #[test]
-    fn gateway_info_parses() {
-        let info = GatewayInfo::from_json(
-            r#"{"url":"wss://gateway.discord.gg","shards":1,"session_start_limit":{"total":1000,"remaining":999,"reset_after":14400000,"max_concurrency":1}}"#,
-        )
-        .unwrap();
-        assert_eq!(info.session_start_limit.remaining, 999);
-        assert!(GatewayInfo::from_json("{}").is_err());
     }
 }

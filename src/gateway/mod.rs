@@ -7,6 +7,8 @@
 //!
 //! - [`scan`]: read `op`/`s`/`t` and keep `d` as raw text.
 //! - [`engine`]: the state machine: Hello, Identify/Resume, heartbeats, reconnects.
+//! - [`io`]: its vocabulary: the [`Input`]s it is told and the [`Action`]s it asks for.
+//! - [`opcode`], [`payload`]: opcodes by name; what is sent, and the URL it is sent to.
 //! - [`close_code`]: what each close code means.
 //! - [`backoff`], [`identify_budget`], [`send_window`]: the pacing rules.
 //! - [`compression`]: zlib-stream (and zstd-stream) transport compression.
@@ -18,8 +20,11 @@ pub mod compression;
 pub mod config;
 pub mod engine;
 pub mod identify_budget;
+pub mod io;
 pub mod jitter;
+pub mod opcode;
 pub mod payload;
+mod phase;
 pub mod scan;
 pub mod send_window;
 pub mod session;
@@ -28,9 +33,9 @@ pub mod status;
 pub use close_code::StopReason;
 pub use compression::TransportCompression;
 pub use config::{ConfigError, EventFilter, GatewayConfig, Intents, Shard};
-pub use engine::{
-    Action, ConnectionId, Dispatch, Engine, GatewayInfo, Input, RequestFailure, SendError,
-};
+pub use engine::Engine;
+pub use io::{Action, ConnectionId, Dispatch, GatewayInfo, Input, RequestFailure, SendError};
 pub use jitter::{Jitter, SeededJitter};
+pub use opcode::Opcode;
 pub use session::{LastClose, Session, SessionSnapshot};
 pub use status::{ConnectionState, EngineStatus};

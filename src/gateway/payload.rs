@@ -1,8 +1,10 @@
-//! Payloads the client sends: Heartbeat, Identify, Resume.
+//! Payloads the client sends (Heartbeat, Identify, Resume) and the URL it connects to.
 
 use serde::Serialize;
 
+use super::compression::TransportCompression;
 use super::config::{Intents, Shard};
+use super::opcode::Opcode;
 
 /// The largest payload Discord accepts from a client, in bytes.
 pub const MAX_SEND_BYTES: usize = 4096;
@@ -38,20 +40,20 @@ struct Resume<'a> {
     seq: u64,
 }
 
-fn encode<T: Serialize>(op: u8, d: T) -> String {
+fn encode<T: Serialize>(op: Opcode, d: T) -> String {
     // Serializing these plain structs into a String cannot fail.
-    serde_json::to_string(&Envelope { op, d }).unwrap_or_default()
+    serde_json::to_string(&Envelope { op: op.code(), d }).unwrap_or_default()
 }
 
 /// Op 1 with the last sequence number (or `null`).
 pub fn heartbeat(sequence: Option<u64>) -> String {
-    encode(1, sequence)
+    encode(Opcode::Heartbeat, sequence)
 }
 
 /// Op 2 for a new session.
 pub fn identify(token: &str, intents: Intents, shard: Option<Shard>) -> String {
     encode(
-        2,
+        Opcode::Identify,
         Identify {
             token,
             intents: intents.bits(),
@@ -70,7 +72,7 @@ pub fn identify(token: &str, intents: Intents, shard: Option<Shard>) -> String {
 /// Op 6 to resume `session_id` after `seq`.
 pub fn resume(token: &str, session_id: &str, seq: u64) -> String {
     encode(
-        6,
+        Opcode::Resume,
         Resume {
             token,
             session_id,
@@ -79,10 +81,44 @@ pub fn resume(token: &str, session_id: &str, seq: u64) -> String {
     )
 }
 
+/// Adds `v=10&encoding=json` and the compression to a gateway URL, replacing any query.
+pub fn gateway_query(url: &str, compression: TransportCompression) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or(url);
+    let has_path = base
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.trim_end_matches('/').contains('/'));
+    let mut full = if has_path {
+        format!("{}?v=10&encoding=json", base.trim_end_matches('/'))
+    } else {
+        format!("{}/?v=10&encoding=json", base.trim_end_matches('/'))
+    };
+    if let Some(compress) = compression.query_value() {
+        full.push_str("&compress=");
+        full.push_str(compress);
+    }
+    full
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+
+    #[test]
+    fn gateway_query_is_appended_once() {
+        assert_eq!(
+            gateway_query("wss://gateway.discord.gg", TransportCompression::None),
+            "wss://gateway.discord.gg/?v=10&encoding=json"
+        );
+        assert_eq!(
+            gateway_query("wss://g.example/?v=9", TransportCompression::ZlibStream),
+            "wss://g.example/?v=10&encoding=json&compress=zlib-stream"
+        );
+        assert_eq!(
+            gateway_query("ws://127.0.0.1:9/resume", TransportCompression::None),
+            "ws://127.0.0.1:9/resume?v=10&encoding=json"
+        );
+    }
 
     #[test]
     fn shapes() {

@@ -6,15 +6,15 @@ use std::collections::VecDeque;
 pub const MAX_SENDS_PER_WINDOW: usize = 120;
 /// The rate limit window.
 pub const WINDOW_MS: u64 = 60_000;
-/// Slots only scheduled heartbeats and handshakes (Identify, Resume) may use.
+/// Slots only heartbeats and handshakes (Identify, Resume) may use.
 pub const RESERVED_FOR_HEARTBEATS: usize = 10;
 
 /// How urgent a send is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Priority {
-    /// Scheduled heartbeats, Identify and Resume: may use the whole window.
+    /// Heartbeats (scheduled or asked for by op 1), Identify and Resume: may use the whole window.
     Essential,
-    /// Heartbeats Discord asked for and user commands: must leave the reserve free.
+    /// User commands: must leave the reserve free.
     Ordinary,
 }
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::close_code::StopReason;
+use super::compression::TransportCompression;
 use super::identify_budget::IdentifyBudget;
 
 /// A resumable Discord session.
@@ -13,6 +14,10 @@ pub struct Session {
     pub id: String,
     /// `resume_gateway_url` from READY, without query.
     pub resume_url: String,
+    /// The transport compression the session was opened with: a resume must use the same
+    /// query. (`None` in snapshots written before it was recorded: the configured one.)
+    #[serde(default)]
+    pub compression: Option<TransportCompression>,
 }
 
 /// How and when the last connection closed.

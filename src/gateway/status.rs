@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::close_code::StopReason;
 use super::identify_budget::IdentifyBudget;
+use super::phase::{Phase, Stage};
 use super::session::LastClose;
 
 /// The coarse connection state.
@@ -80,6 +81,9 @@ pub struct Counters {
     pub unknown_opcodes: u64,
     /// Frames over the size limit, skipped unread.
     pub oversize_frames: u64,
+    /// Messages too big to receive (close 1009, or over the limit once decompressed): each
+    /// ended the session and started a new one, since a resume would replay the same message.
+    pub size_failures: u64,
     /// Binary frames on a connection without transport compression.
     pub unexpected_binary_frames: u64,
     /// Compressed streams that could not be decompressed (each forced a reconnect).
@@ -102,6 +106,16 @@ pub struct Counters {
     pub sends_refused: u64,
 }
 
+/// The last attempt that failed without a close from Discord, in words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastFailure {
+    /// What was seen, e.g. "the gateway refused the WebSocket upgrade with HTTP 401".
+    pub reason: String,
+    /// When (ms since epoch).
+    pub at: u64,
+}
+
 /// A snapshot of the engine for `/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -120,6 +134,8 @@ pub struct EngineStatus {
     pub reconnect_attempts: u32,
     /// The last close.
     pub last_close: Option<LastClose>,
+    /// The last failed attempt or size failure (kept after recovery, like `last_close`).
+    pub last_failure: Option<LastFailure>,
     /// Why reconnecting stopped.
     pub stop_code: Option<StopReason>,
     /// The stop reason in words a user can act on.
@@ -132,4 +148,36 @@ pub struct EngineStatus {
     pub identify_budget: IdentifyBudget,
     /// Totals.
     pub counters: Counters,
+}
+
+/// What a phase looks like from outside: the coarse state, the exact step, and any wait.
+pub(crate) fn describe(phase: &Phase) -> (ConnectionState, &'static str, Option<Waiting>) {
+    match phase {
+        Phase::Idle => (ConnectionState::Disconnected, "idle", None),
+        Phase::Stopped(_) => (ConnectionState::Stopped, "stopped", None),
+        Phase::AwaitFetch { at, reason } => (
+            ConnectionState::Connecting,
+            "waiting to fetch gateway info",
+            Some(Waiting {
+                until: *at,
+                reason: *reason,
+            }),
+        ),
+        Phase::Fetching { .. } => (ConnectionState::Connecting, "fetching gateway info", None),
+        Phase::AwaitOpen { at, reason, .. } => (
+            ConnectionState::Connecting,
+            "waiting to open the socket",
+            Some(Waiting {
+                until: *at,
+                reason: *reason,
+            }),
+        ),
+        Phase::Open(conn) => match conn.stage {
+            Stage::Opening => (ConnectionState::Connecting, "opening the socket", None),
+            Stage::AwaitingHello => (ConnectionState::Connecting, "waiting for hello", None),
+            Stage::Handshaking if conn.resume => (ConnectionState::Connecting, "resuming", None),
+            Stage::Handshaking => (ConnectionState::Connecting, "identifying", None),
+            Stage::Ready => (ConnectionState::Connected, "ready", None),
+        },
+    }
 }
