@@ -2,11 +2,14 @@
 // same simulator, same receiver. Not a test: it asserts nothing and prints numbers.
 //
 //   ./scripts/setup && ./scripts/build-worker && cargo build -p gateway-sim --release
-//   source scripts/env.sh && node bench/forwarding.mjs [events]
+//   source scripts/env.sh && node bench/forwarding.mjs [events] [rounds] [latency samples]
 //
-// Measures: forwarding latency (dispatch sent by the simulator → request at the receiver),
-// drain rate for a burst with an instant receiver (one channel: strictly serial; eight channels), workerd CPU per event, SQLite rows written
-// per event, and the Wasm size.
+// Measures: forwarding latency (from just before the simulator is asked to dispatch to the
+// request's arrival at the receiver, both on this process's performance.now() clock), drain rate
+// for a burst with an instant receiver (one channel: strictly serial; eight channels), workerd
+// CPU per event, SQLite rows written per event, and the Wasm size. The two forwarders run in
+// interleaved rounds (ours first in odd rounds, the baseline first in even ones); each figure is
+// the median of the rounds with its range.
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -15,7 +18,10 @@ import { ROOT, waitFor } from '../e2e/harness/index.mjs';
 import { BOT_TOKEN, deployment } from '../e2e/fixture.mjs';
 
 const BURST = Number(process.argv[2] ?? 500);
-const LATENCY_SAMPLES = 100;
+const ROUNDS = Number(process.argv[3] ?? 3);
+const LATENCY_SAMPLES = Number(process.argv[4] ?? 100);
+/** The same per-channel order and the same cap on channels delivered at once as ours (default 4). */
+const CONCURRENCY = 4;
 
 /** CPU seconds (user + system) of a process and its descendants, from /proc. */
 function cpuSeconds(rootPid) {
@@ -43,7 +49,8 @@ function quantile(values, q) {
 
 /**
  * The baseline: what Chat SDK's own forwarder does. One WebSocket to the simulator, one POST per
- * dispatch, one request at a time per channel (like ours), no durable outbox, no retries.
+ * dispatch, one request at a time per channel and at most CONCURRENCY channels at once (like
+ * ours), no durable outbox, no retries.
  */
 async function naiveForwarder(sim, webhookUrl) {
   const { url } = await (await fetch(`${sim.apiBase}/gateway/bot`, { headers: { authorization: `Bot ${BOT_TOKEN}` } })).json();
@@ -51,6 +58,14 @@ async function naiveForwarder(sim, webhookUrl) {
   let seq = null;
   let beat;
   const lanes = new Map();
+  let active = 0;
+  const waiting = [];
+  const slot = () => (active < CONCURRENCY ? (active += 1, Promise.resolve()) : new Promise((resolve) => waiting.push(resolve)));
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else active -= 1;
+  };
   const ready = new Promise((resolve) => {
     ws.onmessage = async (message) => {
       const frame = JSON.parse(message.data);
@@ -63,9 +78,10 @@ async function naiveForwarder(sim, webhookUrl) {
       } else if (frame.op === 0 && frame.t === 'MESSAGE_CREATE') {
         const body = `{"type":"GATEWAY_${frame.t}","timestamp":${Date.now()},"data":${JSON.stringify(frame.d)}}`;
         const previous = lanes.get(frame.d.channel_id) ?? Promise.resolve();
-        const next = previous.then(() =>
+        const next = previous.then(slot).then(() =>
           fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-discord-gateway-token': BOT_TOKEN }, body })
-            .then((res) => res.arrayBuffer()),
+            .then((res) => res.arrayBuffer())
+            .finally(release),
         );
         lanes.set(frame.d.channel_id, next.catch(() => {}));
       }
@@ -75,14 +91,14 @@ async function naiveForwarder(sim, webhookUrl) {
   return { close: () => { clearInterval(beat); ws.close(1000); } };
 }
 
-async function measure(d, label, receiverCount) {
+async function measure(d, receiverCount) {
   const latencies = [];
   for (let i = 0; i < LATENCY_SAMPLES; i += 1) {
-    // From the simulator's answer (the frame is on the wire) to the receiver's arrival stamp.
+    // Stamped before the simulator is asked, on the clock the receiver stamps arrivals with.
+    const sentAt = performance.now();
     const { sent: [event] } = await d.dispatch({ preset: 'guild_message' });
-    const sentAt = Date.now();
     const request = await d.receiver.waitFor((rs) => rs.find((r) => r.rawBody.includes(event.data.id)), 10_000);
-    latencies.push(Math.max(0, request.receivedAt - sentAt));
+    latencies.push(request.receivedAtHr - sentAt);
   }
   /** Events per second for a burst spread over `channels` channels. */
   async function drain(channels) {
@@ -99,38 +115,66 @@ async function measure(d, label, receiverCount) {
   }
   const rate = await drain(1);
   const rate8 = await drain(8);
-  return { label, p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95), rate, rate8 };
+  return { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95), rate, rate8 };
 }
+
+/** Median and range of a list of numbers. */
+function spread(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)], min: sorted[0], max: sorted.at(-1) };
+}
+
+const show = (values, digits = 1) => {
+  const { median, min, max } = spread(values);
+  return `${median.toFixed(digits)} (${min.toFixed(digits)}-${max.toFixed(digits)})`;
+};
 
 const d = await deployment({ heartbeatIntervalMs: 41_250 });
 try {
-  // The worker.
-  await d.connectReady();
-  const cpuBefore = cpuSeconds(d.worker.pid);
-  const ours = await measure(d, 'discord-gateway-do (workerd)', () => d.receiver.requests.length);
-  const cpu = cpuSeconds(d.worker.pid) - cpuBefore;
-  await waitFor(async () => ((await d.status()).delivery.pending === 0 ? true : null));
-  const status = await d.status();
-  const events = status.delivery.delivered;
-  await d.call('POST', '/disconnect');
-
-  // The baseline, same simulator and receiver.
-  d.receiver.clear();
-  const naive = await naiveForwarder(d.sim, `${d.receiver.url}/webhook`);
-  const baseline = await measure(d, 'naive Node forwarder (baseline)', () => d.receiver.requests.length);
-  naive.close();
+  const ours = [];
+  const baseline = [];
+  let cpu = 0;
+  let events = 0;
+  let rows = 0;
+  const runOurs = async () => {
+    await d.connectReady();
+    const before = await d.status();
+    const cpuBefore = cpuSeconds(d.worker.pid);
+    ours.push(await measure(d, () => d.receiver.requests.length));
+    await waitFor(async () => ((await d.status()).delivery.pending === 0 ? true : null));
+    cpu += cpuSeconds(d.worker.pid) - cpuBefore;
+    const after = await d.status();
+    events += after.delivery.delivered - before.delivery.delivered;
+    rows += after.delivery.storageRowsWritten - before.delivery.storageRowsWritten;
+    await d.call('POST', '/disconnect');
+  };
+  const runBaseline = async () => {
+    const naive = await naiveForwarder(d.sim, `${d.receiver.url}/webhook`);
+    baseline.push(await measure(d, () => d.receiver.requests.length));
+    naive.close();
+  };
+  for (let round = 0; round < ROUNDS; round += 1) {
+    d.receiver.clear();
+    const order = round % 2 === 0 ? [runOurs, runBaseline] : [runBaseline, runOurs];
+    for (const run of order) {
+      await run();
+      d.receiver.clear();
+    }
+  }
 
   const wasm = fs.readdirSync(path.join(ROOT, 'build')).find((f) => f.endsWith('.wasm'));
   const bytes = fs.readFileSync(path.join(ROOT, 'build', wasm));
-  console.log(`events per burst: ${BURST}; latency samples: ${LATENCY_SAMPLES}`);
-  for (const r of [baseline, ours]) {
+  console.log(`events per burst: ${BURST}; latency samples per round: ${LATENCY_SAMPLES}; rounds: ${ROUNDS} (interleaved); medians (min-max)`);
+  for (const [label, rs] of [['naive Node forwarder (baseline)', baseline], ['discord-gateway-do (workerd)', ours]]) {
     console.log(
-      `${r.label.padEnd(34)} latency p50 ${r.p50.toFixed(1).padStart(5)} ms  p95 ${r.p95.toFixed(1).padStart(5)} ms  drain 1 channel ${r.rate.toFixed(0).padStart(5)}/s, 8 channels ${r.rate8.toFixed(0).padStart(5)}/s`,
+      `${label.padEnd(34)} latency p50 ${show(rs.map((r) => r.p50), 2)} ms  p95 ${show(rs.map((r) => r.p95), 2)} ms  ` +
+        `drain 1 channel ${show(rs.map((r) => r.rate), 0)}/s, 8 channels ${show(rs.map((r) => r.rate8), 0)}/s`,
     );
   }
-  console.log(`ratios (ours / baseline): latency p50 ${(ours.p50 / baseline.p50).toFixed(2)}x, drain 1 channel ${(ours.rate / baseline.rate).toFixed(2)}x, 8 channels ${(ours.rate8 / baseline.rate8).toFixed(2)}x`);
-  console.log(`workerd CPU per forwarded event: ${((cpu / events) * 1000).toFixed(3)} ms (process CPU incl. the runtime)`);
-  console.log(`SQLite rows written per delivered event: ${(status.delivery.storageRowsWritten / events).toFixed(2)} (${status.delivery.storageRowsWritten} rows, ${events} events, indexes included)`);
+  const ratio = (key) => show(ours.map((r, i) => r[key] / baseline[i][key]), 2);
+  console.log(`ratios (ours / baseline, per round): latency p50 ${ratio('p50')}x, p95 ${ratio('p95')}x, drain 1 channel ${ratio('rate')}x, 8 channels ${ratio('rate8')}x`);
+  console.log(`workerd CPU per forwarded event: ${((cpu / events) * 1000).toFixed(3)} ms (process CPU incl. the runtime, over ${events} events)`);
+  console.log(`SQLite rows written per delivered event: ${(rows / events).toFixed(2)} (${rows} rows, ${events} events)`);
   console.log(`wasm: ${(bytes.length / 1024).toFixed(0)} KiB raw, ${(zlib.gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped`);
 } finally {
   await d.stop();

@@ -119,7 +119,8 @@ describe('bad frames', () => {
   let d;
   afterEach(() => d?.stop());
 
-  test('malformed, unknown and oversize frames are counted and skipped; forwarding continues', async () => {
+  // Frames over the 32 MiB limit: e2e/protocol.test.mjs (item 11), which asserts the counter.
+  test('malformed and unknown frames are counted and skipped, a 2 MiB frame (under the limit) is read; forwarding continues', async () => {
     d = await deployment();
     await d.connectReady();
     for (const text of ['not json', '{"op":"x"}', '{"op":42,"d":null}', '{"op":0,"t":"MESSAGE_CREATE"}', '[]']) {
@@ -134,6 +135,8 @@ describe('bad frames', () => {
     assert.equal(status.counters.malformedFrames, 4);
     assert.equal(status.counters.unknownOpcodes, 1);
     assert.equal(status.counters.unexpectedBinaryFrames, 1);
+    assert.equal(status.counters.oversizeFrames, 0, 'a 2 MiB frame is under the limit');
+    assert.equal(status.counters.sizeFailures, 0);
     assert.equal((await d.sim.state()).identifies.length, 1, 'the session survived');
   });
 });

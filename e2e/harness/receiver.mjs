@@ -1,10 +1,12 @@
 // startReceiver(): a local webhook endpoint that records every request and answers as told.
+import { performance } from 'node:perf_hooks';
 import { sendReply, serveLocal } from './http-server.mjs';
 import { waitFor } from './util.mjs';
 
 /**
  * @typedef {{method: string, path: string, headers: Record<string, string|string[]>,
- *            rawBody: Buffer, receivedAt: number, answeredAt?: number, text(): string, json(): any}} ReceivedRequest
+ *            rawBody: Buffer, receivedAt: number, receivedAtHr: number, answeredAt?: number, text(): string, json(): any}} ReceivedRequest
+ *   receivedAtHr: performance.now() at arrival (sub-millisecond, this process's clock).
  *   answeredAt: when the whole reply was handed to the connection (unset if it never was).
  * @typedef {{status?: number, headers?: Record<string,string>, body?: string|Buffer|object,
  *            delayMs?: number, destroy?: boolean}} Reply
@@ -33,6 +35,7 @@ export async function startReceiver(opts = {}) {
       headers: req.headers,
       rawBody,
       receivedAt: Date.now(),
+      receivedAtHr: performance.now(),
       text: () => rawBody.toString('utf8'),
       json: () => JSON.parse(rawBody.toString('utf8')),
     };
