@@ -42,6 +42,18 @@ pub const GENERATE_SECRET: &str = "generate";
 /// Request bodies larger than this are refused.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// `413` for a body larger than [`MAX_BODY_BYTES`], on every route that takes one.
+fn within_body_limit(body: &[u8]) -> Result<(), ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            413,
+            None,
+            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// Intents as a bit set or as a list of names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -252,13 +264,7 @@ pub struct ConnectSettings {
 impl ConnectRequest {
     /// Parses a JSON body; an empty body is an empty request.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::new(
-                413,
-                None,
-                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-            ));
-        }
+        within_body_limit(body)?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
@@ -490,6 +496,7 @@ pub struct DeadLetterSelection {
 impl DeadLetterSelection {
     /// Parses a JSON body; an empty body selects all.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        within_body_limit(body)?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
@@ -714,6 +721,22 @@ mod tests {
             ConnectRequest::from_json(&vec![b' '; MAX_BODY_BYTES + 1])
                 .unwrap_err()
                 .status,
+            413
+        );
+    }
+
+    #[test]
+    fn issue_14_item_8_dead_letter_selections_over_the_limit_are_413() {
+        let mut body = br#"{"ids":[1]"#.to_vec();
+        body.resize(MAX_BODY_BYTES - 1, b' ');
+        body.push(b'}');
+        assert_eq!(
+            DeadLetterSelection::from_json(&body).unwrap().ids,
+            Some(vec![1])
+        );
+        body.insert(1, b' ');
+        assert_eq!(
+            DeadLetterSelection::from_json(&body).unwrap_err().status,
             413
         );
     }
