@@ -138,8 +138,8 @@ describe('README promises (issue 14)', () => {
   });
 
   test('issue 14 item 4: delivery.maxAgeMs: an event that keeps failing is retried until 60 s old, then dead-lettered', async () => {
-    // 60 s is the smallest maxAgeMs allowed, so this test takes about a minute (31-63 s: the
-    // backoff doubles from 1 s, and an event is given up when its next try would pass 60 s).
+    // 60 s is the smallest maxAgeMs allowed, so this test takes up to a minute (about 30-60 s:
+    // the backoff doubles from 1 s, and an event is given up when its next try would pass 60 s).
     d = await deployment();
     await d.connectReady({ delivery: { maxAgeMs: 60_000 } });
     d.receiver.setHandler(() => ({ status: 503 }));
