@@ -75,13 +75,21 @@ describe('README promises (issue 14)', () => {
   test('issue 14 item 1: delivery.concurrency: never more than 2 requests in flight over 6 channels', async () => {
     d = await deployment();
     await d.connectReady({ delivery: { concurrency: 2 } });
-    // Every request is held a while, so each channel's event waits for a free slot.
-    d.receiver.setHandler(() => ({ status: 200, delayMs: 400 }));
+    // Requests are held until all 12 events were dispatched (every channel then has one due),
+    // and a while after that, so each channel's event waits for a free slot.
+    const dispatched = gate();
+    release = dispatched.open;
+    d.receiver.setHandler(async () => {
+      await dispatched.opened;
+      return { status: 200, delayMs: 200 };
+    });
     const channels = Array.from({ length: 6 }, (_, i) => `130000000000000080${i}`);
     const sent = [];
     for (const channel_id of [...channels, ...channels]) {
       sent.push(...(await d.dispatch({ preset: 'guild_message', overrides: { channel_id } })).sent);
     }
+    await statusWhen(d, (s) => s.delivery.pending === sent.length, 'all 12 stored');
+    dispatched.open();
     await statusWhen(d, (s) => s.delivery.delivered === sent.length && s.delivery.pending === 0, 'all 12 delivered', 30_000);
     const requests = d.receiver.requests;
     assert.deepEqual(requests.map(eventIdOf).sort(), sent.map(idOf).sort(), 'each event once');
@@ -184,7 +192,10 @@ describe('README promises (issue 14)', () => {
     // Down: every request gets a 503 asking for 10 s of quiet, so no retry comes between the
     // overflow and the status read below (a retry would write its own lastError).
     let down = true;
-    d.receiver.setHandler(() => (down ? { status: 503, headers: { 'retry-after': '10' } } : { status: 200 }));
+    d.receiver.setHandler((req) => {
+      req.accepted = !down;
+      return down ? { status: 503, headers: { 'retry-after': '10' } } : { status: 200 };
+    });
     const { sent: [first] } = await d.dispatch({ preset: 'guild_message' });
     await statusWhen(d, (s) => s.delivery.failedAttempts === 1, 'the first attempt failed');
     const { sent: more } = await d.dispatch({ preset: 'guild_message', count: 129 });
@@ -194,7 +205,7 @@ describe('README promises (issue 14)', () => {
     assert.match(full.delivery.lastError, /outbox full \(100 pending\)/);
     down = false;
     await statusWhen(d, (s) => s.delivery.delivered === 100 && s.delivery.pending === 0, 'the 100 stored events delivered', 30_000);
-    const accepted = d.receiver.requests.filter((r) => r.answeredAt !== undefined).slice(1);
+    const accepted = d.receiver.requests.filter((r) => r.accepted && r.answeredAt !== undefined);
     assert.deepEqual(accepted.map(eventIdOf), sent.slice(0, 100).map(idOf), 'exactly the first 100, in order');
     const refused = new Set(sent.slice(100).map(idOf));
     assert.ok(!d.receiver.requests.some((r) => refused.has(eventIdOf(r))), 'no refused event was ever sent');
