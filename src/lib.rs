@@ -7,6 +7,7 @@
 //! - [`gateway`]: the sans-IO protocol engine (pure Rust, tested natively).
 //! - [`delivery`]: the webhook envelope, URL policy and outbox.
 //! - [`api`]: the control API types shared by every caller.
+//! - [`http_body`]: reading request bodies with a size limit, and a cut-off body as an error.
 //! - `alarm`: when the object's one alarm fires (native tests; used by the object).
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
 //! - `GatewayStub` (Wasm only): its control API for other Rust Workers.
@@ -18,6 +19,7 @@ pub mod api;
 pub mod auth;
 pub mod delivery;
 pub mod gateway;
+pub mod http_body;
 
 #[cfg(target_arch = "wasm32")]
 pub mod durable_object;

@@ -11,8 +11,10 @@ use super::runtime::Runtime;
 use crate::api::{
     ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
     DeadLetterSelection, DisconnectResponse, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
-    DROP_DEAD_LETTERS_PATH, MAX_DEAD_LETTERS, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
+    DROP_DEAD_LETTERS_PATH, MAX_DEAD_LETTERS, MAX_FORWARDED_BODY_BYTES, REPLAY_DEAD_LETTERS_PATH,
+    STATUS_PATH,
 };
+use crate::http_body::read_request_body;
 
 /// A JSON response with a status code.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
@@ -41,14 +43,22 @@ fn method_not_allowed(allowed: &str) -> Result<Response> {
     ))
 }
 
+/// The request's body, up to what the Worker entry may forward (a cut-off body is an error).
+async fn read_body(req: &Request) -> std::result::Result<Vec<u8>, ApiError> {
+    read_request_body(req, MAX_FORWARDED_BODY_BYTES)
+        .await
+        .map_err(ApiError::from)
+}
+
 /// Routes one request.
-pub async fn handle(runtime: &Rc<Runtime>, mut req: Request) -> Result<Response> {
+pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
     let path = req.path();
     let method = req.method();
     match path.as_str() {
         CONNECT_PATH if method == Method::Post => {
-            let body = req.bytes().await.unwrap_or_default();
-            let settings = match ConnectRequest::from_json(&body)
+            let settings = match read_body(&req)
+                .await
+                .and_then(|body| ConnectRequest::from_json(&body))
                 .and_then(|request| request.validate(runtime.insecure_webhooks))
             {
                 Ok(settings) => settings,
@@ -67,12 +77,14 @@ pub async fn handle(runtime: &Rc<Runtime>, mut req: Request) -> Result<Response>
             json(200, &DeadLetterList { dead_letters })
         }
         REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH if method == Method::Post => {
-            let body = req.bytes().await.unwrap_or_default();
-            let selection = match DeadLetterSelection::from_json(&body) {
+            let selection = match read_body(&req)
+                .await
+                .and_then(|body| DeadLetterSelection::from_json(&body))
+            {
                 Ok(selection) => selection,
                 Err(e) => return error(&e),
             };
-            let ids = selection.ids.as_deref();
+            let ids = selection.ids();
             let affected = if path == REPLAY_DEAD_LETTERS_PATH {
                 let replayed = runtime.store.replay_dead_letters(ids, now())?;
                 runtime.reload_lanes()?;
