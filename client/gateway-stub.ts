@@ -210,6 +210,12 @@ export interface DeadLetter {
   lastError: string;
 }
 
+/**
+ * Body of the replay and drop routes: some dead letters by id (at least one, at most 1,000), or
+ * every one with `{ all: true }`. Nothing else selects them all.
+ */
+export type DeadLetterSelection = { ids: number[] } | { all: true };
+
 /** `200` answer to `GET /dead-letters`. */
 export interface DeadLetterList {
   deadLetters: DeadLetter[];
@@ -270,10 +276,10 @@ export interface GatewayStub {
   disconnect(): Promise<DisconnectResponse>;
   status(): Promise<GatewayStatus>;
   deadLetters(): Promise<DeadLetterList>;
-  /** Sends dead letters again (all when `ids` is omitted). */
-  replayDeadLetters(ids?: number[]): Promise<DeadLetterOutcome>;
-  /** Forgets dead letters (all when `ids` is omitted). */
-  dropDeadLetters(ids?: number[]): Promise<DeadLetterOutcome>;
+  /** Sends dead letters again: `{ ids: [...] }`, or `{ all: true }` for every one. */
+  replayDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome>;
+  /** Forgets dead letters: `{ ids: [...] }`, or `{ all: true }` for every one. */
+  dropDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome>;
 }
 
 /** The host is never looked at by the object; only the path and method matter. */
@@ -313,7 +319,7 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
     disconnect: () => call<DisconnectResponse>("POST", "/disconnect"),
     status: () => call<GatewayStatus>("GET", "/status"),
     deadLetters: () => call<DeadLetterList>("GET", "/dead-letters"),
-    replayDeadLetters: (ids) => call<DeadLetterOutcome>("POST", "/dead-letters/replay", ids ? { ids } : {}),
-    dropDeadLetters: (ids) => call<DeadLetterOutcome>("POST", "/dead-letters/drop", ids ? { ids } : {}),
+    replayDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/replay", selection),
+    dropDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/drop", selection),
   };
 }
