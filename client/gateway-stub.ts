@@ -42,7 +42,7 @@ export interface DeliveryOptions {
   maxAgeMs?: number;
   /** Channels delivered at once, 1 to 5; default 4. */
   concurrency?: number;
-  /** Pending events kept at most, 100 to 1,000,000; default 100,000. */
+  /** Pending events kept at most, 100 to 250,000; default 100,000. */
   maxPending?: number;
 }
 

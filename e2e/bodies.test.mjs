@@ -20,7 +20,7 @@ function firstStatus(socket) {
       if (match) resolve(Number(match[1]));
     });
     socket.on('close', () => resolve(null));
-    socket.on('error', () => resolve(null));
+    socket.on('error', () => {}); // a reset after the answer: 'close' follows
   });
 }
 
@@ -162,6 +162,7 @@ describe('issue 8 item 5: body size limits', () => {
       while (!answered && !socket.destroyed && sent < 64 * 1024 * 1024) {
         if (!socket.write(chunk)) await Promise.race([new Promise((r) => socket.once('drain', r)), status, sleep(1000)]);
         sent += 0x10000;
+        await new Promise((r) => setImmediate(r)); // read what came back before writing more
       }
       const stillSending = answered;
       const code = await status;

@@ -101,10 +101,16 @@ pub struct DeliveryOptions {
     /// Channels delivered at once, 1 to 5; default 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
-    /// Pending events kept at most, 100 to 1,000,000; default 100,000.
+    /// Pending events kept at most, 100 to [`MAX_PENDING_LIMIT`]; default 100,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_pending: Option<u64>,
 }
+
+/// The highest `delivery.maxPending`. The object keeps a lane entry (about 13 bytes, measured by
+/// `cargo bench --bench lanes_memory`) per pending event in memory, and loads them all when it
+/// starts: 250,000 is about 3 MiB, a wide margin in an isolate of 128 MB that also holds the
+/// channel directory (up to about 8 MB), the Wasm module and the requests under way.
+pub const MAX_PENDING_LIMIT: u64 = 250_000;
 
 /// Validated delivery settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,7 +181,7 @@ impl DeliveryOptions {
             max_pending: within(
                 self.max_pending,
                 defaults.max_pending,
-                100..=1_000_000,
+                100..=MAX_PENDING_LIMIT,
                 "maxPending",
             )?,
         })
@@ -793,6 +799,22 @@ mod tests {
         assert_eq!(settings.delivery.timeout_ms, 5_000);
         assert_eq!(settings.delivery.concurrency, 1);
         assert_eq!(settings.delivery.max_pending, 100_000);
+    }
+
+    /// Issue 8 item 8: `delivery.maxPending` stops where the lanes still fit with a wide margin.
+    #[test]
+    fn issue8_item8_max_pending_is_bounded_by_memory() {
+        let with = |max: u64| {
+            request(&format!(
+                r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","delivery":{{"maxPending":{max}}}}}"#
+            ))
+        };
+        assert_eq!(with(250_000).unwrap().delivery.max_pending, 250_000);
+        for max in [250_001, 1_000_000] {
+            let error = with(max).unwrap_err();
+            assert_eq!(error.field.as_deref(), Some("delivery"));
+            assert!(error.error.contains("250000"), "{}", error.error);
+        }
     }
 
     /// Issue 8 item 3: acting on every dead letter takes an explicit `{"all":true}`; a body that
