@@ -139,7 +139,8 @@ describe('issue 8 item 5: body size limits', () => {
   test('issue8 item5: a Content-Length over the limit is answered 413 before any of the body is sent', async () => {
     for (const path of ['/connect', '/dead-letters/drop', '/dead-letters/replay', '/disconnect']) {
       const socket = await rawRequest(d.worker, 'POST', path, { 'content-length': String(100 * 1024 * 1024) });
-      const status = await firstStatus(socket);
+      // No body is ever sent: only a server that does not wait for it can answer.
+      const status = await Promise.race([firstStatus(socket), sleep(10_000).then(() => 'no answer')]);
       socket.destroy();
       assert.equal(status, 413, path);
     }
@@ -165,10 +166,13 @@ describe('issue 8 item 5: body size limits', () => {
         await new Promise((r) => setImmediate(r)); // read what came back before writing more
       }
       const stillSending = answered;
-      const code = await status;
+      if (!answered) socket.write('0\r\n\r\n'); // end the body, so a server that reads it all answers
+      const code = await Promise.race([status, sleep(10_000).then(() => 'no answer')]);
       socket.destroy();
-      assert.equal(code, 413, path);
-      assert.ok(stillSending, `${path}: answered while the upload went on (${sent} bytes sent)`);
+      // The 413 can be lost when the server closes the connection while our bytes are still
+      // arriving (a TCP reset drops what we had not read yet); either way it stopped reading.
+      assert.ok(code === 413 || code === null, `${path}: ${code}`);
+      assert.ok(stillSending, `${path}: answered (or closed) while the upload went on (${sent} bytes sent)`);
     }
   });
 
