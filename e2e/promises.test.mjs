@@ -220,8 +220,8 @@ describe('README promises (issue 14)', () => {
     await statusWhen(d, (s) => s.delivery.deadLetters === 1, 'one dead letter');
     const routes = [
       ['GET', '/dead-letters', undefined],
-      ['POST', '/dead-letters/replay', {}],
-      ['POST', '/dead-letters/drop', {}],
+      ['POST', '/dead-letters/replay', { all: true }],
+      ['POST', '/dead-letters/drop', { all: true }],
     ];
     for (const token of [null, 'wrong-admin-token-0123456789']) {
       for (const [method, route, body] of routes) {
