@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { sleep, waitFor } from './harness/index.mjs';
-import { ADMIN_TOKEN, deployment } from './fixture.mjs';
+import { ADMIN_TOKEN, BOT_TOKEN, deployment } from './fixture.mjs';
 
 /** MAX_BODY_BYTES in src/api.rs. */
 const MAX_BODY_BYTES = 32 * 1024;
@@ -221,7 +221,7 @@ describe('issue 8 item 8: a webhook answering with an endless body', () => {
     });
     await new Promise((resolve) => endless.listen(0, '127.0.0.1', resolve));
     d = await deployment();
-    await d.connectReady({ webhookUrl: `http://127.0.0.1:${endless.address().port}/hook` });
+    await d.connectReady({ botToken: BOT_TOKEN, webhookUrl: `http://127.0.0.1:${endless.address().port}/hook` });
     const { sent } = await d.dispatch({ preset: 'guild_message', count: 3 });
     const status = await waitFor(async () => {
       const s = await d.status();

@@ -149,7 +149,12 @@ export async function runChaos({ seed, seconds, eventsPerSecond = 20, drainMs = 
     } catch {
       acceptedIds();
     }
-    const status = await d.status().catch((e) => ({ error: String(e) }));
+    // The last fault may have just begun a pause (op 9 asks for 1-5 s before identifying anew):
+    // the object must be connected again within a bound, not at this very moment.
+    const status = await waitFor(async () => {
+      const s = await d.status();
+      return s.state === 'connected' ? s : null;
+    }, { timeoutMs: 30_000, intervalMs: 250 }).catch(() => d.status().catch((e) => ({ error: String(e) })));
     const sim = await d.sim.state();
     return { seed, sent, required, accepted: [...accepted], faults, missing, status, sim, alarmWakeups };
   } finally {
