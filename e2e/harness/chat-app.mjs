@@ -149,12 +149,20 @@ export async function startChatApp({ botToken, applicationId, apiUrl, userName =
         .slice(from)
         .filter((l) => l.level === 'warn' || l.level === 'error')
         .map((l) => `[${l.prefix}] ${l.message} ${safeJson(l.args, 400)}`),
-    /** Waits for the background tasks, stops the server, and throws if a task failed. */
+    /**
+     * Waits for the background tasks, stops the server, and throws if a task failed or Chat SDK
+     * logged an error (it catches a handler's exception and logs it, e.g. "Reaction processing
+     * error", so the task itself never fails).
+     */
     async stop() {
       await Promise.allSettled([...background]);
       await server.stop();
-      if (backgroundErrors.length > 0) {
-        throw new Error(`Chat SDK background tasks failed:\n${backgroundErrors.join('\n')}`);
+      const errors = [
+        ...backgroundErrors,
+        ...logs.filter((l) => l.level === 'error').map((l) => `[${l.prefix}] ${l.message} ${safeJson(l.args, 400)}`),
+      ];
+      if (errors.length > 0) {
+        throw new Error(`Chat SDK handlers or background tasks failed:\n${errors.join('\n')}`);
       }
     },
   };
