@@ -34,12 +34,33 @@ pub enum SocketEvent {
 impl SocketEvent {
     fn of_message(event: &web_sys::MessageEvent) -> Option<Self> {
         let data = event.data();
-        if let Some(text) = data.as_string() {
-            return Some(Self::Text(text));
+        if data.is_string() {
+            return Some(Self::Text(utf8_of(&data)?));
         }
         let buffer = data.dyn_into::<js_sys::ArrayBuffer>().ok()?;
         Some(Self::Binary(js_sys::Uint8Array::new(&buffer).to_vec()))
     }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The platform's `TextEncoder`.
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    #[wasm_bindgen(method)]
+    fn encode(this: &TextEncoder, text: &wasm_bindgen::JsValue) -> js_sys::Uint8Array;
+}
+
+thread_local! {
+    static ENCODER: TextEncoder = TextEncoder::new();
+}
+
+/// A JS string as UTF-8, encoded natively and copied in one go (wasm-bindgen's own conversion
+/// walks the string character by character in JavaScript first).
+fn utf8_of(text: &wasm_bindgen::JsValue) -> Option<String> {
+    let bytes = ENCODER.with(|encoder| encoder.encode(text)).to_vec();
+    String::from_utf8(bytes).ok()
 }
 
 /// What to do after an event: keep listening, or stop (the socket is gone or superseded).
