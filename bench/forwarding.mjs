@@ -5,6 +5,7 @@
 //
 //   ./scripts/setup && ./scripts/build-worker && cargo build -p gateway-sim --release
 //   source scripts/env.sh && node bench/forwarding.mjs [burst events] [rounds] [steady events]
+//   DGD_BASELINE_BUILD_DIR=<another build/> node bench/forwarding.mjs ...   (before/after, one run)
 //
 // Per forwarder and round: `/connect` → READY; a burst of ~2,000 MESSAGE_CREATE over 8 channels
 // (events/s from the first dispatch to the last arrival, workerd CPU per event, latency p50/p99);
@@ -49,9 +50,9 @@ const FIGURES = [
   ['SQLite rows written/event', (r) => r.burst.rowsPerEvent, 2],
 ];
 
-const stand = await startStand();
+const stand = await startStand({ baselineBuildDir: process.env.DGD_BASELINE_BUILD_DIR });
 try {
-  const names = ['ours', 'minimal', 'durable'];
+  const names = ['ours', ...(stand.forwarders.baseline ? ['baseline'] : []), 'minimal', 'durable'];
   /** results[name][round] */
   const results = Object.fromEntries(names.map((n) => [n, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
@@ -72,21 +73,17 @@ try {
     `burst: ${Math.ceil(BURST / 8) * 8} events over 8 channels; steady: ${STEADY} events at 50/s; ` +
       `rounds: ${ROUNDS} (interleaved, rotating order); one workerd; medians (min-max)`,
   );
-  const columns = [
-    ['', 30],
-    ['discord-gateway-do', 26],
-    ['minimal JS DO', 26],
-    ['JS DO + insert/delete', 26],
-    ['ours / minimal', 22],
-    ['durable / minimal', 22],
-  ];
+  const heading = { ours: 'discord-gateway-do', baseline: 'baseline build', minimal: 'minimal JS DO', durable: 'JS DO + insert/delete' };
+  const ratios = names.filter((n) => n !== 'minimal').map((n) => [n, `${n} / minimal`]);
+  if (stand.forwarders.baseline) ratios.push(['ours', 'ours / baseline', 'baseline']);
+  const columns = [['', 30], ...names.map((n) => [heading[n], 25]), ...ratios.map(([, h]) => [h, 22])];
   console.log(columns.map(([h, w]) => h.padEnd(w)).join(''));
   for (const [label, get, digits] of FIGURES) {
-    const ratio = (name) => {
-      const rs = results[name].map((r, i) => get(r) / get(results.minimal[i]));
+    const ratio = (name, of = 'minimal') => {
+      const rs = results[name].map((r, i) => get(r) / get(results[of][i]));
       return rs.every(Number.isFinite) ? `${show(rs, 2)}x` : '-';
     };
-    const cells = [label, ...names.map((n) => show(results[n].map(get), digits)), ratio('ours'), ratio('durable')];
+    const cells = [label, ...names.map((n) => show(results[n].map(get), digits)), ...ratios.map(([n, , of]) => ratio(n, of))];
     console.log(cells.map((c, i) => c.padEnd(columns[i][1])).join(''));
   }
   console.log(`wasm: ${(bytes.length / 1024).toFixed(0)} KiB raw, ${(zlib.gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped`);

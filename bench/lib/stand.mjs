@@ -40,22 +40,25 @@ export function cpuSeconds(rootPid) {
 
 /**
  * Starts the stand. `inspectorPort`: expose workerd's V8 inspector there (for CPU profiles).
- * @returns {Promise<{sim, receiver, workers, forwarders: Record<'ours'|'minimal'|'durable', Forwarder>,
+ * `baselineBuildDir`: also run that build of the gateway (forwarder `baseline`), to compare two
+ * builds in one run.
+ * @returns {Promise<{sim, receiver, workers, forwarders: Record<'ours'|'baseline'|'minimal'|'durable', Forwarder>,
  *   dispatch: (body: object) => Promise<any>, stop: () => Promise<void>}>}
  */
-export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort } = {}) {
+export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort, baselineBuildDir } = {}) {
   const sim = await startSim({ heartbeatIntervalMs });
   const receiver = await startReceiver();
   const webhook = `${receiver.url}/webhook`;
-  const gateway = gatewayWorker({
-    vars: {
-      DISCORD_API_BASE: sim.apiBase,
-      ALLOW_INSECURE_WEBHOOKS: 'true',
-      GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
-      DISCORD_BOT_TOKEN: BOT_TOKEN,
-      WEBHOOK_URL: webhook,
-    },
-  });
+  const vars = {
+    DISCORD_API_BASE: sim.apiBase,
+    ALLOW_INSECURE_WEBHOOKS: 'true',
+    GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    DISCORD_BOT_TOKEN: BOT_TOKEN,
+    WEBHOOK_URL: webhook,
+  };
+  const gateway = gatewayWorker({ vars });
+  // Another build of the gateway to compare with in the same run (e.g. the one before a change).
+  const baseline = baselineBuildDir ? gatewayWorker({ name: 'discord-gateway-do-baseline', vars, buildDir: baselineBuildDir }) : null;
   // The entry Worker: /minimal/* and /durable/* go to the JS objects, the rest to the gateway.
   const minimal = {
     name: 'minimal-forwarder',
@@ -65,11 +68,11 @@ export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort }
       MINIMAL: { className: 'MinimalForwarder', useSQLite: true },
       DURABLE: { className: 'DurableForwarder', useSQLite: true },
     },
-    serviceBindings: { GATEWAY: gateway.name },
+    serviceBindings: { GATEWAY: gateway.name, ...(baseline ? { BASELINE: baseline.name } : {}) },
   };
   let workers;
   try {
-    workers = await startWorkers({ workers: [minimal, gateway], inspectorPort });
+    workers = await startWorkers({ workers: [minimal, gateway, ...(baseline ? [baseline] : [])], inspectorPort });
   } catch (err) {
     await Promise.allSettled([sim.stop(), receiver.stop()]);
     throw err;
@@ -81,19 +84,19 @@ export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort }
     return res.json;
   };
 
-  /** @type {Forwarder} */
-  const ours = {
-    label: 'discord-gateway-do',
+  /** The Rust gateway whose routes are under `prefix` of the entry. @returns {Forwarder} */
+  const gatewayForwarder = (prefix, label) => ({
+    label,
     async connect() {
-      await call('POST', '/connect', {});
-      await waitFor(async () => ((await call('GET', '/status')).state === 'connected' ? true : null), { timeoutMs: 15_000, intervalMs: 5 });
+      await call('POST', `${prefix}/connect`, {});
+      await waitFor(async () => ((await call('GET', `${prefix}/status`)).state === 'connected' ? true : null), { timeoutMs: 15_000, intervalMs: 5 });
     },
     async counters() {
-      const { delivery } = await call('GET', '/status');
+      const { delivery } = await call('GET', `${prefix}/status`);
       return { delivered: delivery.delivered, rowsWritten: delivery.storageRowsWritten, pending: delivery.pending };
     },
-    disconnect: () => call('POST', '/disconnect'),
-  };
+    disconnect: () => call('POST', `${prefix}/disconnect`),
+  });
 
   const jsForwarder = (kind, label) => ({
     label,
@@ -113,7 +116,8 @@ export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort }
     receiver,
     workers,
     forwarders: {
-      ours,
+      ours: gatewayForwarder('', 'discord-gateway-do'),
+      ...(baseline ? { baseline: gatewayForwarder('/baseline', 'discord-gateway-do (baseline build)') } : {}),
       minimal: jsForwarder('minimal', 'minimal JS DO forwarder'),
       durable: jsForwarder('durable', 'JS DO + SQLite insert/delete'),
     },

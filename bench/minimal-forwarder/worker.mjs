@@ -6,8 +6,9 @@
 // DurableForwarder: the same with one SQLite insert before each POST and one delete after it
 // (the "naive durable floor" of issue 9: a statement per event per table, nothing coalesced).
 //
-// Routes (the Worker sends /minimal/* and /durable/* to the object of that kind, everything else
-// to the GATEWAY service binding, the Rust Worker, so one workerd serves all three):
+// Routes (the Worker sends /minimal/* and /durable/* to the object of that kind, /baseline/* to
+// the BASELINE service binding (another build of the Rust Worker, when the bench has one),
+// everything else to the GATEWAY service binding, the Rust Worker, so one workerd serves all):
 //   POST /<kind>/connect {gateway, token, webhook}  resolves once READY arrived
 //   POST /<kind>/disconnect
 //   GET  /<kind>/status  → {delivered, failed, rowsWritten}
@@ -121,7 +122,13 @@ export class DurableForwarder extends Forwarder {
 
 export default {
   fetch(request, env) {
-    const kind = new URL(request.url).pathname.split('/')[1];
+    const url = new URL(request.url);
+    const kind = url.pathname.split('/')[1];
+    if (kind === 'baseline' && env.BASELINE) {
+      // Another build of the gateway (bench/forwarding.mjs with DGD_BASELINE_BUILD_DIR).
+      url.pathname = url.pathname.slice('/baseline'.length);
+      return env.BASELINE.fetch(new Request(url, request));
+    }
     const namespace = kind === 'minimal' ? env.MINIMAL : kind === 'durable' ? env.DURABLE : null;
     if (!namespace) return env.GATEWAY.fetch(request);
     return namespace.get(namespace.idFromName('bench')).fetch(request);
