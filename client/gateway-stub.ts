@@ -42,7 +42,7 @@ export interface DeliveryOptions {
   maxAgeMs?: number;
   /** Channels delivered at once, 1 to 5; default 4. */
   concurrency?: number;
-  /** Pending events kept at most, 100 to 1,000,000; default 100,000. */
+  /** Pending events kept at most, 100 to 250,000; default 100,000. */
   maxPending?: number;
 }
 
@@ -230,6 +230,12 @@ export interface DeadLetter {
   lastError: string;
 }
 
+/**
+ * Body of the replay and drop routes: some dead letters by id (at least one, at most 1,000), or
+ * every one with `{ all: true }`. Nothing else selects them all.
+ */
+export type DeadLetterSelection = { ids: number[] } | { all: true };
+
 /** `200` answer to `GET /dead-letters`. */
 export interface DeadLetterList {
   deadLetters: DeadLetter[];
@@ -290,10 +296,10 @@ export interface GatewayStub {
   disconnect(): Promise<DisconnectResponse>;
   status(): Promise<GatewayStatus>;
   deadLetters(): Promise<DeadLetterList>;
-  /** Sends dead letters again (all when `ids` is omitted). */
-  replayDeadLetters(ids?: number[]): Promise<DeadLetterOutcome>;
-  /** Forgets dead letters (all when `ids` is omitted). */
-  dropDeadLetters(ids?: number[]): Promise<DeadLetterOutcome>;
+  /** Sends dead letters again: `{ ids: [...] }`, or `{ all: true }` for every one. */
+  replayDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome>;
+  /** Forgets dead letters: `{ ids: [...] }`, or `{ all: true }` for every one. */
+  dropDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome>;
 }
 
 /** The host is never looked at by the object; only the path and method matter. */
@@ -333,7 +339,7 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
     disconnect: () => call<DisconnectResponse>("POST", "/disconnect"),
     status: () => call<GatewayStatus>("GET", "/status"),
     deadLetters: () => call<DeadLetterList>("GET", "/dead-letters"),
-    replayDeadLetters: (ids) => call<DeadLetterOutcome>("POST", "/dead-letters/replay", ids ? { ids } : {}),
-    dropDeadLetters: (ids) => call<DeadLetterOutcome>("POST", "/dead-letters/drop", ids ? { ids } : {}),
+    replayDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/replay", selection),
+    dropDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/drop", selection),
   };
 }

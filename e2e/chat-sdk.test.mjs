@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from './harness/index.mjs';
-import { startChatApp } from './harness/chat-app.mjs';
+import { NEW_MESSAGE_PATTERN, startChatApp } from './harness/chat-app.mjs';
 import { startDiscordRest } from './harness/discord-rest.mjs';
 import { BOT_TOKEN, deployment } from './fixture.mjs';
 
@@ -104,6 +104,37 @@ describe('Chat SDK (chat@4.41 + @chat-adapter/discord) receives the gateway even
     assert.equal(seen.authorId, world.userId);
     assert.equal(seen.text, 'hello in a DM');
     assert.ok(rest.calls.some((c) => c.method === 'POST' && c.path === `/channels/${world.dmChannelId}/messages`));
+  });
+
+  test('issue 14 item 10: a message in a thread the bot subscribed to fires onSubscribedMessage', async () => {
+    // The bot subscribes (thread.subscribe()) when a mention asks it to: here, in the sim's thread.
+    const mention = await dispatchAndDeliver({
+      preset: 'guild_mention',
+      overrides: { channel_id: world.threadId, channel_type: 11, content: `<@${world.botId}> subscribe to this thread` },
+    });
+    await handlerFired(app.mentions, 0, (m) => m.messageId === mention.event.data.id, 'onNewMention (subscribe)', mention);
+    const from = app.subscribedMessages.length;
+    const mentionsFrom = app.mentions.length;
+    const delivery = await dispatchAndDeliver({ preset: 'thread_message' });
+    const { event } = delivery;
+    const seen = await handlerFired(app.subscribedMessages, from, (m) => m.messageId === event.data.id, 'onSubscribedMessage', delivery);
+    assert.equal(seen.threadId, threadThread());
+    assert.equal(seen.text, 'hello in a thread');
+    assert.equal(seen.authorId, world.userId);
+    assert.equal(app.mentions.length, mentionsFrom, 'no other handler took it');
+  });
+
+  test('issue 14 item 10: a message matching a registered onNewMessage pattern fires it', async () => {
+    const from = app.newMessages.length;
+    // In order on one channel: the first does not match the pattern, the second does.
+    const other = await dispatchAndDeliver({ preset: 'guild_message', overrides: { content: 'no command here' } });
+    const delivery = await dispatchAndDeliver({ preset: 'guild_message', overrides: { content: '!ping the bot' } });
+    const { event } = delivery;
+    const seen = await handlerFired(app.newMessages, from, (m) => m.messageId === event.data.id, `onNewMessage(${NEW_MESSAGE_PATTERN})`, delivery);
+    assert.equal(seen.threadId, channelThread());
+    assert.equal(seen.text, '!ping the bot');
+    assert.equal(seen.authorId, world.userId);
+    assert.ok(!app.newMessages.some((m) => m.messageId === other.event.data.id), 'the message without the pattern fired nothing');
   });
 
   const reactionCases = [

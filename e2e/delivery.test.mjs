@@ -162,7 +162,7 @@ describe('delivery', () => {
     reject = true;
     await d.dispatch({ preset: 'guild_message', overrides: { content: 'poison' } });
     await waitFor(async () => ((await d.status()).delivery.deadLetters === 1 ? true : null));
-    assert.deepEqual((await d.call('POST', '/dead-letters/drop', {})).json, { affected: 1 });
+    assert.deepEqual((await d.call('POST', '/dead-letters/drop', { all: true })).json, { affected: 1 });
     assert.equal((await d.call('GET', '/dead-letters')).json.deadLetters.length, 0);
     assert.equal((await d.call('POST', '/dead-letters/replay', { ids: 'all' })).status, 400);
   });

@@ -39,8 +39,16 @@ pub const REPLAY_DEAD_LETTERS_PATH: &str = "/dead-letters/replay";
 pub const DROP_DEAD_LETTERS_PATH: &str = "/dead-letters/drop";
 /// The `webhookSecret` that asks for a new, generated secret.
 pub const GENERATE_SECRET: &str = "generate";
-/// Request bodies larger than this are refused.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Request bodies larger than this are refused with `413`: room for any connect request, and
+/// for [`MAX_DEAD_LETTERS`] ids of any size (at most 20 digits and a separator each).
+pub const MAX_BODY_BYTES: usize = 32 * 1024;
+/// What the Worker entry may add to a body it forwards to the object: the environment's
+/// `botToken`, `webhookUrl` and `webhookSecret` at their longest valid size (256, 2,048 and 256
+/// bytes), each at most twice as long once JSON-escaped, with their keys.
+pub const ENVIRONMENT_ALLOWANCE_BYTES: usize = 8 * 1024;
+/// Request bodies the object itself accepts: whatever the entry accepted, merged with the
+/// environment.
+pub const MAX_FORWARDED_BODY_BYTES: usize = MAX_BODY_BYTES + ENVIRONMENT_ALLOWANCE_BYTES;
 
 /// Intents as a bit set or as a list of names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,10 +106,16 @@ pub struct DeliveryOptions {
     /// Channels delivered at once, 1 to 5; default 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
-    /// Pending events kept at most, 100 to 1,000,000; default 100,000.
+    /// Pending events kept at most, 100 to [`MAX_PENDING_LIMIT`]; default 100,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_pending: Option<u64>,
 }
+
+/// The highest `delivery.maxPending`. The object keeps a lane entry (about 13 bytes, measured by
+/// `cargo bench --bench lanes_memory`) per pending event in memory, and loads them all when it
+/// starts: 250,000 is about 3 MiB, a wide margin in an isolate of 128 MB that also holds the
+/// channel directory (up to about 8 MB), the Wasm module and the requests under way.
+pub const MAX_PENDING_LIMIT: u64 = 250_000;
 
 /// Validated delivery settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,7 +186,7 @@ impl DeliveryOptions {
             max_pending: within(
                 self.max_pending,
                 defaults.max_pending,
-                100..=1_000_000,
+                100..=MAX_PENDING_LIMIT,
                 "maxPending",
             )?,
         })
@@ -250,19 +264,22 @@ pub struct ConnectSettings {
 }
 
 impl ConnectRequest {
-    /// Parses a JSON body; an empty body is an empty request.
+    /// Parses a JSON body. A JSON object is a request; an empty body (no bytes at all, read to
+    /// its end) is an empty request: the environment's defaults. Anything else is a `400`.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::new(
-                413,
-                None,
-                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-            ));
-        }
-        if body.iter().all(u8::is_ascii_whitespace) {
+        if body.is_empty() {
             return Ok(Self::default());
         }
-        serde_json::from_slice(body).map_err(|e| {
+        let object = json_object(body, "connect request")?;
+        if let Some(delivery) = object.get("delivery") {
+            if !(delivery.is_object() || delivery.is_null()) {
+                return Err(ApiError::bad_request(
+                    Some("delivery"),
+                    "delivery must be a JSON object such as {\"concurrency\":2}",
+                ));
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| {
             ApiError::bad_request(
                 None,
                 format!("request body is not a valid connect request: {e}"),
@@ -478,38 +495,126 @@ pub struct DeadLetterList {
     pub dead_letters: Vec<DeadLetter>,
 }
 
-/// Body of the replay and drop routes: some dead letters by id, or all when `ids` is absent.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DeadLetterSelection {
-    /// Outbox ids from [`DeadLetter::id`]; absent means all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ids: Option<Vec<i64>>,
+/// Body of the replay and drop routes: `{"ids":[...]}` selects dead letters by id,
+/// `{"all":true}` selects every one. Acting on all of them is never implied: an empty body,
+/// `{}`, `{"ids":[]}` and `{"ids":null}` are refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeadLetterSelection {
+    /// Outbox ids from [`DeadLetter::id`]: 1 to [`MAX_DEAD_LETTERS`] of them.
+    Ids(Vec<i64>),
+    /// Every dead letter.
+    All,
+}
+
+/// The wire form of a [`DeadLetterSelection`].
+#[derive(Serialize)]
+struct SelectionBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ids: Option<&'a [i64]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    all: Option<bool>,
+}
+
+impl Serialize for DeadLetterSelection {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Ids(ids) => SelectionBody {
+                ids: Some(ids),
+                all: None,
+            },
+            Self::All => SelectionBody {
+                ids: None,
+                all: Some(true),
+            },
+        }
+        .serialize(serializer)
+    }
 }
 
 impl DeadLetterSelection {
-    /// Parses a JSON body; an empty body selects all.
+    /// Parses a JSON body, naming the field at fault when it is not a selection.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self::default());
-        }
-        let selection: Self = serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(
-                Some("ids"),
-                format!("request body is not a dead-letter selection: {e}"),
-            )
-        })?;
-        if selection
-            .ids
-            .as_ref()
-            .is_some_and(|ids| ids.len() > MAX_DEAD_LETTERS as usize)
-        {
+        const HOW: &str =
+            r#"send {"ids":[...]} to select dead letters by id, or {"all":true} for all of them"#;
+        if body.is_empty() {
             return Err(ApiError::bad_request(
-                Some("ids"),
-                format!("at most {MAX_DEAD_LETTERS} ids at once"),
+                None,
+                format!("the request body is empty: {HOW}"),
             ));
         }
-        Ok(selection)
+        let mut object = json_object(body, "dead-letter selection")
+            .map_err(|e| ApiError::bad_request(None, format!("{}; {HOW}", e.error)))?;
+        if let Some(key) = object
+            .keys()
+            .find(|key| !matches!(key.as_str(), "ids" | "all"))
+        {
+            return Err(ApiError::bad_request(
+                Some(key),
+                format!("unknown field {key}: {HOW}"),
+            ));
+        }
+        match (object.remove("ids"), object.remove("all")) {
+            (Some(_), Some(_)) => Err(ApiError::bad_request(
+                None,
+                format!("give either ids or all, not both: {HOW}"),
+            )),
+            (Some(ids), None) => {
+                let ids: Vec<i64> = serde_json::from_value(ids).map_err(|_| {
+                    ApiError::bad_request(
+                        Some("ids"),
+                        format!("ids must be a list of dead-letter ids (integers from GET /dead-letters): {HOW}"),
+                    )
+                })?;
+                if ids.is_empty() {
+                    Err(ApiError::bad_request(
+                        Some("ids"),
+                        format!("ids must list at least one id ({HOW})"),
+                    ))
+                } else if ids.len() > MAX_DEAD_LETTERS as usize {
+                    Err(ApiError::bad_request(
+                        Some("ids"),
+                        format!("at most {MAX_DEAD_LETTERS} ids at once"),
+                    ))
+                } else {
+                    Ok(Self::Ids(ids))
+                }
+            }
+            (None, Some(serde_json::Value::Bool(true))) => Ok(Self::All),
+            (None, Some(_)) => Err(ApiError::bad_request(
+                Some("all"),
+                format!("all must be true: {HOW}"),
+            )),
+            (None, None) => Err(ApiError::bad_request(
+                None,
+                format!("nothing selected: {HOW}"),
+            )),
+        }
+    }
+
+    /// The selected ids, or `None` for all.
+    pub fn ids(&self) -> Option<&[i64]> {
+        match self {
+            Self::Ids(ids) => Some(ids),
+            Self::All => None,
+        }
+    }
+}
+
+/// Parses `body` as a JSON object (a `what`); any other JSON value is a `400`.
+fn json_object(
+    body: &[u8],
+    what: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::bad_request(
+            None,
+            format!("request body must be a JSON object (a {what})"),
+        )),
+        Err(e) => Err(ApiError::bad_request(
+            None,
+            format!("request body is not a valid {what}: {e}"),
+        )),
     }
 }
 
@@ -707,14 +812,8 @@ mod tests {
     #[test]
     fn empty_and_oversized_bodies() {
         assert_eq!(
-            ConnectRequest::from_json(b"  ").unwrap(),
+            ConnectRequest::from_json(b"").unwrap(),
             ConnectRequest::default()
-        );
-        assert_eq!(
-            ConnectRequest::from_json(&vec![b' '; MAX_BODY_BYTES + 1])
-                .unwrap_err()
-                .status,
-            413
         );
     }
 
@@ -779,18 +878,146 @@ mod tests {
         assert_eq!(settings.delivery.timeout_ms, 5_000);
         assert_eq!(settings.delivery.concurrency, 1);
         assert_eq!(settings.delivery.max_pending, 100_000);
-        assert_eq!(DeadLetterSelection::from_json(b"").unwrap().ids, None);
+    }
+
+    /// Issue 8 item 8: `delivery.maxPending` stops where the lanes still fit with a wide margin.
+    #[test]
+    fn issue8_item8_max_pending_is_bounded_by_memory() {
+        let with = |max: u64| {
+            request(&format!(
+                r#"{{"botToken":"{TOKEN}","webhookUrl":"https://a.example","delivery":{{"maxPending":{max}}}}}"#
+            ))
+        };
+        assert_eq!(with(250_000).unwrap().delivery.max_pending, 250_000);
+        for max in [250_001, 1_000_000] {
+            let error = with(max).unwrap_err();
+            assert_eq!(error.field.as_deref(), Some("delivery"));
+            assert!(error.error.contains("250000"), "{}", error.error);
+        }
+    }
+
+    /// Issue 8 item 3: acting on every dead letter takes an explicit `{"all":true}`; a body that
+    /// is empty, or was cut off, or selects nothing is refused, never read as "all".
+    #[test]
+    fn issue8_item3_dead_letter_selection_all_is_explicit() {
         assert_eq!(
-            DeadLetterSelection::from_json(br#"{"ids":[3,4]}"#)
-                .unwrap()
-                .ids,
-            Some(vec![3, 4])
+            DeadLetterSelection::from_json(br#"{"ids":[3,4]}"#).unwrap(),
+            DeadLetterSelection::Ids(vec![3, 4])
         );
         assert_eq!(
-            DeadLetterSelection::from_json(br#"{"ids":"all"}"#)
+            DeadLetterSelection::from_json(br#" {"all": true} "#).unwrap(),
+            DeadLetterSelection::All
+        );
+        let refused = [
+            (&b""[..], None),
+            (b"  ", None),
+            (b"{}", None),
+            (br#"{"ids":[9"#, None),
+            (br#"{"ids":[]}"#, Some("ids")),
+            (br#"{"ids":null}"#, Some("ids")),
+            (br#"{"ids":"all"}"#, Some("ids")),
+            (br#"{"ids":[1.5]}"#, Some("ids")),
+            (br#"{"all":false}"#, Some("all")),
+            (br#"{"all":null}"#, Some("all")),
+            (br#"{"all":"yes"}"#, Some("all")),
+            (br#"{"ids":[1],"all":true}"#, None),
+            (br#"{"id":[1]}"#, Some("id")),
+            (br#"[[1]]"#, None),
+            (br#"null"#, None),
+        ];
+        for (body, field) in refused {
+            let text = String::from_utf8_lossy(body);
+            let error = DeadLetterSelection::from_json(body).expect_err(&text);
+            assert_eq!(error.status, 400, "{text}");
+            assert_eq!(error.field.as_deref(), field, "{text}: {}", error.error);
+        }
+        let too_many = format!(r#"{{"ids":[{}]}}"#, vec!["1"; 1_001].join(","));
+        assert_eq!(
+            DeadLetterSelection::from_json(too_many.as_bytes())
                 .unwrap_err()
-                .status,
-            400
+                .field
+                .as_deref(),
+            Some("ids")
+        );
+        // What the Rust client sends is what the object reads back.
+        for selection in [DeadLetterSelection::All, DeadLetterSelection::Ids(vec![7])] {
+            let json = serde_json::to_vec(&selection).unwrap();
+            assert_eq!(DeadLetterSelection::from_json(&json).unwrap(), selection);
+        }
+        assert_eq!(
+            serde_json::to_string(&DeadLetterSelection::All).unwrap(),
+            r#"{"all":true}"#
+        );
+        // The largest selection there is fits in a body.
+        let largest = DeadLetterSelection::Ids(vec![i64::MIN; MAX_DEAD_LETTERS as usize]);
+        assert!(serde_json::to_vec(&largest).unwrap().len() <= MAX_BODY_BYTES);
+    }
+
+    /// Issue 8 item 7: only a JSON object is a connect request; an empty body (and only a really
+    /// empty one) means the environment's defaults.
+    #[test]
+    fn issue8_item7_only_a_json_object_is_a_connect_request() {
+        for body in [
+            &b"[]"[..],
+            b"[\"Bot x\"]",
+            b"null",
+            b"42",
+            b"\"text\"",
+            b"true",
+            b" ",
+            b"\n",
+        ] {
+            let text = String::from_utf8_lossy(body);
+            let error = ConnectRequest::from_json(body).expect_err(&text);
+            assert_eq!((error.status, error.field), (400, None), "{text}");
+        }
+        let error = ConnectRequest::from_json(br#"{"delivery":[1000]}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("delivery"));
+        assert_eq!(
+            ConnectRequest::from_json(b"").unwrap(),
+            ConnectRequest::default()
+        );
+        assert_eq!(
+            ConnectRequest::from_json(b" {} ").unwrap(),
+            ConnectRequest::default()
+        );
+        assert_eq!(
+            ConnectRequest::from_json(br#"{"delivery":null}"#).unwrap(),
+            ConnectRequest::default()
+        );
+    }
+
+    /// Issue 8 item 5: a connect body of exactly [`MAX_BODY_BYTES`] that the entry merges with the
+    /// longest valid environment values still fits in what the object accepts.
+    #[test]
+    fn issue8_item5_the_object_accepts_what_the_entry_forwards() {
+        // Events of 64 characters, the longest allowed, fill the body; whitespace pads it exactly.
+        let event = "E".repeat(64);
+        let mut body = String::from(r#"{"events":["#);
+        while body.len() + event.len() + 8 < MAX_BODY_BYTES {
+            if !body.ends_with('[') {
+                body.push(',');
+            }
+            body.push_str(&format!("\"{event}\""));
+        }
+        body.push_str("]}");
+        let padding = MAX_BODY_BYTES - body.len();
+        body.insert_str(1, &" ".repeat(padding));
+        assert_eq!(body.len(), MAX_BODY_BYTES);
+        let environment = crate::credentials::EnvironmentCredentials {
+            bot_token: Some("\"".repeat(256)),
+            webhook_url: Some(format!("https://a.example/{}", "\"".repeat(2_048 - 18))),
+            webhook_secret: Some("\\".repeat(256)),
+            ..Default::default()
+        };
+        let merged = environment
+            .fill(ConnectRequest::from_json(body.as_bytes()).unwrap())
+            .unwrap();
+        let forwarded = serde_json::to_vec(&merged).unwrap();
+        assert!(
+            forwarded.len() <= MAX_FORWARDED_BODY_BYTES,
+            "{} > {MAX_FORWARDED_BODY_BYTES}",
+            forwarded.len()
         );
     }
 

@@ -6,16 +6,18 @@
 //! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them, and only for the
 //! environment's own webhook or a host in `ALLOWED_WEBHOOK_HOSTS` ([`crate::credentials`]).
 
+use worker::js_sys::Uint8Array;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result};
 
 use crate::api::{
     ApiError, ConnectRequest, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
-    DROP_DEAD_LETTERS_PATH, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
+    DROP_DEAD_LETTERS_PATH, MAX_BODY_BYTES, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
 };
 use crate::auth::bearer_token_matches;
 use crate::credentials::{AllowedHosts, EnvironmentCredentials};
 use crate::durable_object::routes::not_found;
 use crate::durable_object::runtime::{env_string, insecure_webhooks_allowed};
+use crate::http_body::read_request_body;
 
 /// The Durable Object binding the entry forwards to.
 pub const BINDING: &str = "DISCORD_GATEWAY";
@@ -64,7 +66,7 @@ fn environment_credentials(env: &Env) -> std::result::Result<EnvironmentCredenti
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();
     let path = req.path();
     let route_method = match path.as_str() {
@@ -106,8 +108,15 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let headers = Headers::new();
     let mut init = RequestInit::new();
     init.with_method(route_method.clone());
+    let body = if route_method == Method::Post {
+        match read_request_body(&req, MAX_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(e) => return error(&e.into()),
+        }
+    } else {
+        Vec::new()
+    };
     if path == CONNECT_PATH {
-        let body = req.bytes().await.unwrap_or_default();
         let request = match ConnectRequest::from_json(&body)
             .and_then(|request| environment_credentials(&env)?.fill(request))
         {
@@ -116,12 +125,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         };
         headers.set("content-type", "application/json")?;
         init.with_body(Some(serde_json::to_string(&request)?.into()));
-    } else if route_method == Method::Post {
-        let body = req.bytes().await.unwrap_or_default();
-        if !body.is_empty() {
-            headers.set("content-type", "application/json")?;
-            init.with_body(Some(String::from_utf8_lossy(&body).into_owned().into()));
-        }
+    } else if !body.is_empty() {
+        headers.set("content-type", "application/json")?;
+        init.with_body(Some(Uint8Array::from(body.as_slice()).into()));
     }
     init.with_headers(headers);
     let inner = Request::new_with_init(&format!("https://gateway.internal{path}"), &init)?;

@@ -8,6 +8,7 @@
 //! - [`delivery`]: the webhook envelope, URL policy and outbox.
 //! - [`api`]: the control API types shared by every caller.
 //! - [`credentials`]: which of the Worker's environment credentials a `/connect` may use.
+//! - [`http_body`]: reading request bodies with a size limit, and a cut-off body as an error.
 //! - `alarm`: when the object's one alarm fires (native tests; used by the object).
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
 //! - `GatewayStub` (Wasm only): its control API for other Rust Workers.
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod credentials;
 pub mod delivery;
 pub mod gateway;
+pub mod http_body;
 
 #[cfg(target_arch = "wasm32")]
 pub mod durable_object;

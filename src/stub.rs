@@ -137,7 +137,8 @@ impl GatewayStub {
             .await
     }
 
-    /// `POST /dead-letters/replay`: queues the selected dead letters for delivery again.
+    /// `POST /dead-letters/replay`: queues the selected dead letters for delivery again
+    /// ([`DeadLetterSelection::Ids`], or [`DeadLetterSelection::All`] for every one).
     pub async fn replay_dead_letters(
         &self,
         selection: &DeadLetterSelection,
@@ -146,7 +147,8 @@ impl GatewayStub {
             .await
     }
 
-    /// `POST /dead-letters/drop`: deletes the selected dead letters.
+    /// `POST /dead-letters/drop`: deletes the selected dead letters
+    /// ([`DeadLetterSelection::Ids`], or [`DeadLetterSelection::All`] for every one).
     pub async fn drop_dead_letters(
         &self,
         selection: &DeadLetterSelection,

@@ -1,7 +1,9 @@
 // startChatApp(): a real Chat SDK bot (npm `chat` + `@chat-adapter/discord` +
 // `@chat-adapter/state-memory`) in this process, behind a plain node:http server that turns each
 // request into a web Request for `chat.webhooks.discord`. Handlers record what they saw; the
-// mention and DM handlers reply (a REST call to `apiUrl`). Nothing leaves 127.0.0.1.
+// mention and DM handlers reply (a REST call to `apiUrl`). A mention saying "subscribe"
+// subscribes its thread (onSubscribedMessage then fires there); onNewMessage listens for
+// NEW_MESSAGE_PATTERN. Nothing leaves 127.0.0.1.
 import { Chat } from 'chat';
 import { createDiscordAdapter } from '@chat-adapter/discord';
 import { createMemoryState } from '@chat-adapter/state-memory';
@@ -9,6 +11,8 @@ import { sendReply, serveLocal } from './http-server.mjs';
 import { safeJson } from './util.mjs';
 
 export const WEBHOOK_PATH = '/api/webhooks/discord';
+/** The pattern of the app's one `onNewMessage` handler. */
+export const NEW_MESSAGE_PATTERN = /^!ping\b/;
 // Any 64-hex Ed25519 key: only HTTP Interactions are verified with it, forwarded Gateway events
 // are authenticated by `x-discord-gateway-token` alone.
 const PUBLIC_KEY = 'ab'.repeat(32);
@@ -29,7 +33,7 @@ function recordingLogger(lines, prefix = 'chat-sdk') {
  * @param {{botToken: string, applicationId: string, apiUrl: string, userName?: string}} opts
  * @returns {Promise<{url: string, webhookUrl: string, chat: Chat,
  *   requests: {headers: Record<string,string>, body: string, status?: number, response?: string}[],
- *   mentions: any[], directMessages: any[], reactions: any[],
+ *   mentions: any[], directMessages: any[], reactions: any[], subscribedMessages: any[], newMessages: any[],
  *   logs: {level: string, prefix: string, message: string, args: any[]}[], backgroundErrors: string[],
  *   warnings(from?: number): string[], stop(): Promise<void>}>}
  */
@@ -53,6 +57,8 @@ export async function startChatApp({ botToken, applicationId, apiUrl, userName =
   const mentions = [];
   const directMessages = [];
   const reactions = [];
+  const subscribedMessages = [];
+  const newMessages = [];
   const seen = (thread, message) => ({
     threadId: thread.id,
     isDM: thread.isDM,
@@ -62,8 +68,17 @@ export async function startChatApp({ botToken, applicationId, apiUrl, userName =
     isMention: message.isMention,
   });
   chat.onNewMention(async (thread, message) => {
+    // A mention that says "subscribe" makes the bot follow its thread (Chat SDK's idiom): later
+    // messages there go to onSubscribedMessage.
+    if (/\bsubscribe\b/.test(message.text)) await thread.subscribe();
     mentions.push(seen(thread, message));
     await thread.post(`pong: ${message.text}`);
+  });
+  chat.onSubscribedMessage(async (thread, message) => {
+    subscribedMessages.push(seen(thread, message));
+  });
+  chat.onNewMessage(NEW_MESSAGE_PATTERN, async (thread, message) => {
+    newMessages.push(seen(thread, message));
   });
   chat.onDirectMessage(async (thread, message) => {
     directMessages.push(seen(thread, message));
@@ -124,6 +139,8 @@ export async function startChatApp({ botToken, applicationId, apiUrl, userName =
     mentions,
     directMessages,
     reactions,
+    subscribedMessages,
+    newMessages,
     logs,
     backgroundErrors,
     /** Warnings and errors logged since index `from`, one line each (e.g. "Reaction event missing user info"). */

@@ -5,9 +5,12 @@ import { waitFor } from './util.mjs';
 
 /**
  * @typedef {{method: string, path: string, headers: Record<string, string|string[]>,
- *            rawBody: Buffer, receivedAt: number, receivedAtHr: number, answeredAt?: number, text(): string, json(): any}} ReceivedRequest
+ *            rawBody: Buffer, receivedAt: number, receivedAtHr: number, answeredAt?: number,
+ *            closedAt?: number, text(): string, json(): any}} ReceivedRequest
  *   receivedAtHr: performance.now() at arrival (sub-millisecond, this process's clock).
  *   answeredAt: when the whole reply was handed to the connection (unset if it never was).
+ *   closedAt: when the connection closed before a reply was handed over (the client gave up, or
+ *   the reply was `destroy`).
  * @typedef {{status?: number, headers?: Record<string,string>, body?: string|Buffer|object,
  *            delayMs?: number, destroy?: boolean}} Reply
  *   destroy: drop the TCP connection instead of answering.
@@ -43,6 +46,9 @@ export async function startReceiver(opts = {}) {
     requests.push(rec);
     res.on('finish', () => {
       rec.answeredAt = Date.now();
+    });
+    res.on('close', () => {
+      if (rec.answeredAt === undefined) rec.closedAt ??= Date.now();
     });
     let reply;
     try {

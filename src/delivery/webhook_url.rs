@@ -131,6 +131,14 @@ pub enum WebhookUrlError {
     Fragment,
     /// The URL has no host.
     MissingHost,
+    /// The host name has an empty label (`a..b`, `.a`, more than one trailing dot) or a label
+    /// longer than 63 characters.
+    InvalidHostName {
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The URL names port 0, which nothing listens on.
+    PortZero,
     /// The host may not receive webhooks.
     ForbiddenHost {
         /// The host, as normalized (IPv6 addresses in brackets).
@@ -160,6 +168,8 @@ impl fmt::Display for WebhookUrlError {
             }
             Self::Fragment => f.write_str("webhookUrl must not contain a fragment (#...)"),
             Self::MissingHost => f.write_str("webhookUrl must have a host"),
+            Self::InvalidHostName { reason } => write!(f, "webhookUrl host {reason}"),
+            Self::PortZero => f.write_str("webhookUrl must not use port 0"),
             Self::ForbiddenHost { host, restriction } => {
                 write!(f, "webhookUrl host {host} is {restriction}")?;
                 if *restriction == HostRestriction::Loopback {
@@ -221,10 +231,16 @@ pub fn validate_webhook_url(
         return Err(WebhookUrlError::Fragment);
     }
 
+    if parsed.port() == Some(0) {
+        return Err(WebhookUrlError::PortZero);
+    }
     let restriction = match parsed.host() {
         None => return Err(WebhookUrlError::MissingHost),
         Some(Host::Domain("")) => return Err(WebhookUrlError::MissingHost),
-        Some(Host::Domain(domain)) => domain_restriction(domain),
+        Some(Host::Domain(domain)) => {
+            check_labels(domain)?;
+            domain_restriction(domain)
+        }
         Some(Host::Ipv4(ip)) => ipv4_restriction(ip),
         Some(Host::Ipv6(ip)) => ipv6_restriction(ip),
     };
@@ -254,7 +270,30 @@ fn is_in_zone(name: &str, zone: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
 }
 
-/// The restriction on a domain name, as the URL parser normalized it (lowercase, punycode).
+/// Longest label of a domain name (RFC 1035).
+const MAX_LABEL_LEN: usize = 63;
+
+/// Refuses a domain name with an empty label or a label over [`MAX_LABEL_LEN`]; one trailing
+/// dot (the root) is allowed. Without this, `localhost..` would not be recognized as localhost.
+fn check_labels(domain: &str) -> Result<(), WebhookUrlError> {
+    let name = domain.strip_suffix('.').unwrap_or(domain);
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(WebhookUrlError::InvalidHostName {
+                reason: "has an empty label (two dots in a row, a leading dot, or more than one trailing dot)",
+            });
+        }
+        if label.len() > MAX_LABEL_LEN {
+            return Err(WebhookUrlError::InvalidHostName {
+                reason: "has a label longer than 63 characters",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The restriction on a domain name, as the URL parser normalized it (lowercase, punycode), with
+/// valid labels (see [`check_labels`]).
 fn domain_restriction(domain: &str) -> Option<HostRestriction> {
     let name = domain.strip_suffix('.').unwrap_or(domain);
     if is_in_zone(name, "localhost") {
@@ -482,6 +521,69 @@ mod tests {
                 "{input} (allow_insecure: {allow_insecure})"
             );
         }
+    }
+
+    /// Issue 8 item 6: more than one trailing dot, empty labels, labels over 63 characters and
+    /// port 0 are refused, so `localhost..` cannot pass for a public name.
+    #[test]
+    fn issue8_item6_empty_labels_long_labels_and_port_zero_are_refused() {
+        for url in [
+            "https://localhost../",
+            "https://foo.localhost../",
+            "https://printer.local../",
+            "https://metadata.google.internal../",
+            "https://example.com../",
+            "https://example..com/",
+            "https://.example.com/",
+            "https://localhost.../x",
+        ] {
+            for allow_insecure in [false, true] {
+                assert!(
+                    matches!(
+                        validate_webhook_url(url, allow_insecure),
+                        Err(WebhookUrlError::InvalidHostName { .. })
+                    ),
+                    "{url}: {:?}",
+                    validate_webhook_url(url, allow_insecure)
+                );
+            }
+        }
+        let long = format!("https://{}.example.com/", "a".repeat(64));
+        assert_eq!(
+            validate_webhook_url(&long, false),
+            Err(WebhookUrlError::InvalidHostName {
+                reason: "has a label longer than 63 characters"
+            })
+        );
+        let longest = format!("https://{}.example.com/", "a".repeat(63));
+        assert_eq!(
+            validate_webhook_url(&longest, false).map(WebhookUrl::into_string),
+            Ok(longest.clone())
+        );
+        for url in [
+            "https://example.com:0/",
+            "https://8.8.8.8:0/",
+            "http://127.0.0.1:0/",
+        ] {
+            assert_eq!(
+                validate_webhook_url(url, true),
+                Err(WebhookUrlError::PortZero),
+                "{url}"
+            );
+        }
+        // One trailing dot is the root: still the same name, judged as such.
+        assert_eq!(
+            validate_webhook_url("https://example.com./", false).map(WebhookUrl::into_string),
+            Ok("https://example.com./".to_owned())
+        );
+        assert!(matches!(
+            validate_webhook_url("https://localhost./", false),
+            Err(WebhookUrlError::ForbiddenHost { .. })
+        ));
+        assert!(validate_webhook_url("https://example.com:0/", false)
+            .unwrap_err()
+            .to_string()
+            .contains("port 0"));
     }
 
     #[test]

@@ -11,9 +11,11 @@ use super::runtime::Runtime;
 use crate::api::{
     ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
     DeadLetterSelection, DisconnectResponse, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
-    DROP_DEAD_LETTERS_PATH, MAX_DEAD_LETTERS, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
+    DROP_DEAD_LETTERS_PATH, MAX_DEAD_LETTERS, MAX_FORWARDED_BODY_BYTES, REPLAY_DEAD_LETTERS_PATH,
+    STATUS_PATH,
 };
 use crate::delivery::signature::GENERATED_KEY_BYTES;
+use crate::http_body::read_request_body;
 
 /// A JSON response with a status code.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
@@ -42,18 +44,27 @@ fn method_not_allowed(allowed: &str) -> Result<Response> {
     ))
 }
 
+/// The request's body, up to what the Worker entry may forward (a cut-off body is an error).
+async fn read_body(req: &Request) -> std::result::Result<Vec<u8>, ApiError> {
+    read_request_body(req, MAX_FORWARDED_BODY_BYTES)
+        .await
+        .map_err(ApiError::from)
+}
+
 /// Routes one request.
-pub async fn handle(runtime: &Rc<Runtime>, mut req: Request) -> Result<Response> {
+pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
     let path = req.path();
     let method = req.method();
     match path.as_str() {
         CONNECT_PATH if method == Method::Post => {
-            let body = req.bytes().await.unwrap_or_default();
             let mut generated = None;
-            let settings = match ConnectRequest::from_json(&body).and_then(|mut request| {
-                generated = request.generate_secret_if_asked(random_key)?;
-                request.validate(runtime.insecure_webhooks)
-            }) {
+            let settings = match read_body(&req)
+                .await
+                .and_then(|body| ConnectRequest::from_json(&body))
+                .and_then(|mut request| {
+                    generated = request.generate_secret_if_asked(random_key)?;
+                    request.validate(runtime.insecure_webhooks)
+                }) {
                 Ok(settings) => settings,
                 Err(e) => return error(&e),
             };
@@ -70,12 +81,14 @@ pub async fn handle(runtime: &Rc<Runtime>, mut req: Request) -> Result<Response>
             json(200, &DeadLetterList { dead_letters })
         }
         REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH if method == Method::Post => {
-            let body = req.bytes().await.unwrap_or_default();
-            let selection = match DeadLetterSelection::from_json(&body) {
+            let selection = match read_body(&req)
+                .await
+                .and_then(|body| DeadLetterSelection::from_json(&body))
+            {
                 Ok(selection) => selection,
                 Err(e) => return error(&e),
             };
-            let ids = selection.ids.as_deref();
+            let ids = selection.ids();
             let affected = if path == REPLAY_DEAD_LETTERS_PATH {
                 let replayed = runtime.store.replay_dead_letters(ids, now())?;
                 runtime.reload_lanes()?;

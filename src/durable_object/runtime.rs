@@ -99,7 +99,7 @@ impl Runtime {
         if let Some(snapshot) = snapshot {
             engine.restore(snapshot);
         }
-        let lanes = Lanes::load(store.lanes()?);
+        let lanes = store.lanes()?;
         // Enrichment is a nicety: a stored directory that cannot be read must not keep the
         // object from running.
         let stored_channels = store.channels().unwrap_or_else(|e| {
@@ -337,7 +337,7 @@ impl Runtime {
     pub fn reload_lanes(&self) -> worker::Result<()> {
         let in_flight = self.lanes.borrow().in_flight();
         if in_flight == 0 {
-            *self.lanes.borrow_mut() = Lanes::load(self.store.lanes()?);
+            *self.lanes.borrow_mut() = self.store.lanes()?;
         } else {
             // Requests under way keep their lanes busy; merge the replayed rows in once they end.
             self.lanes_stale.set(true);

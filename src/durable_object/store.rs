@@ -19,6 +19,7 @@ use worker::{SqlStorage, SqlStorageValue};
 
 use crate::api::{ConnectSettings, DeadLetter};
 use crate::delivery::enrich::{ChannelChange, KnownChannel};
+use crate::delivery::lanes::Lanes;
 use crate::gateway::SessionSnapshot;
 
 const SCHEMA: &str = "
@@ -136,17 +137,24 @@ fn int(value: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
-/// `id IN (?, ?, ...)` for a list of row ids, or `1 = 1` for all.
-fn id_filter(ids: Option<&[i64]>) -> (String, Vec<SqlStorageValue>) {
+/// Parameters one statement may bind: SQLite in a Durable Object allows at most 100.
+const MAX_SQL_PARAMS: usize = 100;
+
+/// `id IN (?, ?, ...)` filters for a list of row ids, as many as it takes to bind each with at
+/// most [`MAX_SQL_PARAMS`] parameters beside `fixed_params` others; or `1 = 1` for all.
+fn id_filters(ids: Option<&[i64]>, fixed_params: usize) -> Vec<(String, Vec<SqlStorageValue>)> {
     match ids {
-        None => ("1 = 1".to_owned(), Vec::new()),
-        Some(ids) => {
-            let marks = vec!["?"; ids.len()].join(", ");
-            (
-                format!("id IN ({marks})"),
-                ids.iter().map(|id| (*id).into()).collect(),
-            )
-        }
+        None => vec![("1 = 1".to_owned(), Vec::new())],
+        Some(ids) => ids
+            .chunks(MAX_SQL_PARAMS - fixed_params)
+            .map(|batch| {
+                let marks = vec!["?"; batch.len()].join(", ");
+                (
+                    format!("id IN ({marks})"),
+                    batch.iter().map(|id| (*id).into()).collect(),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -276,31 +284,35 @@ impl Store {
         id.ok_or_else(|| worker::Error::RustError("the outbox insert returned no id".into()))
     }
 
-    /// Every pending event as `(channel, id, next_attempt_at)`, in id order: the lanes.
-    pub fn lanes(&self) -> worker::Result<Vec<(String, i64, u64)>> {
+    /// The lanes of every pending event, built from the outbox one row at a time: the rows are
+    /// never all in memory at once (on either side of the Wasm boundary), only the lanes are.
+    pub fn lanes(&self) -> worker::Result<Lanes> {
         #[derive(Deserialize)]
         struct LaneRow {
             channel: String,
             id: i64,
             next_attempt_at: i64,
         }
-        let rows: Vec<LaneRow> = self
-            .sql
-            .exec(
-                "SELECT channel, id, next_attempt_at FROM outbox WHERE dead = 0 ORDER BY id",
-                None,
-            )?
-            .to_array()?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                (
-                    r.channel,
-                    r.id,
-                    u64::try_from(r.next_attempt_at).unwrap_or(0),
-                )
-            })
-            .collect())
+        let cursor = self.sql.exec(
+            "SELECT channel, id, next_attempt_at FROM outbox WHERE dead = 0 ORDER BY id",
+            None,
+        )?;
+        let mut failure = None;
+        let lanes = Lanes::load(cursor.next::<LaneRow>().map_while(|row| match row {
+            Ok(row) => Some((
+                row.channel,
+                row.id,
+                u64::try_from(row.next_attempt_at).unwrap_or(0),
+            )),
+            Err(e) => {
+                failure = Some(e);
+                None
+            }
+        }));
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(lanes),
+        }
     }
 
     /// One pending event by id.
@@ -376,25 +388,31 @@ impl Store {
 
     /// Puts dead letters (all, or those with the given row ids) back in line, as new.
     pub fn replay_dead_letters(&self, ids: Option<&[i64]>, now: u64) -> worker::Result<usize> {
-        let (filter, mut params) = id_filter(ids);
-        let mut all = vec![int(now), int(now)];
-        all.append(&mut params);
-        self.write_counting(
-            &format!(
-                "UPDATE outbox SET dead = 0, attempts = 0, created_at = ?, next_attempt_at = ?, last_error = NULL
-                 WHERE dead = 1 AND {filter} RETURNING id"
-            ),
-            all,
-        )
+        let mut affected = 0;
+        for (filter, mut params) in id_filters(ids, 2) {
+            let mut all = vec![int(now), int(now)];
+            all.append(&mut params);
+            affected += self.write_counting(
+                &format!(
+                    "UPDATE outbox SET dead = 0, attempts = 0, created_at = ?, next_attempt_at = ?, last_error = NULL
+                     WHERE dead = 1 AND {filter} RETURNING id"
+                ),
+                all,
+            )?;
+        }
+        Ok(affected)
     }
 
     /// Deletes dead letters (all, or those with the given row ids).
     pub fn drop_dead_letters(&self, ids: Option<&[i64]>) -> worker::Result<usize> {
-        let (filter, params) = id_filter(ids);
-        self.write_counting(
-            &format!("DELETE FROM outbox WHERE dead = 1 AND {filter} RETURNING id"),
-            params,
-        )
+        let mut affected = 0;
+        for (filter, params) in id_filters(ids, 0) {
+            affected += self.write_counting(
+                &format!("DELETE FROM outbox WHERE dead = 1 AND {filter} RETURNING id"),
+                params,
+            )?;
+        }
+        Ok(affected)
     }
 
     /// The enrichment directory's stored channels.

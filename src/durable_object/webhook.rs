@@ -13,6 +13,10 @@ use crate::delivery::envelope::{EVENT_ID_HEADER, GATEWAY_TOKEN_HEADER};
 use crate::delivery::lanes::Finished;
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
 use crate::delivery::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::http_body::drain_response_body;
+
+/// The most of a webhook's answer that is read; the rest is cancelled. Only the status counts.
+const MAX_RESPONSE_BODY_BYTES: usize = 64 * 1024;
 
 /// Starts deliveries for due events of idle channels, up to the concurrency bound.
 pub fn pump(runtime: &Rc<Runtime>) {
@@ -93,13 +97,17 @@ async fn attempt(settings: &ConnectSettings, row: &OutboxRow) -> Attempt {
     };
     let timeout = u32::try_from(settings.delivery.timeout_ms).unwrap_or(u32::MAX);
     match send(request, timeout).await {
-        Ok(mut response) => {
+        Ok(response) => {
             let attempt = Attempt {
                 status: Some(response.status_code()),
                 retry_after_ms: retry_after_ms(&response),
             };
-            // Always consume the body, so the connection is released.
-            if response.bytes().await.is_err() {
+            // Read the body, so the connection is released, but never more than a little of it:
+            // an endless or huge answer costs neither time nor memory.
+            if drain_response_body(&response, MAX_RESPONSE_BODY_BYTES)
+                .await
+                .is_err()
+            {
                 return Attempt::default();
             }
             attempt
