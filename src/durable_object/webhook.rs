@@ -38,7 +38,7 @@ pub fn pump(runtime: &Rc<Runtime>) {
         return;
     };
     for (channel, id) in due {
-        match runtime.store.row(id) {
+        match take_row(runtime, id) {
             Ok(Some(row)) => {
                 worker::wasm_bindgen_futures::spawn_local(deliver(
                     runtime.clone(),
@@ -60,6 +60,24 @@ pub fn pump(runtime: &Rc<Runtime>) {
             }
         }
     }
+}
+
+/// Keeps a copy of a stored, waiting event in memory (if it fits the budget).
+pub fn keep_copy(runtime: &Runtime, row: OutboxRow) {
+    let bytes = row.body.len() + row.channel.len() + row.session_id.len();
+    runtime.warm.borrow_mut().keep(row.id, row, bytes);
+}
+
+/// Event `id`: its copy in memory, else read back from storage (and counted).
+fn take_row(runtime: &Runtime, id: i64) -> worker::Result<Option<OutboxRow>> {
+    if let Some(row) = runtime.warm.borrow_mut().take(id) {
+        return Ok(Some(row));
+    }
+    let row = runtime.store.row(id)?;
+    if row.is_some() {
+        runtime.delivery.borrow_mut().events_read_back += 1;
+    }
+    Ok(row)
 }
 
 /// The headers of one attempt. Signed (a secret is set): the Standard Webhooks headers, and no
@@ -158,9 +176,13 @@ async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: Outbo
                 })
         }
     };
-    if let Err(e) = stored {
-        console_error!("could not record the delivery of {}: {e}", row.event_id());
-    }
+    let retry_later = match stored {
+        Err(e) => {
+            console_error!("could not record the delivery of {}: {e}", row.event_id());
+            false
+        }
+        Ok(()) => matches!(outcome, Outcome::Retry { .. }),
+    };
     let finished = match outcome {
         Outcome::Retry { at, .. } => Finished::RetryAt(at),
         Outcome::Delivered | Outcome::DeadLetter { .. } => Finished::Removed,
@@ -169,5 +191,9 @@ async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: Outbo
         .lanes
         .borrow_mut()
         .finish(&row.channel, finished, now());
+    if retry_later {
+        // The stored row now says `attempts`; its copy waits in memory for the next attempt.
+        keep_copy(&runtime, OutboxRow { attempts, ..row });
+    }
     runtime.after_io();
 }
