@@ -183,6 +183,8 @@ export interface DeliveryStatus {
   deadLettersDiscarded: number;
   overflowed: number;
   storageRowsWritten: number;
+  /** Events read back from storage to deliver them (after a restart, or beyond what is kept in memory). */
+  eventsReadBack: number;
   /** The last failure, without URL or secret. */
   lastError: string | null;
 }

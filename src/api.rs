@@ -460,6 +460,10 @@ pub struct DeliveryStatus {
     pub overflowed: u64,
     /// SQLite rows written by this instance (indexes included).
     pub storage_rows_written: u64,
+    /// Events this instance read back from storage to deliver them: those that waited through a
+    /// restart, or beyond what is kept in memory. The rest are delivered from memory.
+    #[serde(default)]
+    pub events_read_back: u64,
     /// The last failure, without URL or secret.
     pub last_error: Option<String>,
 }

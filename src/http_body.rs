@@ -115,7 +115,7 @@ mod stream {
     use worker::wasm_bindgen::{JsCast, JsValue};
     use worker::wasm_bindgen_futures::JsFuture;
     use worker::web_sys::{ReadableStream, ReadableStreamDefaultReader};
-    use worker::{Request, Response, ResponseBody};
+    use worker::Request;
 
     use super::{BodyError, LimitedBody};
 
@@ -206,13 +206,10 @@ mod stream {
         }
     }
 
-    /// Reads and discards at most `cap` bytes of `response`'s body, then cancels the rest, so
-    /// the connection is released and an endless body costs nothing. Fails when the body
-    /// breaks off before its end or the cap.
-    pub async fn drain_response_body(response: &Response, cap: usize) -> Result<(), String> {
-        let ResponseBody::Stream(stream) = response.body() else {
-            return Ok(());
-        };
+    /// Reads and discards at most `cap` bytes of a response's body `stream`, then cancels the
+    /// rest, so the connection is released and an endless body costs nothing. Fails when the
+    /// body breaks off before its end or the cap.
+    pub async fn drain_body(stream: &ReadableStream, cap: usize) -> Result<(), String> {
         let reader =
             Reader::new(stream).map_err(|_| "the response body has no reader".to_owned())?;
         let mut read = 0usize;
@@ -228,7 +225,7 @@ mod stream {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use stream::{drain_response_body, read_request_body};
+pub use stream::{drain_body, read_request_body};
 
 #[cfg(test)]
 mod tests {

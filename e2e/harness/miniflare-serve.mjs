@@ -16,6 +16,8 @@ export async function serveMiniflare(cfg, options) {
     host: '127.0.0.1',
     port: cfg.port ?? 0,
     ...options,
+    // The V8 inspector (Chrome DevTools protocol), for CPU profiles: bench/profile.mjs.
+    ...(cfg.inspectorPort ? { inspectorPort: cfg.inspectorPort } : {}),
     defaultPersistRoot: cfg.persistDir,
     log: new Log(process.env.DGD_MF_LOG_LEVEL === 'debug' ? LogLevel.DEBUG : LogLevel.WARN),
     telemetry: { enabled: false },

@@ -60,14 +60,16 @@ export async function bundleWithWrangler(projectDir, outdir, { timeoutMs = 60_00
 
 /**
  * Starts Workers together in one workerd, in a child process group; the first one serves `url`.
- * @param {{workers: object[], persistDir?: string, startTimeoutMs?: number, maxLifetimeMs?: number}} opts
+ * @param {{workers: object[], persistDir?: string, startTimeoutMs?: number, maxLifetimeMs?: number,
+ *   inspectorPort?: number}} opts
  *   workers: Miniflare worker options (JSON only: paths, bindings, durableObjects, ...).
+ *   inspectorPort: serve workerd's V8 inspector there (CPU profiles).
  * @returns {Promise<{url: string, persistDir: string, logs: string[], fetch: (p: string, init?: RequestInit) => Promise<Response>,
  *   stop: () => Promise<void>, kill: () => Promise<void>}>}
  */
-export async function startWorkers({ workers, persistDir, startTimeoutMs = 30_000, maxLifetimeMs = 10 * 60_000 }) {
+export async function startWorkers({ workers, persistDir, startTimeoutMs = 30_000, maxLifetimeMs = 10 * 60_000, inspectorPort }) {
   persistDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'dgd-workers-'));
-  const cfg = { workers, persistDir, port: 0, maxLifetimeMs };
+  const cfg = { workers, persistDir, port: 0, maxLifetimeMs, inspectorPort };
   const workersHandle = await spawnMiniflare('workers', CHILD, cfg, startTimeoutMs);
   return { ...workersHandle, persistDir };
 }

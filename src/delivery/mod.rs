@@ -6,10 +6,12 @@
 //! - [`lanes`]: which event goes next: per-channel order, bounded concurrency.
 //! - [`retry`]: what each answer means, and when to try again.
 //! - [`signature`]: HMAC-SHA256 request signatures.
+//! - [`warm`]: waiting events kept in memory within a byte budget, so delivery reads no storage.
 
 pub mod enrich;
 pub mod envelope;
 pub mod lanes;
 pub mod retry;
 pub mod signature;
+pub mod warm;
 pub mod webhook_url;

@@ -2,14 +2,14 @@
 
 use std::rc::Rc;
 
-use futures_util::StreamExt;
 use worker::{
     console_error, console_log, web_sys, Fetch, Headers, Method, Request, RequestInit, Response,
-    WebSocket, WebsocketEvent,
+    WebSocket,
 };
 
 use super::http::{retry_after_ms, send};
 use super::runtime::Runtime;
+use super::socket_events::{self, Next, SocketEvent};
 use crate::gateway::{close_code, ConnectionId, GatewayInfo, Input, RequestFailure};
 
 const USER_AGENT: &str =
@@ -118,10 +118,14 @@ pub async fn open_socket(runtime: Rc<Runtime>, id: ConnectionId, url: String) {
         let _ = ws.close(Some(1000), Some("superseded"));
         return;
     }
-    let mut events = match ws.events() {
-        Ok(events) => events,
+    let listening = {
+        let runtime = runtime.clone();
+        socket_events::listen(ws.as_ref(), move |event| on_event(&runtime, id, event))
+    };
+    let listening = match listening {
+        Ok(listening) => listening,
         Err(e) => {
-            console_error!("could not listen to the gateway socket: {e}");
+            console_error!("{e}");
             runtime.input(Input::SocketFailed(id, RequestFailure::default()));
             return;
         }
@@ -137,47 +141,41 @@ pub async fn open_socket(runtime: Rc<Runtime>, id: ConnectionId, url: String) {
     *runtime.socket.borrow_mut() = Some((id, ws.clone()));
     runtime.input(Input::SocketOpened(id));
 
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(WebsocketEvent::Message(message)) => {
-                if let Some(text) = message.text() {
-                    runtime.input(Input::Text(id, &text));
-                } else if let Some(bytes) = message.bytes() {
-                    runtime.input(Input::Binary(id, &bytes));
-                }
-            }
-            Ok(WebsocketEvent::Close(close)) => {
-                console_log!(
-                    "gateway socket {} closed: {} {}",
-                    id.0,
-                    close.code(),
-                    close.reason()
-                );
-                runtime.clear_socket(id);
-                runtime.input(Input::SocketClosed {
-                    id,
-                    code: close.code(),
-                    reason: &close.reason(),
-                });
-                return;
-            }
-            Err(e) => {
-                // workerd follows an error with no close event: the socket is dead. (A message
-                // over the runtime's size limit arrives this way, as a 1009 protocol error.)
-                let message = e.to_string();
-                console_error!("gateway socket {} error: {message}", id.0);
-                runtime.clear_socket(id);
-                runtime.input(Input::SocketClosed {
-                    id,
-                    code: close_code::of_socket_error(&message),
-                    reason: &message,
-                });
-                return;
-            }
+    listening.ended().await;
+}
+
+/// Feeds one socket event to the engine; stops listening once the socket is gone or the engine
+/// moved on (and closed it).
+fn on_event(runtime: &Rc<Runtime>, id: ConnectionId, event: SocketEvent) -> Next {
+    match event {
+        SocketEvent::Text(text) => runtime.input(Input::Text(id, &text)),
+        SocketEvent::Binary(bytes) => runtime.input(Input::Binary(id, &bytes)),
+        SocketEvent::Closed { code, reason } => {
+            console_log!("gateway socket {} closed: {code} {reason}", id.0);
+            runtime.clear_socket(id);
+            runtime.input(Input::SocketClosed {
+                id,
+                code,
+                reason: &reason,
+            });
+            return Next::Stop;
         }
-        if runtime.engine.borrow().current_connection() != Some(id) {
-            // The engine moved on (and closed this socket); stop listening.
-            return;
+        SocketEvent::Failed(message) => {
+            // workerd follows an error with no close event: the socket is dead. (A message over
+            // the runtime's size limit arrives this way, as a 1009 protocol error.)
+            console_error!("gateway socket {} error: {message}", id.0);
+            runtime.clear_socket(id);
+            runtime.input(Input::SocketClosed {
+                id,
+                code: close_code::of_socket_error(&message),
+                reason: &message,
+            });
+            return Next::Stop;
         }
+    }
+    if runtime.engine.borrow().current_connection() == Some(id) {
+        Next::Continue
+    } else {
+        Next::Stop
     }
 }

@@ -2,14 +2,18 @@
 //!
 //! - [`runtime`]: the engine, the socket, and the alarm that drives every deadline.
 //! - [`gateway_io`]: `GET /gateway/bot`, the WebSocket upgrade and the socket's events.
+//! - [`socket_events`]: the socket's listeners, feeding each event to the engine at once.
 //! - [`webhook`]: delivery of outbox events, beside the gateway loop.
+//! - [`post`]: one webhook POST, straight from `web_sys`.
 //! - [`store`]: SQLite: settings, session snapshot, outbox.
 //! - [`routes`]: the control API as fetch routes.
 
 mod gateway_io;
 mod http;
+mod post;
 pub(crate) mod routes;
 pub mod runtime;
+mod socket_events;
 pub mod store;
 mod webhook;
 

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use worker::{console_error, console_log, Date, Env, ScheduledTime, State, WebSocket};
 
-use super::store::{NewEvent, Store};
+use super::store::{NewEvent, OutboxRow, Store};
 use super::{gateway_io, webhook};
 use crate::alarm::{AlarmKeeper, AlarmWrite};
 use crate::api::{
@@ -17,6 +17,7 @@ use crate::api::{
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
 use crate::delivery::lanes::Lanes;
+use crate::delivery::warm::Warm;
 use crate::gateway::{
     Action, ConnectionId, Dispatch, Engine, EventFilter, Input, SeededJitter, SessionSnapshot,
 };
@@ -37,6 +38,8 @@ pub struct DeliveryCounters {
     pub overflowed: u64,
     /// Oldest dead letters removed beyond the bound.
     pub dead_letters_discarded: u64,
+    /// Events read back from storage to deliver them (not kept in memory).
+    pub events_read_back: u64,
     /// The last failure.
     pub last_error: Option<String>,
 }
@@ -53,6 +56,8 @@ pub struct Runtime {
     pub socket: RefCell<Option<(ConnectionId, WebSocket)>>,
     /// Pending events per channel, and which channels have a request under way.
     pub lanes: RefCell<Lanes>,
+    /// Copies of waiting events, so delivery need not read them back from storage.
+    pub warm: RefCell<Warm<OutboxRow>>,
     pub delivery: RefCell<DeliveryCounters>,
     /// The sequence number the stored snapshot has reached.
     persisted_sequence: Cell<Option<u64>>,
@@ -122,6 +127,7 @@ impl Runtime {
             settings: RefCell::new(settings),
             socket: RefCell::new(None),
             lanes: RefCell::new(lanes),
+            warm: RefCell::new(Warm::default()),
             delivery: RefCell::new(DeliveryCounters::default()),
             persisted_sequence: Cell::new(persisted_sequence),
             insecure_webhooks,
@@ -312,7 +318,22 @@ impl Runtime {
             now,
         };
         match self.store.enqueue(event) {
-            Ok(id) => self.lanes.borrow_mut().push(&channel, id, now),
+            Ok(id) => {
+                self.lanes.borrow_mut().push(&channel, id, now);
+                // Stored first; the copy only saves reading it back.
+                webhook::keep_copy(
+                    self,
+                    OutboxRow {
+                        id,
+                        session_id: dispatch.session_id.clone(),
+                        sequence: i64::try_from(dispatch.sequence).unwrap_or(i64::MAX),
+                        channel,
+                        body,
+                        created_at: i64::try_from(now).unwrap_or(i64::MAX),
+                        attempts: 0,
+                    },
+                );
+            }
             Err(e) => console_error!(
                 "could not store event {} {}: {e}",
                 dispatch.event_type,
@@ -445,6 +466,7 @@ impl Runtime {
                 dead_letters_discarded: delivery.dead_letters_discarded,
                 overflowed: delivery.overflowed,
                 storage_rows_written: self.store.rows_written(),
+                events_read_back: delivery.events_read_back,
                 last_error: delivery.last_error.clone(),
             },
             insecure_webhooks_allowed: self.insecure_webhooks,

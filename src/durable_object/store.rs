@@ -261,10 +261,6 @@ impl Store {
 
     /// Adds an event; returns its row id.
     pub fn enqueue(&self, event: NewEvent<'_>) -> worker::Result<i64> {
-        #[derive(Deserialize)]
-        struct Id {
-            id: i64,
-        }
         let cursor = self.sql.exec(
             "INSERT INTO outbox (session_id, sequence, channel, event_type, body, created_at, next_attempt_at)
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -278,7 +274,11 @@ impl Store {
                 int(event.now),
             ],
         )?;
-        let id = cursor.to_array::<Id>()?.first().map(|row| row.id);
+        // Read raw: one array of values, no object per row to deserialise.
+        let id = match cursor.raw().next().transpose()?.as_deref() {
+            Some([SqlStorageValue::Integer(id)]) => Some(*id),
+            _ => None,
+        };
         self.rows_written
             .set(self.rows_written.get() + cursor.rows_written() as u64);
         id.ok_or_else(|| worker::Error::RustError("the outbox insert returned no id".into()))

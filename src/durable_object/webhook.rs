@@ -3,9 +3,9 @@
 
 use std::rc::Rc;
 
-use worker::{console_error, Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::{console_error, Headers};
 
-use super::http::{retry_after_ms, send};
+use super::post::post;
 use super::runtime::{now, Runtime};
 use super::store::OutboxRow;
 use crate::api::{ConnectSettings, WebhookTarget, MAX_DEAD_LETTERS};
@@ -13,7 +13,7 @@ use crate::delivery::envelope::{EVENT_ID_HEADER, GATEWAY_TOKEN_HEADER};
 use crate::delivery::lanes::Finished;
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
 use crate::delivery::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::http_body::drain_response_body;
+use crate::http_body::drain_body;
 
 /// The most of a webhook's answer that is read; the rest is cancelled. Only the status counts.
 const MAX_RESPONSE_BODY_BYTES: usize = 64 * 1024;
@@ -38,7 +38,7 @@ pub fn pump(runtime: &Rc<Runtime>) {
         return;
     };
     for (channel, id) in due {
-        match runtime.store.row(id) {
+        match take_row(runtime, id) {
             Ok(Some(row)) => {
                 worker::wasm_bindgen_futures::spawn_local(deliver(
                     runtime.clone(),
@@ -62,10 +62,32 @@ pub fn pump(runtime: &Rc<Runtime>) {
     }
 }
 
-/// The request for one attempt. Signed (a secret is set): the Standard Webhooks headers, and no
+/// Keeps a copy of a stored, waiting event in memory (if it fits the budget).
+pub fn keep_copy(runtime: &Runtime, row: OutboxRow) {
+    let bytes = row.body.len() + row.channel.len() + row.session_id.len();
+    runtime.warm.borrow_mut().keep(row.id, row, bytes);
+}
+
+/// Event `id`: its copy in memory, else read back from storage (and counted).
+fn take_row(runtime: &Runtime, id: i64) -> worker::Result<Option<OutboxRow>> {
+    if let Some(row) = runtime.warm.borrow_mut().take(id) {
+        return Ok(Some(row));
+    }
+    let row = runtime.store.row(id)?;
+    if row.is_some() {
+        runtime.delivery.borrow_mut().events_read_back += 1;
+    }
+    Ok(row)
+}
+
+/// The headers of one attempt. Signed (a secret is set): the Standard Webhooks headers, and no
 /// credential at all. Unsigned: the bot token in `x-discord-gateway-token`, which is how the
 /// Chat SDK adapter authenticates the gateway. Both carry `x-discord-gateway-event-id`.
-fn build_request(target: &WebhookTarget, token: &str, row: &OutboxRow) -> worker::Result<Request> {
+fn request_headers(
+    target: &WebhookTarget,
+    token: &str,
+    row: &OutboxRow,
+) -> worker::Result<Headers> {
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
     let event_id = row.event_id();
@@ -83,35 +105,34 @@ fn build_request(target: &WebhookTarget, token: &str, row: &OutboxRow) -> worker
         }
         None => headers.set(GATEWAY_TOKEN_HEADER, token)?,
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(row.body.as_str().into()));
-    Request::new_with_init(&target.url, &init)
+    Ok(headers)
 }
 
 async fn attempt(settings: &ConnectSettings, row: &OutboxRow) -> Attempt {
-    let Ok(request) = build_request(&settings.webhook, &settings.gateway.token, row) else {
+    let Ok(headers) = request_headers(&settings.webhook, &settings.gateway.token, row) else {
         return Attempt::default();
     };
     let timeout = u32::try_from(settings.delivery.timeout_ms).unwrap_or(u32::MAX);
-    match send(request, timeout).await {
-        Ok(response) => {
-            let attempt = Attempt {
-                status: Some(response.status_code()),
-                retry_after_ms: retry_after_ms(&response),
-            };
-            // Read the body, so the connection is released, but never more than a little of it:
-            // an endless or huge answer costs neither time nor memory.
-            if drain_response_body(&response, MAX_RESPONSE_BODY_BYTES)
-                .await
-                .is_err()
-            {
-                return Attempt::default();
-            }
-            attempt
-        }
+    let Ok(answer) = post(&settings.webhook.url, &headers.0, &row.body, timeout).await else {
+        return Attempt::default();
+    };
+    let attempt = Attempt {
+        status: Some(answer.status),
+        retry_after_ms: answer.retry_after_ms,
+    };
+    // Read the body, so the connection is released, but never more than a little of it: an
+    // endless or huge answer costs neither time nor memory. A small declared length is read in
+    // one call; anything else is drained with the cap.
+    let consumed = match answer.consume_small(MAX_RESPONSE_BODY_BYTES).await {
+        Ok(true) => Ok(()),
+        Ok(false) => match answer.body() {
+            Some(stream) => drain_body(&stream, MAX_RESPONSE_BODY_BYTES).await,
+            None => Ok(()),
+        },
+        Err(e) => Err(e),
+    };
+    match consumed {
+        Ok(()) => attempt,
         Err(_) => Attempt::default(),
     }
 }
@@ -155,9 +176,13 @@ async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: Outbo
                 })
         }
     };
-    if let Err(e) = stored {
-        console_error!("could not record the delivery of {}: {e}", row.event_id());
-    }
+    let retry_later = match stored {
+        Err(e) => {
+            console_error!("could not record the delivery of {}: {e}", row.event_id());
+            false
+        }
+        Ok(()) => matches!(outcome, Outcome::Retry { .. }),
+    };
     let finished = match outcome {
         Outcome::Retry { at, .. } => Finished::RetryAt(at),
         Outcome::Delivered | Outcome::DeadLetter { .. } => Finished::Removed,
@@ -166,5 +191,9 @@ async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: Outbo
         .lanes
         .borrow_mut()
         .finish(&row.channel, finished, now());
+    if retry_later {
+        // The stored row now says `attempts`; its copy waits in memory for the next attempt.
+        keep_copy(&runtime, OutboxRow { attempts, ..row });
+    }
     runtime.after_io();
 }

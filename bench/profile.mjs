@@ -1,0 +1,60 @@
+// V8 CPU profile of workerd during a burst (issue 9): which functions the per-event path spends
+// its time in, Rust (Wasm, named in a release build) and JavaScript alike.
+//
+//   source scripts/env.sh && node bench/profile.mjs [ours|minimal|durable] [events] [out.cpuprofile]
+//   node bench/profile.mjs --table saved.cpuprofile          (the table of a saved profile)
+//
+// Starts the stand of bench/forwarding.mjs with Miniflare's inspector on, connects the forwarder,
+// warms it up with a small burst, then samples its Worker's isolate every 100 µs over a burst of
+// `events` (default 2,000) over 8 channels, saves the profile (open it in Chrome DevTools) and
+// prints the 20 functions with the most self time.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { startStand } from './lib/stand.mjs';
+import { burst, connect } from './lib/workload.mjs';
+import { formatTop, inspect, profileWhile, topSelfTime } from './lib/cpuprofile.mjs';
+
+/** The Worker (inspector target) each forwarder runs in. */
+const WORKER = { ours: 'discord-gateway-do', minimal: 'minimal-forwarder', durable: 'minimal-forwarder' };
+
+/** A TCP port nobody listens on right now. */
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+if (process.argv[2] === '--table') {
+  console.log(formatTop(topSelfTime(JSON.parse(fs.readFileSync(process.argv[3], 'utf8')))));
+  process.exit(0);
+}
+
+const which = process.argv[2] ?? 'ours';
+if (!WORKER[which]) throw new Error(`unknown forwarder ${which}: ours, minimal or durable`);
+const events = Number(process.argv[3] ?? 2000);
+const out = process.argv[4] ?? path.join(os.tmpdir(), `dgd-${which}-${Date.now()}.cpuprofile`);
+
+const inspectorPort = await freePort();
+const stand = await startStand({ inspectorPort });
+try {
+  const fwd = stand.forwarders[which];
+  await connect(fwd);
+  await burst(stand, fwd, { events: 200 }); // warm-up: JIT, Wasm tier-up, SQLite pages
+  const session = await inspect(inspectorPort, WORKER[which]);
+  let result;
+  const profile = await profileWhile(session, async () => {
+    result = await burst(stand, fwd, { events });
+  });
+  session.close();
+  await fwd.disconnect();
+  fs.writeFileSync(out, JSON.stringify(profile));
+  console.log(`${fwd.label}: burst of ${events} over 8 channels, ${result.rate.toFixed(0)} events/s, ${result.cpuPerEventMs.toFixed(3)} ms workerd CPU/event`);
+  console.log(`profile: ${out}`);
+  console.log(formatTop(topSelfTime(profile)));
+} finally {
+  await stand.stop();
+}
