@@ -460,6 +460,10 @@ pub struct DeliveryStatus {
     pub overflowed: u64,
     /// SQLite rows written by this instance (indexes included).
     pub storage_rows_written: u64,
+    /// SQL statements this instance ran that write: delivered events are deleted in batches,
+    /// so under load this stays well below two per event.
+    #[serde(default)]
+    pub storage_write_statements: u64,
     /// Events this instance read back from storage to deliver them: those that waited through a
     /// restart, or beyond what is kept in memory. The rest are delivered from memory.
     #[serde(default)]

@@ -4,10 +4,12 @@
 //! - [`enrich`]: `user`, `channel_type` and `thread` added for Chat SDK, from a bounded directory.
 //! - [`webhook_url`]: which webhook URLs are allowed.
 //! - [`lanes`]: which event goes next: per-channel order, bounded concurrency.
+//! - [`deletes`]: delivered events removed from the outbox in batches.
 //! - [`retry`]: what each answer means, and when to try again.
 //! - [`signature`]: HMAC-SHA256 request signatures.
 //! - [`warm`]: waiting events kept in memory within a byte budget, so delivery reads no storage.
 
+pub mod deletes;
 pub mod enrich;
 pub mod envelope;
 pub mod lanes;

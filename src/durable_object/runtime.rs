@@ -5,6 +5,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::Duration;
 
 use worker::{console_error, console_log, Date, Env, ScheduledTime, State, WebSocket};
 
@@ -14,6 +15,7 @@ use crate::alarm::{AlarmKeeper, AlarmWrite};
 use crate::api::{
     ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse, WebhookSummary,
 };
+use crate::delivery::deletes::{DeleteBatch, Next};
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
 use crate::delivery::lanes::Lanes;
@@ -21,6 +23,9 @@ use crate::delivery::warm::Warm;
 use crate::gateway::{
     Action, ConnectionId, Dispatch, Engine, EventFilter, Input, SeededJitter, SessionSnapshot,
 };
+
+/// How long a delivered event's row may wait for the rest of its batch before it is deleted.
+const DELETE_FLUSH_DELAY: Duration = Duration::from_millis(100);
 
 /// The current time in milliseconds since the epoch.
 pub fn now() -> u64 {
@@ -59,6 +64,8 @@ pub struct Runtime {
     /// Copies of waiting events, so delivery need not read them back from storage.
     pub warm: RefCell<Warm<OutboxRow>>,
     pub delivery: RefCell<DeliveryCounters>,
+    /// Delivered events whose rows are still to be deleted.
+    deletes: RefCell<DeleteBatch>,
     /// The sequence number the stored snapshot has reached.
     persisted_sequence: Cell<Option<u64>>,
     pub insecure_webhooks: bool,
@@ -129,6 +136,7 @@ impl Runtime {
             lanes: RefCell::new(lanes),
             warm: RefCell::new(Warm::default()),
             delivery: RefCell::new(DeliveryCounters::default()),
+            deletes: RefCell::new(DeleteBatch::default()),
             persisted_sequence: Cell::new(persisted_sequence),
             insecure_webhooks,
             api_base,
@@ -223,6 +231,36 @@ impl Runtime {
         {
             let snapshot = self.engine.borrow().snapshot();
             self.save_snapshot(&snapshot);
+        }
+    }
+
+    /// Event `id` (sequence `sequence`) was delivered: its row joins the batch to delete,
+    /// removed when the batch is full or its timer fires, whichever comes first.
+    pub fn delivered(self: &Rc<Self>, id: i64, sequence: u64) {
+        let next = self.deletes.borrow_mut().push(id, sequence);
+        match next {
+            Next::FlushNow => self.flush_deletes(),
+            Next::ScheduleFlush => {
+                let runtime = self.clone();
+                worker::wasm_bindgen_futures::spawn_local(async move {
+                    worker::Delay::from(DELETE_FLUSH_DELAY).await;
+                    runtime.flush_deletes();
+                });
+            }
+            Next::Wait => {}
+        }
+    }
+
+    /// Deletes the rows of delivered events now, the snapshot brought up to date first (one
+    /// write for the batch). Called before anything reads the outbox, so reads never see them.
+    pub fn flush_deletes(&self) {
+        let Some(batch) = self.deletes.borrow_mut().take() else {
+            return;
+        };
+        self.event_left_outbox(batch.max_sequence);
+        if let Err(e) = self.store.delete_delivered(&batch.ids) {
+            // The rows stay: after a restart they are sent again (at least once), never lost.
+            console_error!("could not delete {} delivered events: {e}", batch.ids.len());
         }
     }
 
@@ -358,6 +396,7 @@ impl Runtime {
     pub fn reload_lanes(&self) -> worker::Result<()> {
         let in_flight = self.lanes.borrow().in_flight();
         if in_flight == 0 {
+            self.flush_deletes();
             *self.lanes.borrow_mut() = self.store.lanes()?;
         } else {
             // Requests under way keep their lanes busy; merge the replayed rows in once they end.
@@ -443,6 +482,7 @@ impl Runtime {
 
     /// Everything `/status` shows.
     pub fn status(&self) -> StatusResponse {
+        self.flush_deletes();
         let counts = self.store.counts().unwrap_or_default();
         let delivery = self.delivery.borrow();
         let lanes = self.lanes.borrow();
@@ -466,6 +506,7 @@ impl Runtime {
                 dead_letters_discarded: delivery.dead_letters_discarded,
                 overflowed: delivery.overflowed,
                 storage_rows_written: self.store.rows_written(),
+                storage_write_statements: self.store.write_statements(),
                 events_read_back: delivery.events_read_back,
                 last_error: delivery.last_error.clone(),
             },

@@ -5,7 +5,8 @@
 //! a stored event costs one row written and a delivered one one row deleted, and the table is
 //! almost always a handful of rows, so scanning it (rows read cost about a thousandth of rows
 //! written) is cheaper than maintaining an index. Row ids only grow while rows exist, which is
-//! all the per-channel order needs. Each outbox row carries its event's session and sequence number, so
+//! all the per-channel order needs. Delivered rows are deleted in batches (see
+//! `delivery::deletes`). Each outbox row carries its event's session and sequence number, so
 //! storing the event also records how far the session got; the snapshot itself is written in
 //! batches (see `Runtime`). The `channels` table is the enrichment directory's stored copy (see
 //! `delivery::enrich`): a row per channel, written only when what is known of it changes.
@@ -15,7 +16,7 @@
 use std::cell::Cell;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use worker::{SqlStorage, SqlStorageValue};
+use worker::{SqlCursor, SqlStorage, SqlStorageValue};
 
 use crate::api::{ConnectSettings, DeadLetter};
 use crate::delivery::enrich::{ChannelChange, KnownChannel};
@@ -131,6 +132,7 @@ struct DeadRow {
 pub struct Store {
     sql: SqlStorage,
     rows_written: Cell<u64>,
+    write_statements: Cell<u64>,
 }
 
 fn int(value: u64) -> SqlStorageValue {
@@ -165,6 +167,7 @@ impl Store {
         Ok(Self {
             sql,
             rows_written: Cell::new(0),
+            write_statements: Cell::new(0),
         })
     }
 
@@ -173,12 +176,23 @@ impl Store {
         self.rows_written.get()
     }
 
+    /// Statements run by this instance that write (whether or not they touched a row), for
+    /// `/status`.
+    pub fn write_statements(&self) -> u64 {
+        self.write_statements.get()
+    }
+
+    /// Counts a writing statement that ran and the rows it wrote.
+    fn count_write(&self, cursor: &SqlCursor) {
+        self.rows_written
+            .set(self.rows_written.get() + cursor.rows_written() as u64);
+        self.write_statements.set(self.write_statements.get() + 1);
+    }
+
     fn write(&self, query: &str, params: Vec<SqlStorageValue>) -> worker::Result<usize> {
         let cursor = self.sql.exec(query, params)?;
-        let written = cursor.rows_written();
-        self.rows_written
-            .set(self.rows_written.get() + written as u64);
-        Ok(written)
+        self.count_write(&cursor);
+        Ok(cursor.rows_written())
     }
 
     /// Runs a statement ending in `RETURNING id` and counts the rows it touched.
@@ -190,8 +204,7 @@ impl Store {
         }
         let cursor = self.sql.exec(query, params)?;
         let touched = cursor.to_array::<Id>()?.len();
-        self.rows_written
-            .set(self.rows_written.get() + cursor.rows_written() as u64);
+        self.count_write(&cursor);
         Ok(touched)
     }
 
@@ -279,8 +292,7 @@ impl Store {
             Some([SqlStorageValue::Integer(id)]) => Some(*id),
             _ => None,
         };
-        self.rows_written
-            .set(self.rows_written.get() + cursor.rows_written() as u64);
+        self.count_write(&cursor);
         id.ok_or_else(|| worker::Error::RustError("the outbox insert returned no id".into()))
     }
 
@@ -327,9 +339,11 @@ impl Store {
         Ok(rows.into_iter().next())
     }
 
-    /// Removes a delivered event.
-    pub fn delivered(&self, id: i64) -> worker::Result<()> {
-        self.write("DELETE FROM outbox WHERE id = ?", vec![id.into()])?;
+    /// Removes delivered events: one statement for each [`MAX_SQL_PARAMS`] of them.
+    pub fn delete_delivered(&self, ids: &[i64]) -> worker::Result<()> {
+        for (filter, params) in id_filters(Some(ids), 0) {
+            self.write(&format!("DELETE FROM outbox WHERE {filter}"), params)?;
+        }
         Ok(())
     }
 

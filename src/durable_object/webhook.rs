@@ -155,8 +155,8 @@ async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: Outbo
     let stored = match &outcome {
         Outcome::Delivered => {
             runtime.delivery.borrow_mut().delivered += 1;
-            runtime.event_left_outbox(sequence);
-            runtime.store.delivered(row.id)
+            runtime.delivered(row.id, sequence);
+            Ok(())
         }
         Outcome::Retry { at, reason } => {
             let mut counters = runtime.delivery.borrow_mut();
