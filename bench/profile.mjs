@@ -1,5 +1,5 @@
 // V8 CPU profile of workerd during a burst (issue 9): which functions the per-event path spends
-// its time in, Rust (Wasm, named in a release build) and JavaScript alike.
+// its time in, Rust (Wasm, named in a `./scripts/build-worker --profiling` build) and JavaScript alike.
 //
 //   source scripts/env.sh && node bench/profile.mjs [ours|minimal|durable] [events] [out.cpuprofile]
 //   node bench/profile.mjs --table saved.cpuprofile          (the table of a saved profile)

@@ -64,6 +64,9 @@ fi
 # worker-build: use our wasm-bindgen (its own download comes from GitHub, unreachable) and the
 # esbuild binary that wrangler brought (same version worker-build wants; saves its download).
 export WASM_BINDGEN_BIN="$DGD_WASM_BINDGEN_DIR/bin/wasm-bindgen"
+# wasm-opt: binaryen from npm (a devDependency pinned to the version worker-build expects); its
+# own download comes from GitHub.
+export WASM_OPT_BIN="$DGD_ROOT/node_modules/.bin/wasm-opt"
 for _esb in "$DGD_ROOT"/node_modules/@esbuild/linux-*/bin/esbuild \
   "$DGD_ROOT"/node_modules/wrangler/node_modules/@esbuild/linux-*/bin/esbuild; do
   if [ -x "$_esb" ]; then export ESBUILD_BIN="$_esb"; break; fi
