@@ -1,8 +1,7 @@
 // Issue 9, Wasm size: what `./scripts/build-worker` ships. The release Wasm carries no function
 // names (scripts/wasm-strip-names.mjs drops the `name` section; `--profiling` keeps it for
-// bench/profile.mjs) and stays within a gzipped budget, so a dependency or a lost wasm-opt step
-// that grows it shows up here. Gzip is zlib level 9 (a few KiB above what gzip -9 in
-// scripts/build-worker prints).
+// bench/profile.mjs). The size itself is a measurement, not a test: scripts/build-worker prints
+// it, and bench/forwarding.mjs reports it.
 // Worker under test: $DGD_BUILD_DIR (default build/); a missing build fails loudly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,11 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { ROOT } from './harness/index.mjs';
-
-/** Gzipped (level 9) budget of build/index_bg.wasm, in bytes. README "Wasm size" explains it. */
-const GZIP_BUDGET = 360 * 1024;
 
 const wasmFile = path.join(process.env.DGD_BUILD_DIR || path.join(ROOT, 'build'), 'index_bg.wasm');
 const stripScript = path.join(ROOT, 'scripts', 'wasm-strip-names.mjs');
@@ -54,12 +49,6 @@ test('issue 9 Wasm size: the release Wasm carries no function names', () => {
   assert.ok(fs.existsSync(wasmFile), `${wasmFile} missing: run ./scripts/test build`);
   const sections = customSections(fs.readFileSync(wasmFile));
   assert.ok(!sections.includes('name'), `name section shipped (custom sections: ${sections.join(', ')})`);
-});
-
-test('issue 9 Wasm size: the release Wasm is within its gzipped budget', () => {
-  assert.ok(fs.existsSync(wasmFile), `${wasmFile} missing: run ./scripts/test build`);
-  const gz = zlib.gzipSync(fs.readFileSync(wasmFile), { level: 9 }).length;
-  assert.ok(gz <= GZIP_BUDGET, `${gz} bytes gzipped > budget ${GZIP_BUDGET} (${Math.ceil(gz / 1024)} KiB)`);
 });
 
 test('issue 9 Wasm size: wasm-strip-names.mjs removes the name section and keeps every other byte', () => {
