@@ -10,12 +10,17 @@ use crate::http::{Request, Response};
 use crate::log;
 use crate::presets::{self, Preset, PresetContext, INTENT_MESSAGE_CONTENT};
 use crate::protocol;
+use crate::sharding;
 use crate::state::{ConnId, Fault, Outbound, Shared, Sim};
 
 /// Most events one `/_sim/dispatch` call may send.
 const MAX_COUNT: u32 = 10_000;
 /// Largest `/_sim/oversize` payload.
 const MAX_OVERSIZE: usize = 256 * 1024 * 1024;
+/// Most guilds the simulated world may have.
+const MAX_GUILDS: u64 = 100_000;
+/// Most shards the simulator accepts in its settings.
+const MAX_SHARDS: u64 = 4096;
 
 /// Handles a request whose path starts with `/_sim/`.
 pub fn handle(shared: &Shared, req: &Request) -> Response {
@@ -38,7 +43,9 @@ pub fn handle(shared: &Shared, req: &Request) -> Response {
         ("POST", "acks") => body(req).and_then(|b| acks(&mut sim, b)),
         ("POST", "raw") => body(req).and_then(|b| raw(&mut sim, b)),
         ("POST", "config") => body(req).and_then(|b| configure(&mut sim, b)),
+        ("POST", "sharding-required") => body(req).and_then(|b| sharding_required(&mut sim, b)),
         (_, "state" | "config" | "reset" | "dispatch" | "oversize" | "reconnect")
+        | (_, "sharding-required")
         | (_, "heartbeat-request" | "invalid-session" | "close" | "drop" | "acks" | "raw") => {
             Err(error(405, "method not allowed"))
         }
@@ -89,69 +96,84 @@ struct DispatchBody {
     count: Option<u32>,
     #[serde(default)]
     ignore_intents: bool,
+    guild_index: Option<u64>,
 }
 
-/// Picks the session a control call addresses, or answers 409.
+/// Picks the session a control call addresses, or answers 409: the one named, else the most
+/// recent session (of `token`, if given) whose shard receives events of `guild`.
 fn pick_session(
     sim: &Sim,
     token: Option<&str>,
     session_id: Option<String>,
+    guild: Option<u64>,
 ) -> Result<String, Response> {
     match session_id {
         Some(id) if sim.sessions.contains_key(&id) => Ok(id),
         Some(_) => Err(error(409, "no session")),
         None => sim
-            .target_session(token)
+            .target_session(token, guild)
             .ok_or_else(|| error(409, "no session")),
     }
 }
 
 fn dispatch(sim: &mut Sim, b: DispatchBody) -> Handled {
-    let session_id = pick_session(sim, b.token.as_deref(), b.session_id)?;
-    let mut sent = Vec::new();
-    let mut skipped = Value::Null;
-    match (b.event, b.preset) {
+    let guild_index = b.guild_index.unwrap_or(0);
+    if guild_index >= sim.config.guilds {
+        return Err(error(
+            400,
+            format!("guildIndex must be below guilds ({})", sim.config.guilds),
+        ));
+    }
+    // Build first: the guild of the event decides the session (the guild's shard).
+    let mut events: Vec<(String, Value)> = Vec::new();
+    let preset = match (b.event, b.preset) {
         (Some(event), None) => {
-            let data = b.data.unwrap_or_else(|| json!({}));
-            let raw = data.to_string();
-            sent.extend(sim.dispatch(&session_id, &event, raw).map(|e| (e, data)));
+            events.push((event, b.data.unwrap_or_else(|| json!({}))));
+            None
         }
         (None, Some(name)) => {
             let preset =
                 Preset::parse(&name).ok_or_else(|| error(400, format!("unknown preset {name}")))?;
-            let count = b.count.unwrap_or(1).min(MAX_COUNT);
-            let intents = sim.sessions.get(&session_id).map_or(0, |s| s.intents);
-            let (needed, intent_name) = preset.required_intent();
-            if !b.ignore_intents && intents & needed == 0 {
-                skipped = json!(format!("session lacks intent {intent_name}"));
-            } else {
-                for _ in 0..count {
-                    let mut d = preset.build(&mut PresetContext {
-                        world: &sim.world,
-                        snowflakes: &mut sim.snowflakes,
-                        base_http: &sim.base_http,
-                        last_message: &sim.last_message,
-                    });
-                    if let Some(overrides) = &b.overrides {
-                        presets::merge(&mut d, overrides);
-                    }
-                    let event = preset.event();
-                    if event == "MESSAGE_CREATE" {
-                        if !b.ignore_intents && intents & INTENT_MESSAGE_CONTENT == 0 {
-                            presets::strip_content(&mut d, sim.world.bot_id);
-                        }
-                        if let (Some(channel), Some(id)) =
-                            (d["channel_id"].as_str(), d["id"].as_str())
-                        {
-                            sim.last_message.insert(channel.to_owned(), id.to_owned());
-                        }
-                    }
-                    let raw = d.to_string();
-                    sent.extend(sim.dispatch(&session_id, event, raw).map(|e| (e, d)));
+            for _ in 0..b.count.unwrap_or(1).min(MAX_COUNT) {
+                let d = preset.build(&mut PresetContext {
+                    world: &sim.world,
+                    snowflakes: &mut sim.snowflakes,
+                    base_http: &sim.base_http,
+                    last_message: &sim.last_message,
+                });
+                let mut d = sharding::for_guild(&sim.world, &d, guild_index);
+                if let Some(overrides) = &b.overrides {
+                    presets::merge(&mut d, overrides);
                 }
+                events.push((preset.event().to_owned(), d));
             }
+            Some(preset)
         }
         _ => return Err(error(400, "give exactly one of \"type\" and \"preset\"")),
+    };
+    let guild = events.first().and_then(|(_, d)| sharding::guild_of(d));
+    let session_id = pick_session(sim, b.token.as_deref(), b.session_id, guild)?;
+    let intents = sim.sessions.get(&session_id).map_or(0, |s| s.intents);
+    let mut skipped = Value::Null;
+    if let Some(preset) = preset.filter(|_| !b.ignore_intents) {
+        let (needed, intent_name) = preset.required_intent();
+        if intents & needed == 0 {
+            skipped = json!(format!("session lacks intent {intent_name}"));
+            events.clear();
+        }
+    }
+    let mut sent = Vec::new();
+    for (event, mut d) in events {
+        if preset.is_some() && event == "MESSAGE_CREATE" {
+            if !b.ignore_intents && intents & INTENT_MESSAGE_CONTENT == 0 {
+                presets::strip_content(&mut d, sim.world.bot_id);
+            }
+            if let (Some(channel), Some(id)) = (d["channel_id"].as_str(), d["id"].as_str()) {
+                sim.last_message.insert(channel.to_owned(), id.to_owned());
+            }
+        }
+        let raw = d.to_string();
+        sent.extend(sim.dispatch(&session_id, &event, raw).map(|e| (e, d)));
     }
     let delivered = sent.iter().all(|(e, _)| e.delivered);
     let sent: Vec<Value> = sent
@@ -185,7 +207,7 @@ struct OversizeBody {
 }
 
 fn oversize(sim: &mut Sim, b: OversizeBody) -> Handled {
-    let session_id = pick_session(sim, b.token.as_deref(), b.session_id)?;
+    let session_id = pick_session(sim, b.token.as_deref(), b.session_id, None)?;
     let event = b.event.unwrap_or_else(|| "OVERSIZE_TEST".to_owned());
     let target = b.bytes.unwrap_or(5_000_000);
     if target > MAX_OVERSIZE {
@@ -422,6 +444,24 @@ struct ConfigPatch {
     #[serde(default, deserialize_with = "double_option")]
     zlib_split: Option<Option<Split>>,
     invalid_session_delay_ms: Option<u64>,
+    shards: Option<u64>,
+    guilds: Option<u64>,
+    required_shards: Option<u64>,
+    #[serde(default, deserialize_with = "double_option")]
+    shard_multiple: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    enforce_identify_concurrency: Option<Option<bool>>,
+    identify_window_ms: Option<u64>,
+}
+
+/// `value` when it is within `1..=max`, else a 400 naming `field`.
+fn in_range(field: &str, value: Option<u64>, max: u64) -> Result<Option<u64>, Response> {
+    match value {
+        Some(v) if v == 0 || v > max => {
+            Err(error(400, format!("{field} must be between 1 and {max}")))
+        }
+        v => Ok(v),
+    }
 }
 
 fn configure(sim: &mut Sim, patch: ConfigPatch) -> Handled {
@@ -443,6 +483,19 @@ fn configure(sim: &mut Sim, patch: ConfigPatch) -> Handled {
         if split.every == Some(0) {
             return Err(error(400, "zlibSplit.every must be at least 1"));
         }
+    }
+    let shards = in_range("shards", patch.shards, MAX_SHARDS)?;
+    let guilds = in_range("guilds", patch.guilds, MAX_GUILDS)?;
+    let required_shards = in_range("requiredShards", patch.required_shards, MAX_SHARDS)?;
+    if let Some(Some(m)) = patch.shard_multiple {
+        in_range("shardMultiple", Some(m), MAX_SHARDS)?;
+    }
+    if let Some(limit) = &patch.session_start_limit {
+        in_range(
+            "sessionStartLimit.maxConcurrency",
+            limit.max_concurrency,
+            MAX_SHARDS,
+        )?;
     }
     let c = &mut sim.config;
     if let Some(ms) = patch.heartbeat_interval_ms {
@@ -471,6 +524,24 @@ fn configure(sim: &mut Sim, patch: ConfigPatch) -> Handled {
     }
     if let Some(ms) = patch.invalid_session_delay_ms {
         c.invalid_session_delay = std::time::Duration::from_millis(ms);
+    }
+    if let Some(n) = shards {
+        c.shards = n;
+    }
+    if let Some(n) = guilds {
+        c.guilds = n;
+    }
+    if let Some(n) = required_shards {
+        c.required_shards = n;
+    }
+    if let Some(m) = patch.shard_multiple {
+        c.shard_multiple = m;
+    }
+    if let Some(enforce) = patch.enforce_identify_concurrency {
+        c.enforce_identify_concurrency = enforce;
+    }
+    if let Some(ms) = patch.identify_window_ms {
+        c.identify_window = std::time::Duration::from_millis(ms);
     }
     if let Some(limit) = patch.session_start_limit {
         match limit.token {
@@ -532,5 +603,46 @@ fn config_json(sim: &Sim) -> Value {
         "zlibSplit": c.zlib_split,
         "acksPaused": c.acks_paused,
         "invalidSessionDelayMs": c.invalid_session_delay.as_millis() as u64,
+        "shards": c.shards,
+        "guilds": c.guilds,
+        "requiredShards": c.required_shards,
+        "shardMultiple": c.shard_multiple,
+        "enforceIdentifyConcurrency": c.identify_concurrency_enforced(),
+        "identifyWindowMs": c.identify_window.as_millis() as u64,
     })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ShardingRequiredBody {
+    token: Option<String>,
+    shards: u64,
+}
+
+/// The bot outgrew its shards: Identify with fewer than `shards` now closes with 4011, the
+/// recommended count becomes at least `shards`, and every open session with fewer shards is
+/// closed with 4011 (and cannot be resumed).
+fn sharding_required(sim: &mut Sim, b: ShardingRequiredBody) -> Handled {
+    let shards = in_range("shards", Some(b.shards), MAX_SHARDS)?.unwrap_or(1);
+    sim.config.required_shards = shards;
+    sim.config.shards = sim.config.shards.max(shards);
+    let closing: Vec<(ConnId, String)> = sim
+        .sessions
+        .values()
+        .filter(|s| s.shard.count < shards)
+        .filter(|s| b.token.as_deref().is_none_or(|t| s.token == t))
+        .filter_map(|s| s.conn.map(|c| (c, s.id.clone())))
+        .filter(|(c, _)| sim.conns.get(c).is_some_and(|conn| conn.live()))
+        .collect();
+    let mut ids = Vec::new();
+    for (conn, session_id) in closing {
+        sim.close_conn(conn, 4011, "Sharding required.");
+        sim.discard_session(&session_id, "sharding required");
+        ids.push(conn);
+    }
+    log!("sharding required: at least {shards} shards");
+    Ok(Response::json(
+        200,
+        &json!({"connections": ids, "shards": sim.config.shards}),
+    ))
 }

@@ -15,6 +15,7 @@ pub mod presets;
 pub mod protocol;
 pub mod rest;
 pub mod server;
+pub mod sharding;
 pub mod state;
 
 use std::future::Future;

@@ -154,8 +154,18 @@ impl World {
     }
 }
 
-/// READY's `d`.
-pub fn ready(world: &World, session_id: &str, resume_url: &str, shard: Option<[u64; 2]>) -> Value {
+/// READY's `d`; `guild_ids` are the session's guilds (listed as unavailable).
+pub fn ready(
+    world: &World,
+    session_id: &str,
+    resume_url: &str,
+    shard: Option<[u64; 2]>,
+    guild_ids: &[String],
+) -> Value {
+    let guilds: Vec<Value> = guild_ids
+        .iter()
+        .map(|id| json!({"id": id, "unavailable": true}))
+        .collect();
     let mut d = json!({
         "v": 10,
         "user_settings": {},
@@ -171,7 +181,7 @@ pub fn ready(world: &World, session_id: &str, resume_url: &str, shard: Option<[u
             "flags": 0,
             "email": null,
         },
-        "guilds": [{"id": world.guild_id, "unavailable": true}],
+        "guilds": guilds,
         "presences": [],
         "private_channels": [],
         "relationships": [],

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::ids::now_ms;
 use crate::log;
 use crate::presets;
+use crate::sharding::{self, Shard};
 use crate::state::{mask_token, ConnId, Outbound, Sim, PRIVILEGED_INTENTS};
 
 /// Largest client payload Discord accepts, in bytes.
@@ -93,6 +94,16 @@ const DECODE_ERROR: Reject = (4002, "Error while decoding payload.");
 const NOT_AUTHENTICATED: Reject = (4003, "Not authenticated.");
 const AUTH_FAILED: Reject = (4004, "Authentication failed.");
 const ALREADY_AUTHENTICATED: Reject = (4005, "Already authenticated.");
+const INVALID_SHARD: Reject = (4010, "Invalid shard.");
+const SHARDING_REQUIRED: Reject = (4011, "Sharding required.");
+
+/// What became of an Identify that was not refused with a close code.
+enum Started {
+    /// READY was sent in this new session.
+    Session(String),
+    /// Its concurrency bucket was taken within the window: op 9 `false`, as Discord answers.
+    RateLimited,
+}
 
 impl Sim {
     /// Handles one text (or UTF-8 binary) message from the client.
@@ -191,11 +202,14 @@ impl Sim {
             conn.token = Some(identify.token.clone());
         }
         let record_index = self.identifies.len();
+        let bucket = Shard::from_identify(identify.shard)
+            .bucket(self.budget(&identify.token).max_concurrency);
         self.identifies.push(json!({
             "connectionId": id,
             "token": mask_token(&identify.token),
             "intents": identify.intents,
             "shard": identify.shard,
+            "bucket": bucket,
             "properties": identify.properties,
             "compress": identify.compress,
             "presence": identify.presence,
@@ -206,35 +220,45 @@ impl Sim {
         let outcome = self.start_session(id, &identify);
         let record = &mut self.identifies[record_index];
         match &outcome {
-            Ok(session_id) => {
+            Ok(Started::Session(session_id)) => {
                 record["outcome"] = json!("ready");
                 record["sessionId"] = json!(session_id);
             }
+            Ok(Started::RateLimited) => record["outcome"] = json!("rate_limited"),
             Err((code, _)) => record["outcome"] = json!(code),
         }
         outcome.map(|_| ())
     }
 
-    /// Checks token, intents and budget, then creates the session and sends READY.
-    fn start_session(&mut self, id: ConnId, identify: &Identify) -> Result<String, Reject> {
+    /// Checks token, shard, concurrency, budget and intents, then creates the session and
+    /// sends READY and the shard's GUILD_CREATEs.
+    fn start_session(&mut self, id: ConnId, identify: &Identify) -> Result<Started, Reject> {
         let token = identify.token.as_str();
         if self.config.reject_tokens.contains(token) {
             log!("conn {id}: identify with rejected token");
             return Err(AUTH_FAILED);
         }
-        if let Some([shard_id, count]) = identify.shard {
-            if count == 0 || shard_id >= count {
-                return Err((4010, "Invalid shard."));
-            }
-        }
+        let shard = self.check_shard(identify.shard)?;
         let budget = self.budget(token);
+        let bucket = shard.bucket(budget.max_concurrency);
         if budget.remaining == 0 {
-            // Discord resets the token of a bot that exhausts its daily Identify budget.
-            self.config.reject_tokens.insert(token.to_owned());
+            self.exhaust_token(token);
             log!("conn {id}: identify budget exhausted; token now rejected");
             return Err(AUTH_FAILED);
         }
-        budget.remaining -= 1;
+        if self.config.identify_concurrency_enforced()
+            && !self.identify_buckets.try_take(
+                token,
+                bucket,
+                Instant::now(),
+                self.config.identify_window,
+            )
+        {
+            log!("conn {id}: identify of bucket {bucket} within the window: op 9");
+            self.send_invalid_session_later(id);
+            return Ok(Started::RateLimited);
+        }
+        self.budget(token).remaining -= 1;
         if identify.intents & !KNOWN_INTENTS != 0 {
             return Err((4013, "Invalid intent(s)."));
         }
@@ -244,22 +268,70 @@ impl Sim {
             log!("conn {id}: disallowed intents {disallowed}");
             return Err((4014, "Disallowed intent(s)."));
         }
-        let session_id = self.create_session(id, token, identify.intents);
+        let session_id = self.create_session(id, token, identify.intents, shard);
         log!(
-            "conn {id}: identify {} intents={} -> session {session_id}",
+            "conn {id}: identify {} intents={} shard={shard:?} -> session {session_id}",
             mask_token(token),
             identify.intents
         );
+        let guilds = self.guilds_of(shard);
+        let guild_ids: Vec<String> = guilds
+            .iter()
+            .map(|&i| sharding::guild_id(&self.world, i))
+            .collect();
         let ready = presets::ready(
             &self.world,
             &session_id,
             &format!("{}/resume", self.base_ws),
             identify.shard,
+            &guild_ids,
         );
         self.dispatch(&session_id, "READY", ready.to_string());
         let guild = presets::guild_create(&self.world);
-        self.dispatch(&session_id, "GUILD_CREATE", guild.to_string());
-        Ok(session_id)
+        for index in guilds {
+            let d = sharding::for_guild(&self.world, &guild, index);
+            self.dispatch(&session_id, "GUILD_CREATE", d.to_string());
+        }
+        Ok(Started::Session(session_id))
+    }
+
+    /// The shard of an Identify, or its close: 4010 for an id out of range (or a count that
+    /// is not a multiple of the large-bot shard multiple), 4011 for fewer shards than required.
+    fn check_shard(&self, shard: Option<[u64; 2]>) -> Result<Shard, Reject> {
+        let shard = Shard::from_identify(shard);
+        if shard.count == 0 || shard.id >= shard.count {
+            return Err(INVALID_SHARD);
+        }
+        if self
+            .config
+            .shard_multiple
+            .is_some_and(|m| !shard.count.is_multiple_of(m))
+        {
+            return Err(INVALID_SHARD);
+        }
+        if shard.count < self.config.required_shards {
+            return Err(SHARDING_REQUIRED);
+        }
+        Ok(shard)
+    }
+
+    /// An Identify beyond the daily budget: like Discord, every active session of the token
+    /// ends and the token is reset (rejected from now on).
+    fn exhaust_token(&mut self, token: &str) {
+        self.config.reject_tokens.insert(token.to_owned());
+        let sessions: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.token == token)
+            .map(|s| s.id.clone())
+            .collect();
+        for session_id in sessions {
+            let conn = self.sessions.get(&session_id).and_then(|s| s.conn);
+            if let Some(conn) = conn {
+                self.close_conn(conn, AUTH_FAILED.0, AUTH_FAILED.1);
+            }
+            self.discard_session(&session_id, "identify budget exhausted");
+        }
     }
 
     fn on_resume(&mut self, id: ConnId, d: &Value) -> Result<(), Reject> {

@@ -76,6 +76,7 @@ pub fn gateway_bot(shared: &Shared, req: &Request) -> Response {
         return unauthorized();
     }
     let url = sim.base_ws.clone();
+    let shards = sim.config.shards;
     let budget = sim.budget(token).clone();
     log!(
         "GET /gateway/bot {} -> 200 (remaining {})",
@@ -86,7 +87,7 @@ pub fn gateway_bot(shared: &Shared, req: &Request) -> Response {
         200,
         &json!({
             "url": url,
-            "shards": 1,
+            "shards": shards,
             "session_start_limit": {
                 "total": budget.total,
                 "remaining": budget.remaining,

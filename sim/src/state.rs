@@ -17,6 +17,7 @@ use crate::ids::{now_ms, random_hex, Snowflakes};
 use crate::log;
 use crate::presets::World;
 use crate::protocol;
+use crate::sharding::{self, IdentifyBuckets, Shard};
 
 /// Identifies one WebSocket connection for the lifetime of the process.
 pub type ConnId = u64;
@@ -128,6 +129,8 @@ pub struct Session {
     pub order: u64,
     /// Intents given at Identify.
     pub intents: u64,
+    /// The shard given at Identify (`[0, 1]` when none).
+    pub shard: Shard,
 }
 
 /// Session start limit values a token starts with.
@@ -208,6 +211,18 @@ pub struct Config {
     pub acks_paused_tokens: BTreeSet<String>,
     /// Delay before answering a failed Resume with op 9.
     pub invalid_session_delay: Duration,
+    /// The recommended `shards` of `GET /gateway/bot`.
+    pub shards: u64,
+    /// How many guilds the world has (guild `i` is on shard `(id >> 22) % count`).
+    pub guilds: u64,
+    /// An Identify with fewer shards than this closes with 4011 (sharding required).
+    pub required_shards: u64,
+    /// Large bot sharding: the shard count must be a multiple of this (else 4010).
+    pub shard_multiple: Option<u64>,
+    /// Whether one Identify per bucket per window is enforced (`None`: when `shards > 1`).
+    pub enforce_identify_concurrency: Option<bool>,
+    /// How long an Identify holds its bucket (Discord: 5 s).
+    pub identify_window: Duration,
 }
 
 impl Config {
@@ -224,7 +239,19 @@ impl Config {
             acks_paused: false,
             acks_paused_tokens: BTreeSet::new(),
             invalid_session_delay: Duration::from_millis(25),
+            shards: 1,
+            guilds: 1,
+            required_shards: 1,
+            shard_multiple: None,
+            enforce_identify_concurrency: None,
+            identify_window: sharding::IDENTIFY_WINDOW,
         }
+    }
+
+    /// Whether the per-bucket Identify limit applies now: when configured so, else only once
+    /// the bot is recommended more than one shard (a single shard never trips it).
+    pub fn identify_concurrency_enforced(&self) -> bool {
+        self.enforce_identify_concurrency.unwrap_or(self.shards > 1)
     }
 
     /// The privileged intents enabled for `token`.
@@ -288,6 +315,8 @@ pub struct Sim {
     pub snowflakes: Snowflakes,
     /// Last message id per channel, so reactions refer to the latest message.
     pub last_message: HashMap<String, String>,
+    /// When each Identify bucket was last taken.
+    pub identify_buckets: IdentifyBuckets,
     next_conn: ConnId,
     next_order: u64,
 }
@@ -310,6 +339,7 @@ impl Sim {
             world: World::default(),
             snowflakes: Snowflakes::default(),
             last_message: HashMap::new(),
+            identify_buckets: IdentifyBuckets::default(),
             next_conn: 1,
             next_order: 1,
         }
@@ -329,6 +359,7 @@ impl Sim {
         self.upgrade_requests = 0;
         self.budgets.clear();
         self.last_message.clear();
+        self.identify_buckets.clear();
         self.config = Config::new(self.default_heartbeat_ms);
         log!("reset");
     }
@@ -489,7 +520,13 @@ impl Sim {
     }
 
     /// Creates a session for `token`, attached to connection `id`.
-    pub fn create_session(&mut self, id: ConnId, token: &str, intents: u64) -> String {
+    pub fn create_session(
+        &mut self,
+        id: ConnId,
+        token: &str,
+        intents: u64,
+        shard: Shard,
+    ) -> String {
         let session_id = random_hex(16);
         let order = self.next_order;
         self.next_order += 1;
@@ -503,6 +540,7 @@ impl Sim {
                 conn: Some(id),
                 order,
                 intents,
+                shard,
             },
         );
         if let Some(conn) = self.conns.get_mut(&id) {
@@ -567,11 +605,13 @@ impl Sim {
         })
     }
 
-    /// The most recent session of `token` (or of anyone when `None`).
-    pub fn target_session(&self, token: Option<&str>) -> Option<String> {
+    /// The most recent session of `token` (or of anyone when `None`) whose shard receives
+    /// events of `guild` (`None`: events without a guild, which go to shard 0).
+    pub fn target_session(&self, token: Option<&str>, guild: Option<u64>) -> Option<String> {
         self.sessions
             .values()
             .filter(|s| token.is_none_or(|t| s.token == t))
+            .filter(|s| s.shard.handles(guild))
             .max_by_key(|s| s.order)
             .map(|s| s.id.clone())
     }
@@ -606,6 +646,25 @@ impl Sim {
             budget.reset_at_ms = now + budget.reset_after_ms;
         }
         budget
+    }
+
+    /// The world's ids, with the id of every guild (`guildIds`, by index).
+    pub fn world_json(&self) -> Value {
+        let mut world = self.world.to_json();
+        world["guildIds"] = (0..self.config.guilds)
+            .map(|i| sharding::guild_id(&self.world, i))
+            .collect();
+        world
+    }
+
+    /// The world's guild indexes whose events go to `shard`.
+    pub fn guilds_of(&self, shard: Shard) -> Vec<u64> {
+        (0..self.config.guilds)
+            .filter(|&i| {
+                let id = sharding::guild_id(&self.world, i).parse().ok();
+                shard.handles(id)
+            })
+            .collect()
     }
 
     /// The JSON served by `GET /_sim/state`.
@@ -649,6 +708,7 @@ impl Sim {
                     "attached": s.conn.is_some_and(|c| self.conns.get(&c).is_some_and(Conn::live)),
                     "connectionId": s.conn,
                     "intents": s.intents,
+                    "shard": s.shard.to_json(),
                 })
             })
             .collect();
@@ -659,7 +719,7 @@ impl Sim {
             "sessions": sessions,
             "gatewayBotRequests": self.gateway_bot_requests,
             "upgradeRequests": self.upgrade_requests,
-            "world": self.world.to_json(),
+            "world": self.world_json(),
         })
     }
 }
