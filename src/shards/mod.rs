@@ -1,0 +1,21 @@
+//! The rules of a sharded bot, sans-IO (issue 12; not wired into the Durable Objects yet).
+//!
+//! Pure Rust with `now` passed in, like [`crate::gateway`], so every rule is tested natively
+//! with a virtual clock:
+//!
+//! - [`plan`]: which shard an event comes from (`(guild_id >> 22) % shard_count`, direct
+//!   messages on shard 0) and the bot's shard count (`"auto"` or a number).
+//! - [`identify_queue`]: one Identify per bucket `shard_id % max_concurrency` per 5 s, first
+//!   come first served, from one shared `session_start_limit` that is never overdrawn.
+//! - [`reshard`]: growing from `n` to `m` shards without a gap: start the new set beside the old,
+//!   switch once every new shard is READY, then stop the old set.
+
+pub mod identify_queue;
+pub mod plan;
+pub mod reshard;
+
+pub use identify_queue::{Answer, Grant, IdentifyQueue, QueueStatus, QueueTimings, RedeemError};
+pub use plan::{shard_for_event, shard_for_guild, ShardCount, ShardCountError, MAX_SHARDS};
+pub use reshard::{
+    identify_batches, start_deadline, Reshard, ReshardError, ReshardFailure, ReshardPhase, Step,
+};
