@@ -128,7 +128,8 @@ fn dispatch(sim: &mut Sim, b: DispatchBody) -> Handled {
     let mut events: Vec<(String, Value)> = Vec::new();
     let preset = match (b.event, b.preset) {
         (Some(event), None) => {
-            events.push((event, b.data.unwrap_or_else(|| json!({}))));
+            let data = b.data.unwrap_or_else(|| json!({}));
+            events.push((event, sharding::for_guild(&sim.world, &data, guild_index)));
             None
         }
         (None, Some(name)) => {

@@ -182,6 +182,17 @@ async fn issue12_guilds_and_dispatches_follow_their_shard() {
     let shard = shard_of(&guild_ids[3], 4) as usize;
     assert_eq!(body["sessionId"], shards[shard].1.as_str());
     assert_eq!(recv(&mut shards[shard].0).await["t"], "CUSTOM");
+    // guildIndex moves the world's ids in raw data too.
+    let (_, body) = sim
+        .control(
+            "dispatch",
+            json!({"type": "CUSTOM", "data": {"guild_id": world["guildId"]}, "guildIndex": 5}),
+        )
+        .await;
+    let shard = shard_of(&guild_ids[5], 4) as usize;
+    assert_eq!(body["sessionId"], shards[shard].1.as_str());
+    assert_eq!(body["sent"][0]["data"]["guild_id"], guild_ids[5].as_str());
+    assert_eq!(recv(&mut shards[shard].0).await["t"], "CUSTOM");
     let (_, body) = sim
         .control("dispatch", json!({"preset": "dm_message"}))
         .await;
