@@ -199,8 +199,10 @@ impl IdentifyQueue {
         }
     }
 
-    /// `shard` asks to Identify at `now`. Asking again while waiting or while holding a grant
-    /// answers the same (nothing is spent twice).
+    /// `shard` asks to Identify at `now`. It is granted at once only when it is first in its
+    /// bucket's line and the bucket and budget allow; grants for other shards come only from
+    /// [`IdentifyQueue::poll`]. Asking again while waiting or while holding a grant answers the
+    /// same (nothing is spent twice).
     pub fn request(&mut self, shard: u32, now: u64) -> Answer {
         self.expire(now);
         if let Some(grant) = self.grants.get(&shard) {
