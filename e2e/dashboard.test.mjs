@@ -153,6 +153,18 @@ describe('issue 13: the operator page in a real browser', () => {
     assert.equal(d.receiver.requests.filter((r) => r.path === '/exfiltrate').length, 0);
   });
 
+  test('the registry: admin token required, one name forgotten at a time, never all by default', async () => {
+    assert.equal((await d.call('GET', '/bots', undefined, { token: 'wrong' })).status, 401);
+    assert.equal((await d.call('POST', '/bots', {})).status, 405);
+    assert.equal((await d.call('DELETE', '/bots?name=bad name!')).status, 400);
+    const unnamed = await d.call('DELETE', '/bots');
+    assert.equal(unnamed.status, 400, 'no implicit bot');
+    assert.equal(unnamed.json.field, 'name');
+    assert.equal((await d.call('DELETE', '/bots?name=second')).status, 204);
+    assert.deepEqual((await d.call('GET', '/bots')).json.bots.map((b) => b.name), ['default']);
+    assert.equal((await d.status('second')).state, 'connected', 'forgetting a name leaves its bot alone');
+  });
+
   test('useful on a phone: the layout fits a narrow screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.reload();

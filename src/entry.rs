@@ -117,6 +117,16 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Err(e) => return error(&e),
     };
     if path == BOTS_PATH {
+        // Forgetting a bot names it: no default instance here.
+        let named = req
+            .url()
+            .is_ok_and(|url| url.query_pairs().any(|(k, _)| k == "name"));
+        if !named {
+            return error(&ApiError::bad_request(
+                Some("name"),
+                "DELETE /bots needs ?name=<bot> (the bot to forget)",
+            ));
+        }
         return bot_registry_call(&env, Method::Delete, Some(&name)).await;
     }
 
