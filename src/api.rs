@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::delivery::signature::{secret_from_key, SigningKey, GENERATED_KEY_BYTES};
 use crate::delivery::webhook_url::validate_webhook_url;
 use crate::gateway::config::validate_token;
+use crate::gateway::history::HistorySnapshot;
 use crate::gateway::{
     EngineStatus, EventFilter, GatewayConfig, Intents, Shard, TransportCompression,
 };
@@ -37,6 +38,9 @@ pub const DEAD_LETTERS_PATH: &str = "/dead-letters";
 pub const REPLAY_DEAD_LETTERS_PATH: &str = "/dead-letters/replay";
 /// Path of the dead-letter drop route.
 pub const DROP_DEAD_LETTERS_PATH: &str = "/dead-letters/drop";
+/// `GET /bots`: the bots this deployment runs (the Worker entry's registry); `DELETE /bots?name=`
+/// forgets one (its object is untouched).
+pub const BOTS_PATH: &str = "/bots";
 /// The `webhookSecret` that asks for a new, generated secret.
 pub const GENERATE_SECRET: &str = "generate";
 /// Request bodies larger than this are refused with `413`: room for any connect request, and
@@ -664,6 +668,9 @@ pub struct StatusResponse {
     pub insecure_webhooks_allowed: bool,
     /// Alarm firings since this instance of the object started (each one is billed).
     pub alarm_wakeups: u64,
+    /// Events per minute and heartbeat round trips over the last hour (since the object started).
+    #[serde(default)]
+    pub history: HistorySnapshot,
 }
 
 /// An error answer: `{"error": "...", "field": "..."}` with an HTTP status.

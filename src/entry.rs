@@ -9,8 +9,9 @@
 use worker::js_sys::Uint8Array;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result};
 
+use crate::admin_page;
 use crate::api::{
-    ApiError, ConnectRequest, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
+    ApiError, ConnectRequest, BOTS_PATH, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
     DROP_DEAD_LETTERS_PATH, MAX_BODY_BYTES, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
 };
 use crate::auth::bearer_token_matches;
@@ -18,6 +19,7 @@ use crate::credentials::{AllowedHosts, EnvironmentCredentials};
 use crate::durable_object::routes::not_found;
 use crate::durable_object::runtime::{env_string, insecure_webhooks_allowed};
 use crate::http_body::read_request_body;
+use crate::registry::{REGISTRY_BINDING, REGISTRY_INSTANCE};
 
 /// The Durable Object binding the entry forwards to.
 pub const BINDING: &str = "DISCORD_GATEWAY";
@@ -66,14 +68,21 @@ fn environment_credentials(env: &Env) -> std::result::Result<EnvironmentCredenti
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();
     let path = req.path();
+    if req.method() == Method::Get {
+        if let Some(page) = admin_page::serve(&path) {
+            return page;
+        }
+    }
     let route_method = match path.as_str() {
         CONNECT_PATH | DISCONNECT_PATH | REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH => {
             Method::Post
         }
         STATUS_PATH | DEAD_LETTERS_PATH => Method::Get,
+        BOTS_PATH if req.method() == Method::Delete => Method::Delete,
+        BOTS_PATH => Method::Get,
         _ => return error(&not_found()),
     };
     let Some(admin_token) = env_string(&env, "GATEWAY_ADMIN_TOKEN") else {
@@ -100,10 +109,26 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             format!("use {route_method} for {path}"),
         ));
     }
+    if path == BOTS_PATH && route_method == Method::Get {
+        return bot_registry_call(&env, Method::Get, None).await;
+    }
     let name = match instance_name(&req) {
         Ok(name) => name,
         Err(e) => return error(&e),
     };
+    if path == BOTS_PATH {
+        // Forgetting a bot names it: no default instance here.
+        let named = req
+            .url()
+            .is_ok_and(|url| url.query_pairs().any(|(k, _)| k == "name"));
+        if !named {
+            return error(&ApiError::bad_request(
+                Some("name"),
+                "DELETE /bots needs ?name=<bot> (the bot to forget)",
+            ));
+        }
+        return bot_registry_call(&env, Method::Delete, Some(&name)).await;
+    }
 
     let headers = Headers::new();
     let mut init = RequestInit::new();
@@ -135,5 +160,35 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .durable_object(BINDING)?
         .id_from_name(&name)?
         .get_stub()?;
-    stub.fetch_with_request(inner).await
+    let response = stub.fetch_with_request(inner).await?;
+    if path == CONNECT_PATH && response.status_code() == 202 {
+        // The page lists bots from the registry; registering must not delay the answer.
+        ctx.wait_until(async move {
+            if let Err(e) = bot_registry_call(&env, Method::Put, Some(&name)).await {
+                worker::console_error!("bot registry: could not record {name}: {e}");
+            }
+        });
+    }
+    Ok(response)
+}
+
+/// One call to the bot registry ([`crate::registry`]); `503` when the deployment has no
+/// `BOT_REGISTRY` binding (a `wrangler.toml` from before the registry).
+async fn bot_registry_call(env: &Env, method: Method, name: Option<&str>) -> Result<Response> {
+    let Ok(namespace) = env.durable_object(REGISTRY_BINDING) else {
+        return error(&ApiError::new(
+            503,
+            None,
+            "no BOT_REGISTRY binding: add it and its migration from this release's wrangler.toml",
+        ));
+    };
+    let stub = namespace.id_from_name(REGISTRY_INSTANCE)?.get_stub()?;
+    let mut url = worker::Url::parse("https://registry.internal/")?;
+    if let Some(name) = name {
+        url.query_pairs_mut().append_pair("name", name);
+    }
+    let mut init = RequestInit::new();
+    init.with_method(method);
+    stub.fetch_with_request(Request::new_with_init(url.as_str(), &init)?)
+        .await
 }

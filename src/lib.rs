@@ -14,7 +14,8 @@
 //! - `alarm`: when the object's one alarm fires (native tests; used by the object).
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
 //! - `GatewayStub` (Wasm only): its control API for other Rust Workers.
-//! - the Worker entry (Wasm only, feature `entry`): admin routes in front of the object.
+//! - the Worker entry (Wasm only, feature `entry`): admin routes in front of the object, the
+//!   operator's page (`/admin`) and `BotRegistry`, the list of bots it shows.
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod alarm;
@@ -26,10 +27,14 @@ pub mod gateway;
 pub mod http_body;
 pub mod shards;
 
+#[cfg(all(target_arch = "wasm32", feature = "entry"))]
+mod admin_page;
 #[cfg(target_arch = "wasm32")]
 pub mod durable_object;
 #[cfg(all(target_arch = "wasm32", feature = "entry"))]
 mod entry;
+#[cfg(all(target_arch = "wasm32", feature = "entry"))]
+pub mod registry;
 #[cfg(target_arch = "wasm32")]
 pub mod stub;
 

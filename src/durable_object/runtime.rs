@@ -487,8 +487,10 @@ impl Runtime {
         let delivery = self.delivery.borrow();
         let lanes = self.lanes.borrow();
         let now = now();
+        let engine = self.engine.borrow();
         StatusResponse {
-            gateway: self.engine.borrow().status(),
+            gateway: engine.status(),
+            history: engine.history(now),
             webhook: self.settings.borrow().as_ref().map(|s| WebhookSummary {
                 host: s.webhook.host().to_owned(),
                 secret_configured: s.webhook.secret.is_some(),

@@ -12,6 +12,7 @@ use super::backoff::Backoff;
 use super::close_code::{self, CloseDisposition, StopReason};
 use super::compression::{DecompressError, Decompressor, TransportCompression};
 use super::config::{EventFilter, GatewayConfig};
+use super::history::{ActivityHistory, HistorySnapshot};
 use super::identify_budget::IdentifyBudget;
 use super::io::{Action, ConnectionId, Dispatch, GatewayInfo, Input, RequestFailure, SendError};
 use super::jitter::{scale, Jitter};
@@ -98,6 +99,7 @@ pub struct Engine {
     last_failure: Option<LastFailure>,
     heartbeat_status: HeartbeatStatus,
     counters: Counters,
+    history: ActivityHistory,
     actions: VecDeque<Action>,
 }
 
@@ -135,6 +137,7 @@ impl Engine {
             last_failure: None,
             heartbeat_status: HeartbeatStatus::default(),
             counters: Counters::default(),
+            history: ActivityHistory::default(),
             actions: VecDeque::new(),
         }
     }
@@ -264,6 +267,12 @@ impl Engine {
             identify_budget: self.budget,
             counters: self.counters,
         }
+    }
+
+    /// Events per minute and heartbeat round trips over the last hour, as of `now` (kept in
+    /// memory: they start again empty when the object restarts).
+    pub fn history(&self, now: u64) -> HistorySnapshot {
+        self.history.snapshot(now)
     }
 
     /// What a restarted engine needs.
@@ -839,7 +848,9 @@ impl Engine {
         };
         self.counters.heartbeat_acks += 1;
         if let Some(sent) = heartbeat.awaiting_ack_since.take() {
-            self.heartbeat_status.round_trip_ms = Some(now.saturating_sub(sent));
+            let round_trip = now.saturating_sub(sent);
+            self.heartbeat_status.round_trip_ms = Some(round_trip);
+            self.history.record_round_trip(now, round_trip);
         }
         self.heartbeat_status.last_ack_at = Some(now);
     }
@@ -891,6 +902,7 @@ impl Engine {
             return;
         }
         self.counters.events_received += 1;
+        self.history.record_event(now);
         match event_type {
             "READY" => {
                 let ready = payload

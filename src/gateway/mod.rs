@@ -13,12 +13,14 @@
 //! - [`backoff`], [`identify_budget`], [`send_window`]: the pacing rules.
 //! - [`compression`]: zlib-stream (and zstd-stream) transport compression.
 //! - [`config`], [`session`], [`status`]: what goes in, what is persisted, what is shown.
+//! - [`history`]: events per minute and heartbeat round trips over the last hour.
 
 pub mod backoff;
 pub mod close_code;
 pub mod compression;
 pub mod config;
 pub mod engine;
+pub mod history;
 pub mod identify_budget;
 pub mod io;
 pub mod jitter;
