@@ -664,6 +664,9 @@ pub struct StatusResponse {
     pub insecure_webhooks_allowed: bool,
     /// Alarm firings since this instance of the object started (each one is billed).
     pub alarm_wakeups: u64,
+    /// The version of the object's stored schema (see README, "Storage and upgrades").
+    #[serde(default)]
+    pub schema_version: u32,
 }
 
 /// An error answer: `{"error": "...", "field": "..."}` with an HTTP status.

@@ -27,12 +27,12 @@ pub fn error(error: &ApiError) -> Result<Response> {
     json(error.status, error)
 }
 
-/// The answer when storage could not be opened.
-pub fn unavailable() -> Result<Response> {
+/// The answer when storage could not be opened, saying why.
+pub fn unavailable(why: &str) -> Result<Response> {
     error(&ApiError::new(
         503,
         None,
-        "the Durable Object could not open its storage; see the logs",
+        format!("the Durable Object could not open its storage: {why}"),
     ))
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use worker::{console_error, console_log, Date, Env, ScheduledTime, State, WebSocket};
 
+use super::migrate::migrate;
 use super::store::{NewEvent, OutboxRow, Store};
 use super::{gateway_io, webhook};
 use crate::alarm::{AlarmKeeper, AlarmWrite};
@@ -101,7 +102,9 @@ fn random_seed() -> u64 {
 impl Runtime {
     /// Loads storage (synchronous in a Durable Object) and builds the engine.
     pub fn new(state: State, env: Env) -> worker::Result<Rc<Self>> {
-        let store = Store::open(state.storage().sql())?;
+        let sql = state.storage().sql();
+        let schema_version = migrate(&state, &sql)?;
+        let store = Store::open(sql, schema_version);
         let mut engine = Engine::new(Box::new(SeededJitter::new(random_seed())));
         engine.observe(EventFilter::Only(
             DIRECTORY_EVENTS.iter().map(|t| (*t).to_owned()).collect(),
@@ -512,6 +515,7 @@ impl Runtime {
             },
             insecure_webhooks_allowed: self.insecure_webhooks,
             alarm_wakeups: self.alarm_wakeups.get(),
+            schema_version: self.store.schema_version(),
         }
     }
 }
