@@ -1,7 +1,7 @@
 //! The control API: one set of request, response and error types for every caller.
 //!
-//! The Durable Object's fetch routes, the Worker entry and [`GatewayStub`](crate) all speak
-//! these types as JSON:
+//! The Durable Object's fetch routes (listed in [`crate::route_table::ROUTES`]), the Worker
+//! entry and [`GatewayStub`](crate) all speak these types as JSON:
 //!
 //! | route | request | response |
 //! |---|---|---|
@@ -25,18 +25,6 @@ use crate::gateway::{
     EngineStatus, EventFilter, GatewayConfig, Intents, Shard, TransportCompression,
 };
 
-/// Path of the connect route.
-pub const CONNECT_PATH: &str = "/connect";
-/// Path of the disconnect route.
-pub const DISCONNECT_PATH: &str = "/disconnect";
-/// Path of the status route.
-pub const STATUS_PATH: &str = "/status";
-/// Path of the dead-letter listing.
-pub const DEAD_LETTERS_PATH: &str = "/dead-letters";
-/// Path of the dead-letter replay route.
-pub const REPLAY_DEAD_LETTERS_PATH: &str = "/dead-letters/replay";
-/// Path of the dead-letter drop route.
-pub const DROP_DEAD_LETTERS_PATH: &str = "/dead-letters/drop";
 /// The `webhookSecret` that asks for a new, generated secret.
 pub const GENERATE_SECRET: &str = "generate";
 /// Request bodies larger than this are refused with `413`: room for any connect request, and

@@ -1,7 +1,7 @@
 //! The thin Worker in front of the Durable Object (cargo feature `entry`, on by default).
 //!
-//! `POST /connect`, `POST /disconnect`, `GET /status` and the dead-letter routes, each behind
-//! `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`. `?name=` picks the object (one per bot).
+//! The routes of [`crate::route_table`], each behind its rule (today all:
+//! `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`). `?name=` picks the object (one per bot).
 //! `/connect` fills `botToken`, `webhookUrl` and `webhookSecret` from `DISCORD_BOT_TOKEN`,
 //! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them, and only for the
 //! environment's own webhook or a host in `ALLOWED_WEBHOOK_HOSTS` ([`crate::credentials`]).
@@ -9,15 +9,13 @@
 use worker::js_sys::Uint8Array;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result};
 
-use crate::api::{
-    ApiError, ConnectRequest, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
-    DROP_DEAD_LETTERS_PATH, MAX_BODY_BYTES, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
-};
+use crate::api::{ApiError, ConnectRequest, MAX_BODY_BYTES};
 use crate::auth::bearer_token_matches;
 use crate::credentials::{AllowedHosts, EnvironmentCredentials};
-use crate::durable_object::routes::not_found;
+use crate::durable_object::routes::miss;
 use crate::durable_object::runtime::{env_string, insecure_webhooks_allowed};
 use crate::http_body::read_request_body;
+use crate::route_table::{lookup, Auth, Miss, RouteId};
 
 /// The Durable Object binding the entry forwards to.
 pub const BINDING: &str = "DISCORD_GATEWAY";
@@ -69,13 +67,14 @@ fn environment_credentials(env: &Env) -> std::result::Result<EnvironmentCredenti
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();
     let path = req.path();
-    let route_method = match path.as_str() {
-        CONNECT_PATH | DISCONNECT_PATH | REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH => {
-            Method::Post
-        }
-        STATUS_PATH | DEAD_LETTERS_PATH => Method::Get,
-        _ => return error(&not_found()),
-    };
+    // An unknown path is 404 before authentication; a wrong method is 405 after it.
+    let found = lookup(req.method().as_ref(), &path);
+    if let Err(e @ Miss::NotFound) = &found {
+        return miss(e, &path);
+    }
+    // Every route takes the admin token (a new `Auth` rule makes this pattern refutable, so the
+    // compiler asks for its check here); a 405 also needs it, so as not to reveal more.
+    let Auth::Admin = found.as_ref().map_or(Auth::Admin, |route| route.auth);
     let Some(admin_token) = env_string(&env, "GATEWAY_ADMIN_TOKEN") else {
         return error(&ApiError::new(
             503,
@@ -93,13 +92,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         response.headers_mut().set("www-authenticate", "Bearer")?;
         return Ok(response);
     }
-    if req.method() != route_method {
-        return error(&ApiError::new(
-            405,
-            None,
-            format!("use {route_method} for {path}"),
-        ));
-    }
+    let route = match found {
+        Ok(route) => route,
+        Err(e) => return miss(&e, &path),
+    };
+    let route_method = Method::from(route.method);
     let name = match instance_name(&req) {
         Ok(name) => name,
         Err(e) => return error(&e),
@@ -116,7 +113,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     } else {
         Vec::new()
     };
-    if path == CONNECT_PATH {
+    if route.id == RouteId::Connect {
         let request = match ConnectRequest::from_json(&body)
             .and_then(|request| environment_credentials(&env)?.fill(request))
         {
@@ -130,7 +127,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         init.with_body(Some(Uint8Array::from(body.as_slice()).into()));
     }
     init.with_headers(headers);
-    let inner = Request::new_with_init(&format!("https://gateway.internal{path}"), &init)?;
+    let inner = Request::new_with_init(&format!("https://gateway.internal{}", route.path), &init)?;
     let stub = env
         .durable_object(BINDING)?
         .id_from_name(&name)?
