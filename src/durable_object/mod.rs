@@ -3,6 +3,7 @@
 //! - [`runtime`]: the engine, the socket, and the alarm that drives every deadline.
 //! - [`gateway_io`]: `GET /gateway/bot`, the WebSocket upgrade and the socket's events.
 //! - [`socket_events`]: the socket's listeners, feeding each event to the engine at once.
+//! - [`outbox`]: the outbox's one owner: lanes, copies in memory, deletes, counters, with the rows.
 //! - [`webhook`]: delivery of outbox events, beside the gateway loop.
 //! - [`post`]: one webhook POST, straight from `web_sys`.
 //! - [`store`]: SQLite: settings, session snapshot, outbox.
@@ -12,6 +13,7 @@
 mod gateway_io;
 mod http;
 mod migrate;
+mod outbox;
 mod post;
 pub(crate) mod routes;
 pub mod runtime;

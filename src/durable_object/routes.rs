@@ -7,11 +7,10 @@ use std::rc::Rc;
 use serde::Serialize;
 use worker::{Request, Response, Result};
 
-use super::runtime::now;
 use super::runtime::Runtime;
 use crate::api::{
     ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
-    DeadLetterSelection, DisconnectResponse, MAX_DEAD_LETTERS, MAX_FORWARDED_BODY_BYTES,
+    DeadLetterSelection, DisconnectResponse, MAX_FORWARDED_BODY_BYTES,
 };
 use crate::delivery::signature::GENERATED_KEY_BYTES;
 use crate::http_body::read_request_body;
@@ -81,7 +80,7 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         }
         RouteId::Status => json(200, &runtime.status()),
         RouteId::DeadLetters => {
-            let dead_letters = runtime.store.dead_letters(MAX_DEAD_LETTERS)?;
+            let dead_letters = runtime.outbox.dead_letters(&runtime.store)?;
             json(200, &DeadLetterList { dead_letters })
         }
         RouteId::ReplayDeadLetters | RouteId::DropDeadLetters => {
@@ -94,12 +93,9 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
             };
             let ids = selection.ids();
             let affected = if route.id == RouteId::ReplayDeadLetters {
-                let replayed = runtime.store.replay_dead_letters(ids, now())?;
-                runtime.reload_lanes()?;
-                runtime.after_io();
-                replayed
+                runtime.replay_dead_letters(ids)?
             } else {
-                runtime.store.drop_dead_letters(ids)?
+                runtime.outbox.drop_dead(&runtime.store, ids)?
             };
             json(
                 200,

@@ -59,6 +59,7 @@ pub fn event_id(session_id: &str, sequence: i64) -> String {
 }
 
 /// A new event for the outbox.
+#[derive(Clone, Copy)]
 pub struct NewEvent<'a> {
     /// The session it came from.
     pub session_id: &'a str,
@@ -259,7 +260,7 @@ impl Store {
     }
 
     /// Adds an event; returns its row id.
-    pub fn enqueue(&self, event: NewEvent<'_>) -> worker::Result<i64> {
+    pub fn enqueue(&self, event: &NewEvent<'_>) -> worker::Result<i64> {
         let cursor = self.sql.exec(
             "INSERT INTO outbox (session_id, sequence, channel, event_type, body, created_at, next_attempt_at)
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
