@@ -215,6 +215,8 @@ export interface GatewayStatus {
   insecureWebhooksAllowed: boolean;
   /** Alarm firings since this instance of the object started (each one is billed). */
   alarmWakeups: number;
+  /** The version of the object's stored schema (README, "Storage and upgrades"). */
+  schemaVersion: number;
 }
 
 // ---- dead letters -----------------------------------------------------------------------------

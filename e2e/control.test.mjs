@@ -23,9 +23,17 @@ describe('admin auth', () => {
   }
 
   test('unknown routes and wrong methods are answered clearly', async () => {
-    assert.equal((await d.call('GET', '/nope')).status, 404);
-    assert.equal((await d.call('GET', '/connect')).status, 405);
-    assert.equal((await d.call('POST', '/status')).status, 405);
+    const notFound = await d.call('GET', '/nope');
+    assert.equal(notFound.status, 404);
+    assert.match(notFound.json.error, /POST \/connect, .*GET \/status, .*POST \/dead-letters\/drop/, 'issue 10: the 404 lists the route table');
+    // Issue 10, one route table: a 405 names the methods the path takes, in `Allow` too.
+    const getConnect = await d.call('GET', '/connect', undefined, { raw: true });
+    assert.equal(getConnect.status, 405);
+    assert.equal(getConnect.headers.get('allow'), 'POST');
+    const postStatus = await d.call('POST', '/status', undefined, { raw: true });
+    assert.equal(postStatus.status, 405);
+    assert.equal(postStatus.headers.get('allow'), 'GET');
+    assert.equal(postStatus.json.error, 'use GET for /status');
     assert.equal((await d.call('GET', '/status?name=bad name!')).status, 400);
   });
 

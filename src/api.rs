@@ -1,7 +1,7 @@
 //! The control API: one set of request, response and error types for every caller.
 //!
-//! The Durable Object's fetch routes, the Worker entry and [`GatewayStub`](crate) all speak
-//! these types as JSON:
+//! The Durable Object's fetch routes (listed in [`crate::route_table::ROUTES`]), the Worker
+//! entry and [`GatewayStub`](crate) all speak these types as JSON:
 //!
 //! | route | request | response |
 //! |---|---|---|
@@ -26,21 +26,6 @@ use crate::gateway::{
     EngineStatus, EventFilter, GatewayConfig, Intents, Shard, TransportCompression,
 };
 
-/// Path of the connect route.
-pub const CONNECT_PATH: &str = "/connect";
-/// Path of the disconnect route.
-pub const DISCONNECT_PATH: &str = "/disconnect";
-/// Path of the status route.
-pub const STATUS_PATH: &str = "/status";
-/// Path of the dead-letter listing.
-pub const DEAD_LETTERS_PATH: &str = "/dead-letters";
-/// Path of the dead-letter replay route.
-pub const REPLAY_DEAD_LETTERS_PATH: &str = "/dead-letters/replay";
-/// Path of the dead-letter drop route.
-pub const DROP_DEAD_LETTERS_PATH: &str = "/dead-letters/drop";
-/// `GET /bots`: the bots this deployment runs (the Worker entry's registry); `DELETE /bots?name=`
-/// forgets one (its object is untouched).
-pub const BOTS_PATH: &str = "/bots";
 /// The `webhookSecret` that asks for a new, generated secret.
 pub const GENERATE_SECRET: &str = "generate";
 /// Request bodies larger than this are refused with `413`: room for any connect request, and
@@ -671,6 +656,9 @@ pub struct StatusResponse {
     /// Events per minute and heartbeat round trips over the last hour (since the object started).
     #[serde(default)]
     pub history: HistorySnapshot,
+    /// The version of the object's stored schema (see README, "Storage and upgrades").
+    #[serde(default)]
+    pub schema_version: u32,
 }
 
 /// An error answer: `{"error": "...", "field": "..."}` with an HTTP status.

@@ -1,7 +1,7 @@
 //! The thin Worker in front of the Durable Object (cargo feature `entry`, on by default).
 //!
-//! `POST /connect`, `POST /disconnect`, `GET /status` and the dead-letter routes, each behind
-//! `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`. `?name=` picks the object (one per bot).
+//! The routes of [`crate::route_table`], each behind its rule (all but the operator's page:
+//! `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`). `?name=` picks the object (one per bot).
 //! `/connect` fills `botToken`, `webhookUrl` and `webhookSecret` from `DISCORD_BOT_TOKEN`,
 //! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them, and only for the
 //! environment's own webhook or a host in `ALLOWED_WEBHOOK_HOSTS` ([`crate::credentials`]).
@@ -10,16 +10,14 @@ use worker::js_sys::Uint8Array;
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result};
 
 use crate::admin_page;
-use crate::api::{
-    ApiError, ConnectRequest, BOTS_PATH, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
-    DROP_DEAD_LETTERS_PATH, MAX_BODY_BYTES, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
-};
+use crate::api::{ApiError, ConnectRequest, MAX_BODY_BYTES};
 use crate::auth::bearer_token_matches;
 use crate::credentials::{AllowedHosts, EnvironmentCredentials};
-use crate::durable_object::routes::not_found;
+use crate::durable_object::routes::miss;
 use crate::durable_object::runtime::{env_string, insecure_webhooks_allowed};
 use crate::http_body::read_request_body;
 use crate::registry::{REGISTRY_BINDING, REGISTRY_INSTANCE};
+use crate::route_table::{lookup, Auth, Miss, RouteId, ServedBy};
 
 /// The Durable Object binding the entry forwards to.
 pub const BINDING: &str = "DISCORD_GATEWAY";
@@ -71,64 +69,53 @@ fn environment_credentials(env: &Env) -> std::result::Result<EnvironmentCredenti
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();
     let path = req.path();
+    // The operator's page and its files need no token (they hold no secret).
     if req.method() == Method::Get {
         if let Some(page) = admin_page::serve(&path) {
             return page;
         }
     }
-    let route_method = match path.as_str() {
-        CONNECT_PATH | DISCONNECT_PATH | REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH => {
-            Method::Post
+    // An unknown path is 404 before authentication; a wrong method is 405 after it.
+    let found = lookup(req.method().as_ref(), &path);
+    if let Err(e @ Miss::NotFound) = &found {
+        return miss(e, &path);
+    }
+    // Each route's rule from the table (a new `Auth` rule must be handled here); a 405 takes the
+    // admin token too, so as not to reveal more.
+    match found.as_ref().map_or(Auth::Admin, |route| route.auth) {
+        Auth::Public => {} // the operator's page: its files were served above
+        Auth::Admin => {
+            let Some(admin_token) = env_string(&env, "GATEWAY_ADMIN_TOKEN") else {
+                return error(&ApiError::new(
+                    503,
+                    None,
+                    "GATEWAY_ADMIN_TOKEN is not set: run `wrangler secret put GATEWAY_ADMIN_TOKEN`; the control routes stay closed until then",
+                ));
+            };
+            let authorization = req.headers().get("authorization").ok().flatten();
+            if !bearer_token_matches(authorization.as_deref(), &admin_token) {
+                let mut response = error(&ApiError::new(
+                    401,
+                    None,
+                    "missing or wrong admin token: send Authorization: Bearer <GATEWAY_ADMIN_TOKEN>",
+                ))?;
+                response.headers_mut().set("www-authenticate", "Bearer")?;
+                return Ok(response);
+            }
         }
-        STATUS_PATH | DEAD_LETTERS_PATH => Method::Get,
-        BOTS_PATH if req.method() == Method::Delete => Method::Delete,
-        BOTS_PATH => Method::Get,
-        _ => return error(&not_found()),
+    }
+    let route = match found {
+        Ok(route) => route,
+        Err(e) => return miss(&e, &path),
     };
-    let Some(admin_token) = env_string(&env, "GATEWAY_ADMIN_TOKEN") else {
-        return error(&ApiError::new(
-            503,
-            None,
-            "GATEWAY_ADMIN_TOKEN is not set: run `wrangler secret put GATEWAY_ADMIN_TOKEN`; the control routes stay closed until then",
-        ));
-    };
-    let authorization = req.headers().get("authorization").ok().flatten();
-    if !bearer_token_matches(authorization.as_deref(), &admin_token) {
-        let mut response = error(&ApiError::new(
-            401,
-            None,
-            "missing or wrong admin token: send Authorization: Bearer <GATEWAY_ADMIN_TOKEN>",
-        ))?;
-        response.headers_mut().set("www-authenticate", "Bearer")?;
-        return Ok(response);
+    if route.served_by == ServedBy::Entry {
+        return entry_route(route.id, &req, &env, &path).await;
     }
-    if req.method() != route_method {
-        return error(&ApiError::new(
-            405,
-            None,
-            format!("use {route_method} for {path}"),
-        ));
-    }
-    if path == BOTS_PATH && route_method == Method::Get {
-        return bot_registry_call(&env, Method::Get, None).await;
-    }
+    let route_method = Method::from(route.method);
     let name = match instance_name(&req) {
         Ok(name) => name,
         Err(e) => return error(&e),
     };
-    if path == BOTS_PATH {
-        // Forgetting a bot names it: no default instance here.
-        let named = req
-            .url()
-            .is_ok_and(|url| url.query_pairs().any(|(k, _)| k == "name"));
-        if !named {
-            return error(&ApiError::bad_request(
-                Some("name"),
-                "DELETE /bots needs ?name=<bot> (the bot to forget)",
-            ));
-        }
-        return bot_registry_call(&env, Method::Delete, Some(&name)).await;
-    }
 
     let headers = Headers::new();
     let mut init = RequestInit::new();
@@ -141,7 +128,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     } else {
         Vec::new()
     };
-    if path == CONNECT_PATH {
+    if route.id == RouteId::Connect {
         let request = match ConnectRequest::from_json(&body)
             .and_then(|request| environment_credentials(&env)?.fill(request))
         {
@@ -155,13 +142,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         init.with_body(Some(Uint8Array::from(body.as_slice()).into()));
     }
     init.with_headers(headers);
-    let inner = Request::new_with_init(&format!("https://gateway.internal{path}"), &init)?;
+    let inner = Request::new_with_init(&format!("https://gateway.internal{}", route.path), &init)?;
     let stub = env
         .durable_object(BINDING)?
         .id_from_name(&name)?
         .get_stub()?;
     let response = stub.fetch_with_request(inner).await?;
-    if path == CONNECT_PATH && response.status_code() == 202 {
+    if route.id == RouteId::Connect && response.status_code() == 202 {
         // The page lists bots from the registry; registering must not delay the answer.
         ctx.wait_until(async move {
             if let Err(e) = bot_registry_call(&env, Method::Put, Some(&name)).await {
@@ -170,6 +157,31 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         });
     }
     Ok(response)
+}
+
+/// The routes the entry answers itself: the bot registry and the operator's page.
+async fn entry_route(id: RouteId, req: &Request, env: &Env, path: &str) -> Result<Response> {
+    match id {
+        RouteId::Bots => bot_registry_call(env, Method::Get, None).await,
+        RouteId::ForgetBot => {
+            // Forgetting a bot names it: no default instance here.
+            let named = req
+                .url()
+                .is_ok_and(|url| url.query_pairs().any(|(k, _)| k == "name"));
+            match instance_name(req) {
+                Ok(name) if named => bot_registry_call(env, Method::Delete, Some(&name)).await,
+                Ok(_) => error(&ApiError::bad_request(
+                    Some("name"),
+                    "DELETE /bots needs ?name=<bot> (the bot to forget)",
+                )),
+                Err(e) => error(&e),
+            }
+        }
+        RouteId::AdminPage => {
+            admin_page::serve(path).unwrap_or_else(|| miss(&Miss::NotFound, path))
+        }
+        _ => miss(&Miss::NotFound, path),
+    }
 }
 
 /// One call to the bot registry ([`crate::registry`]); `503` when the deployment has no

@@ -11,6 +11,8 @@
 //! - [`http_body`]: reading request bodies with a size limit, and a cut-off body as an error.
 //! - [`shards`]: the rules of a sharded bot (shard of a guild, identify queue, resharding),
 //!   sans-IO; not wired into the objects yet (issue 12).
+//! - [`route_table`]: the control API's routes (path, method, auth, description), in one table.
+//! - [`schema`]: the object's SQLite schema as numbered migrations, and the upgrade rule.
 //! - `alarm`: when the object's one alarm fires (native tests; used by the object).
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
 //! - `GatewayStub` (Wasm only): its control API for other Rust Workers.
@@ -25,6 +27,8 @@ pub mod credentials;
 pub mod delivery;
 pub mod gateway;
 pub mod http_body;
+pub mod route_table;
+pub mod schema;
 pub mod shards;
 
 #[cfg(all(target_arch = "wasm32", feature = "entry"))]

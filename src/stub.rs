@@ -35,13 +35,13 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Stub};
+use worker::{Env, Headers, ObjectNamespace, Request, RequestInit, Stub};
 
 use crate::api::{
     ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
-    DeadLetterSelection, DisconnectResponse, StatusResponse, CONNECT_PATH, DEAD_LETTERS_PATH,
-    DISCONNECT_PATH, DROP_DEAD_LETTERS_PATH, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
+    DeadLetterSelection, DisconnectResponse, StatusResponse,
 };
+use crate::route_table::{route, RouteId};
 
 /// The object used when no name is given.
 pub const DEFAULT_NAME: &str = "default";
@@ -117,24 +117,22 @@ impl GatewayStub {
         &self,
         request: &ConnectRequest,
     ) -> Result<ConnectResponse, GatewayStubError> {
-        self.call(Method::Post, CONNECT_PATH, Some(request)).await
+        self.call(RouteId::Connect, Some(request)).await
     }
 
     /// `POST /disconnect`: closes the connection with code 1000 and forgets the session.
     pub async fn disconnect(&self) -> Result<DisconnectResponse, GatewayStubError> {
-        self.call::<(), _>(Method::Post, DISCONNECT_PATH, None)
-            .await
+        self.call::<(), _>(RouteId::Disconnect, None).await
     }
 
     /// `GET /status`: state, session, heartbeat, counters and delivery health.
     pub async fn status(&self) -> Result<StatusResponse, GatewayStubError> {
-        self.call::<(), _>(Method::Get, STATUS_PATH, None).await
+        self.call::<(), _>(RouteId::Status, None).await
     }
 
     /// `GET /dead-letters`: the events given up on, oldest first.
     pub async fn dead_letters(&self) -> Result<DeadLetterList, GatewayStubError> {
-        self.call::<(), _>(Method::Get, DEAD_LETTERS_PATH, None)
-            .await
+        self.call::<(), _>(RouteId::DeadLetters, None).await
     }
 
     /// `POST /dead-letters/replay`: queues the selected dead letters for delivery again
@@ -143,8 +141,7 @@ impl GatewayStub {
         &self,
         selection: &DeadLetterSelection,
     ) -> Result<DeadLetterOutcome, GatewayStubError> {
-        self.call(Method::Post, REPLAY_DEAD_LETTERS_PATH, Some(selection))
-            .await
+        self.call(RouteId::ReplayDeadLetters, Some(selection)).await
     }
 
     /// `POST /dead-letters/drop`: deletes the selected dead letters
@@ -153,8 +150,7 @@ impl GatewayStub {
         &self,
         selection: &DeadLetterSelection,
     ) -> Result<DeadLetterOutcome, GatewayStubError> {
-        self.call(Method::Post, DROP_DEAD_LETTERS_PATH, Some(selection))
-            .await
+        self.call(RouteId::DropDeadLetters, Some(selection)).await
     }
 
     fn stub(&self) -> worker::Result<Stub> {
@@ -168,19 +164,19 @@ impl GatewayStub {
 
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
-        method: Method,
-        path: &str,
+        id: RouteId,
         body: Option<&B>,
     ) -> Result<T, GatewayStubError> {
+        let route = route(id);
         let mut init = RequestInit::new();
-        init.with_method(method);
+        init.with_method(route.method.into());
         if let Some(body) = body {
             let json = serde_json::to_string(body).map_err(worker::Error::from)?;
             let headers = Headers::new();
             headers.set("content-type", "application/json")?;
             init.with_headers(headers).with_body(Some(json.into()));
         }
-        let request = Request::new_with_init(&format!("{ORIGIN}{path}"), &init)?;
+        let request = Request::new_with_init(&format!("{ORIGIN}{}", route.path), &init)?;
         let mut response = self.stub()?.fetch_with_request(request).await?;
         let status = response.status_code();
         let bytes = response.bytes().await?;

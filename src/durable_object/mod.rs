@@ -3,13 +3,17 @@
 //! - [`runtime`]: the engine, the socket, and the alarm that drives every deadline.
 //! - [`gateway_io`]: `GET /gateway/bot`, the WebSocket upgrade and the socket's events.
 //! - [`socket_events`]: the socket's listeners, feeding each event to the engine at once.
+//! - [`outbox`]: the outbox's one owner: lanes, copies in memory, deletes, counters, with the rows.
 //! - [`webhook`]: delivery of outbox events, beside the gateway loop.
 //! - [`post`]: one webhook POST, straight from `web_sys`.
 //! - [`store`]: SQLite: settings, session snapshot, outbox.
+//! - `migrate`: brings the stored schema up to date in the constructor, or refuses a newer one.
 //! - [`routes`]: the control API as fetch routes.
 
 mod gateway_io;
 mod http;
+mod migrate;
+mod outbox;
 mod post;
 pub(crate) mod routes;
 pub mod runtime;
@@ -27,30 +31,33 @@ use runtime::Runtime;
 /// SQLite-backed migration (`new_sqlite_classes`); use one instance per bot, by name.
 #[durable_object]
 pub struct DiscordGatewayDO {
-    runtime: Option<Rc<Runtime>>,
+    /// The running object, or why its storage could not be opened (every request is then
+    /// answered `503` with it, and nothing is written).
+    runtime: std::result::Result<Rc<Runtime>, String>,
 }
 
 impl DurableObject for DiscordGatewayDO {
     fn new(state: State, env: Env) -> Self {
         console_error_panic_hook::set_once();
-        let runtime = Runtime::new(state, env)
-            .inspect_err(|e| worker::console_error!("could not open storage: {e}"))
-            .ok();
+        let runtime = Runtime::new(state, env).map_err(|e| {
+            worker::console_error!("could not open storage: {e}");
+            e.to_string()
+        });
         Self { runtime }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
         match &self.runtime {
-            Some(runtime) => {
+            Ok(runtime) => {
                 runtime.recover();
                 routes::handle(runtime, req).await
             }
-            None => routes::unavailable(),
+            Err(why) => routes::unavailable(why),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
-        if let Some(runtime) = &self.runtime {
+        if let Ok(runtime) = &self.runtime {
             runtime.on_alarm().await;
         }
         Response::ok("ok")

@@ -1,21 +1,20 @@
 //! The control API as the object's fetch routes, shared by the Worker entry, `GatewayStub` and
-//! JavaScript callers (`stub.fetch`).
+//! JavaScript callers (`stub.fetch`). Requests are routed by looking them up in
+//! [`crate::route_table`]; a miss is its `404` or `405`.
 
 use std::rc::Rc;
 
 use serde::Serialize;
-use worker::{Method, Request, Response, Result};
+use worker::{Request, Response, Result};
 
-use super::runtime::now;
 use super::runtime::Runtime;
 use crate::api::{
     ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
-    DeadLetterSelection, DisconnectResponse, CONNECT_PATH, DEAD_LETTERS_PATH, DISCONNECT_PATH,
-    DROP_DEAD_LETTERS_PATH, MAX_DEAD_LETTERS, MAX_FORWARDED_BODY_BYTES, REPLAY_DEAD_LETTERS_PATH,
-    STATUS_PATH,
+    DeadLetterSelection, DisconnectResponse, MAX_FORWARDED_BODY_BYTES,
 };
 use crate::delivery::signature::GENERATED_KEY_BYTES;
 use crate::http_body::read_request_body;
+use crate::route_table::{lookup, Miss, RouteId};
 
 /// A JSON response with a status code.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
@@ -27,21 +26,22 @@ pub fn error(error: &ApiError) -> Result<Response> {
     json(error.status, error)
 }
 
-/// The answer when storage could not be opened.
-pub fn unavailable() -> Result<Response> {
+/// The answer when storage could not be opened, saying why.
+pub fn unavailable(why: &str) -> Result<Response> {
     error(&ApiError::new(
         503,
         None,
-        "the Durable Object could not open its storage; see the logs",
+        format!("the Durable Object could not open its storage: {why}"),
     ))
 }
 
-fn method_not_allowed(allowed: &str) -> Result<Response> {
-    error(&ApiError::new(
-        405,
-        None,
-        format!("use {allowed} for this route"),
-    ))
+/// The `404` or `405` (with `Allow`) for a request that matches no route of the table.
+pub fn miss(miss: &Miss, path: &str) -> Result<Response> {
+    let mut response = error(&ApiError::new(miss.status(), None, miss.message(path)))?;
+    if let Some(allow) = miss.allow() {
+        response.headers_mut().set("allow", &allow)?;
+    }
+    Ok(response)
 }
 
 /// The request's body, up to what the Worker entry may forward (a cut-off body is an error).
@@ -54,9 +54,12 @@ async fn read_body(req: &Request) -> std::result::Result<Vec<u8>, ApiError> {
 /// Routes one request.
 pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
     let path = req.path();
-    let method = req.method();
-    match path.as_str() {
-        CONNECT_PATH if method == Method::Post => {
+    let route = match lookup(req.method().as_ref(), &path) {
+        Ok(route) => route,
+        Err(e) => return miss(&e, &path),
+    };
+    match route.id {
+        RouteId::Connect => {
             let mut generated = None;
             let settings = match read_body(&req)
                 .await
@@ -71,16 +74,16 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
             runtime.connect(settings)?;
             json(202, &ConnectResponse::connecting(generated))
         }
-        DISCONNECT_PATH if method == Method::Post => {
+        RouteId::Disconnect => {
             runtime.disconnect()?;
             json(200, &DisconnectResponse::disconnected())
         }
-        STATUS_PATH if method == Method::Get => json(200, &runtime.status()),
-        DEAD_LETTERS_PATH if method == Method::Get => {
-            let dead_letters = runtime.store.dead_letters(MAX_DEAD_LETTERS)?;
+        RouteId::Status => json(200, &runtime.status()),
+        RouteId::DeadLetters => {
+            let dead_letters = runtime.outbox.dead_letters(&runtime.store)?;
             json(200, &DeadLetterList { dead_letters })
         }
-        REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH if method == Method::Post => {
+        RouteId::ReplayDeadLetters | RouteId::DropDeadLetters => {
             let selection = match read_body(&req)
                 .await
                 .and_then(|body| DeadLetterSelection::from_json(&body))
@@ -89,13 +92,10 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
                 Err(e) => return error(&e),
             };
             let ids = selection.ids();
-            let affected = if path == REPLAY_DEAD_LETTERS_PATH {
-                let replayed = runtime.store.replay_dead_letters(ids, now())?;
-                runtime.reload_lanes()?;
-                runtime.after_io();
-                replayed
+            let affected = if route.id == RouteId::ReplayDeadLetters {
+                runtime.replay_dead_letters(ids)?
             } else {
-                runtime.store.drop_dead_letters(ids)?
+                runtime.outbox.drop_dead(&runtime.store, ids)?
             };
             json(
                 200,
@@ -104,11 +104,8 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
                 },
             )
         }
-        CONNECT_PATH | DISCONNECT_PATH | REPLAY_DEAD_LETTERS_PATH | DROP_DEAD_LETTERS_PATH => {
-            method_not_allowed("POST")
-        }
-        STATUS_PATH | DEAD_LETTERS_PATH => method_not_allowed("GET"),
-        _ => error(&not_found()),
+        // The Worker entry answers these itself; the object has no such route.
+        RouteId::Bots | RouteId::ForgetBot | RouteId::AdminPage => miss(&Miss::NotFound, &path),
     }
 }
 
@@ -123,13 +120,4 @@ fn random_key() -> std::result::Result<[u8; GENERATED_KEY_BYTES], ApiError> {
         )
     })?;
     Ok(key)
-}
-
-/// The answer for an unknown route, listing the routes there are.
-pub fn not_found() -> ApiError {
-    ApiError::new(
-        404,
-        None,
-        "no such route: use POST /connect, POST /disconnect, GET /status, GET /dead-letters, POST /dead-letters/replay or POST /dead-letters/drop",
-    )
 }

@@ -9,17 +9,15 @@ use std::time::Duration;
 
 use worker::{console_error, console_log, Date, Env, ScheduledTime, State, WebSocket};
 
+use super::migrate::migrate;
+use super::outbox::Outbox;
 use super::store::{NewEvent, OutboxRow, Store};
 use super::{gateway_io, webhook};
 use crate::alarm::{AlarmKeeper, AlarmWrite};
-use crate::api::{
-    ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse, WebhookSummary,
-};
-use crate::delivery::deletes::{DeleteBatch, Next};
+use crate::api::{ConnectSettings, DeliverySettings, StatusResponse, WebhookSummary};
+use crate::delivery::deletes::Next;
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
-use crate::delivery::lanes::Lanes;
-use crate::delivery::warm::Warm;
 use crate::gateway::{
     Action, ConnectionId, Dispatch, Engine, EventFilter, Input, SeededJitter, SessionSnapshot,
 };
@@ -32,23 +30,6 @@ pub fn now() -> u64 {
     Date::now().as_millis()
 }
 
-/// Counters of the delivery side.
-#[derive(Default)]
-pub struct DeliveryCounters {
-    /// Events the webhook accepted.
-    pub delivered: u64,
-    /// Attempts that will be retried.
-    pub failed_attempts: u64,
-    /// Events refused because the outbox was full.
-    pub overflowed: u64,
-    /// Oldest dead letters removed beyond the bound.
-    pub dead_letters_discarded: u64,
-    /// Events read back from storage to deliver them (not kept in memory).
-    pub events_read_back: u64,
-    /// The last failure.
-    pub last_error: Option<String>,
-}
-
 /// Everything the object holds while it lives.
 pub struct Runtime {
     pub state: State,
@@ -59,13 +40,8 @@ pub struct Runtime {
     pub directory: RefCell<Directory>,
     pub settings: RefCell<Option<ConnectSettings>>,
     pub socket: RefCell<Option<(ConnectionId, WebSocket)>>,
-    /// Pending events per channel, and which channels have a request under way.
-    pub lanes: RefCell<Lanes>,
-    /// Copies of waiting events, so delivery need not read them back from storage.
-    pub warm: RefCell<Warm<OutboxRow>>,
-    pub delivery: RefCell<DeliveryCounters>,
-    /// Delivered events whose rows are still to be deleted.
-    deletes: RefCell<DeleteBatch>,
+    /// The outbox's bookkeeping: lanes, copies in memory, deletes to come, counters.
+    pub outbox: Outbox,
     /// The sequence number the stored snapshot has reached.
     persisted_sequence: Cell<Option<u64>>,
     pub insecure_webhooks: bool,
@@ -75,7 +51,6 @@ pub struct Runtime {
     /// Alarm handlers waiting for the alarm's storage calls to complete.
     alarm_waiters: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
     alarm_wakeups: Cell<u64>,
-    lanes_stale: Cell<bool>,
 }
 
 /// Reads a string from a secret or, failing that, a plain var.
@@ -101,7 +76,9 @@ fn random_seed() -> u64 {
 impl Runtime {
     /// Loads storage (synchronous in a Durable Object) and builds the engine.
     pub fn new(state: State, env: Env) -> worker::Result<Rc<Self>> {
-        let store = Store::open(state.storage().sql())?;
+        let sql = state.storage().sql();
+        let schema_version = migrate(&state, &sql)?;
+        let store = Store::open(sql, schema_version);
         let mut engine = Engine::new(Box::new(SeededJitter::new(random_seed())));
         engine.observe(EventFilter::Only(
             DIRECTORY_EVENTS.iter().map(|t| (*t).to_owned()).collect(),
@@ -111,7 +88,7 @@ impl Runtime {
         if let Some(snapshot) = snapshot {
             engine.restore(snapshot);
         }
-        let lanes = store.lanes()?;
+        let outbox = Outbox::load(&store)?;
         // Enrichment is a nicety: a stored directory that cannot be read must not keep the
         // object from running.
         let stored_channels = store.channels().unwrap_or_else(|e| {
@@ -133,10 +110,7 @@ impl Runtime {
             directory: RefCell::new(directory),
             settings: RefCell::new(settings),
             socket: RefCell::new(None),
-            lanes: RefCell::new(lanes),
-            warm: RefCell::new(Warm::default()),
-            delivery: RefCell::new(DeliveryCounters::default()),
-            deletes: RefCell::new(DeleteBatch::default()),
+            outbox,
             persisted_sequence: Cell::new(persisted_sequence),
             insecure_webhooks,
             api_base,
@@ -144,7 +118,6 @@ impl Runtime {
             alarm: RefCell::new(AlarmKeeper::new()),
             alarm_waiters: RefCell::new(Vec::new()),
             alarm_wakeups: Cell::new(0),
-            lanes_stale: Cell::new(false),
         }))
     }
 
@@ -234,11 +207,10 @@ impl Runtime {
         }
     }
 
-    /// Event `id` (sequence `sequence`) was delivered: its row joins the batch to delete,
-    /// removed when the batch is full or its timer fires, whichever comes first.
-    pub fn delivered(self: &Rc<Self>, id: i64, sequence: u64) {
-        let next = self.deletes.borrow_mut().push(id, sequence);
-        match next {
+    /// The webhook accepted `row`: its row joins the batch to delete, removed when the batch is
+    /// full or its timer fires, whichever comes first.
+    pub fn delivered(self: &Rc<Self>, row: &OutboxRow) {
+        match self.outbox.mark_delivered(row, now()) {
             Next::FlushNow => self.flush_deletes(),
             Next::ScheduleFlush => {
                 let runtime = self.clone();
@@ -254,14 +226,8 @@ impl Runtime {
     /// Deletes the rows of delivered events now, the snapshot brought up to date first (one
     /// write for the batch). Called before anything reads the outbox, so reads never see them.
     pub fn flush_deletes(&self) {
-        let Some(batch) = self.deletes.borrow_mut().take() else {
-            return;
-        };
-        self.event_left_outbox(batch.max_sequence);
-        if let Err(e) = self.store.delete_delivered(&batch.ids) {
-            // The rows stay: after a restart they are sent again (at least once), never lost.
-            console_error!("could not delete {} delivered events: {e}", batch.ids.len());
-        }
+        self.outbox
+            .flush_deletes(&self.store, |sequence| self.event_left_outbox(sequence));
     }
 
     fn execute(self: &Rc<Self>, action: Action, now: u64) {
@@ -326,15 +292,9 @@ impl Runtime {
             .map_or(DeliverySettings::default().max_pending, |s| {
                 s.delivery.max_pending
             });
-        if self.lanes.borrow().pending() as u64 >= max_pending {
-            // Never silent: counted in /status and logged. Older events keep their order.
-            let mut counters = self.delivery.borrow_mut();
-            counters.overflowed += 1;
-            counters.last_error = Some(format!(
-                "outbox full ({max_pending} pending): events are being refused"
-            ));
+        if let Err(refused) = self.outbox.admit(max_pending) {
             console_error!(
-                "outbox full: refused {} {}",
+                "{refused}: refused {} {}",
                 dispatch.event_type,
                 dispatch.sequence
             );
@@ -355,54 +315,30 @@ impl Runtime {
             body: &body,
             now,
         };
-        match self.store.enqueue(event) {
-            Ok(id) => {
-                self.lanes.borrow_mut().push(&channel, id, now);
-                // Stored first; the copy only saves reading it back.
-                webhook::keep_copy(
-                    self,
-                    OutboxRow {
-                        id,
-                        session_id: dispatch.session_id.clone(),
-                        sequence: i64::try_from(dispatch.sequence).unwrap_or(i64::MAX),
-                        channel,
-                        body,
-                        created_at: i64::try_from(now).unwrap_or(i64::MAX),
-                        attempts: 0,
-                    },
-                );
-            }
-            Err(e) => console_error!(
-                "could not store event {} {}: {e}",
+        if let Err(refused) = self.outbox.enqueue(&self.store, event) {
+            console_error!(
+                "{refused}: could not store event {} {}",
                 dispatch.event_type,
                 dispatch.sequence
-            ),
+            );
         }
     }
 
     /// Starts due deliveries and sets the alarm to the earliest deadline.
     pub fn after_io(self: &Rc<Self>) {
-        if self.lanes_stale.get() && self.lanes.borrow().in_flight() == 0 {
-            self.lanes_stale.set(false);
-            if let Err(e) = self.reload_lanes() {
-                console_error!("could not reload the outbox: {e}");
-            }
-        }
+        self.outbox
+            .reload_if_stale(&self.store, |sequence| self.event_left_outbox(sequence));
         webhook::pump(self);
         self.schedule_alarm();
     }
 
-    /// Rebuilds the lanes from storage (after dead letters were put back in line).
-    pub fn reload_lanes(&self) -> worker::Result<()> {
-        let in_flight = self.lanes.borrow().in_flight();
-        if in_flight == 0 {
-            self.flush_deletes();
-            *self.lanes.borrow_mut() = self.store.lanes()?;
-        } else {
-            // Requests under way keep their lanes busy; merge the replayed rows in once they end.
-            self.lanes_stale.set(true);
-        }
-        Ok(())
+    /// Puts dead letters (all, or those with the given row ids) back in line; returns how many.
+    pub fn replay_dead_letters(self: &Rc<Self>, ids: Option<&[i64]>) -> worker::Result<usize> {
+        let replayed = self.outbox.replay(&self.store, ids, now(), |sequence| {
+            self.event_left_outbox(sequence)
+        })?;
+        self.after_io();
+        Ok(replayed)
     }
 
     /// Forgets the socket if it is `id`.
@@ -421,15 +357,12 @@ impl Runtime {
         // (a finished request starts the next): they are work all the same, and a restart must
         // bring the object back to them.
         let delivering = self.settings.borrow().is_some();
-        let delivery = {
-            let lanes = self.lanes.borrow();
-            (delivering && lanes.pending() > 0).then(|| {
-                lanes
-                    .next_due()
-                    .filter(|due| *due > now)
-                    .unwrap_or(u64::MAX)
-            })
-        };
+        let delivery = (delivering && self.outbox.pending() > 0).then(|| {
+            self.outbox
+                .next_due()
+                .filter(|due| *due > now)
+                .unwrap_or(u64::MAX)
+        });
         let deadline = engine.into_iter().chain(delivery).min();
         let write = self.alarm.borrow_mut().plan(deadline, now);
         if let Some(write) = write {
@@ -483,9 +416,6 @@ impl Runtime {
     /// Everything `/status` shows.
     pub fn status(&self) -> StatusResponse {
         self.flush_deletes();
-        let counts = self.store.counts().unwrap_or_default();
-        let delivery = self.delivery.borrow();
-        let lanes = self.lanes.borrow();
         let now = now();
         let engine = self.engine.borrow();
         StatusResponse {
@@ -496,24 +426,10 @@ impl Runtime {
                 secret_configured: s.webhook.secret.is_some(),
                 legacy_secret: s.webhook.signing_key().is_some_and(|key| key.is_legacy()),
             }),
-            delivery: DeliveryStatus {
-                pending: lanes.pending() as u64,
-                in_flight: lanes.in_flight() as u64,
-                oldest_pending_age_ms: counts
-                    .oldest
-                    .map(|at| now.saturating_sub(u64::try_from(at).unwrap_or(0))),
-                delivered: delivery.delivered,
-                failed_attempts: delivery.failed_attempts,
-                dead_letters: u64::try_from(counts.dead).unwrap_or(0),
-                dead_letters_discarded: delivery.dead_letters_discarded,
-                overflowed: delivery.overflowed,
-                storage_rows_written: self.store.rows_written(),
-                storage_write_statements: self.store.write_statements(),
-                events_read_back: delivery.events_read_back,
-                last_error: delivery.last_error.clone(),
-            },
+            delivery: self.outbox.status(&self.store, now),
             insecure_webhooks_allowed: self.insecure_webhooks,
             alarm_wakeups: self.alarm_wakeups.get(),
+            schema_version: self.store.schema_version(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The Durable Object's SQLite storage: settings, the session snapshot, and the outbox.
+//! The Durable Object's SQLite storage: settings, the session snapshot, and the outbox. The
+//! tables are created and upgraded by [`super::migrate`] from [`crate::schema`].
 //!
 //! SQL calls are synchronous in a Durable Object, and the writes of one turn of the event loop
 //! are committed together. The outbox has no secondary index and no `AUTOINCREMENT` on purpose:
@@ -22,28 +23,6 @@ use crate::api::{ConnectSettings, DeadLetter};
 use crate::delivery::enrich::{ChannelChange, KnownChannel};
 use crate::delivery::lanes::Lanes;
 use crate::gateway::SessionSnapshot;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    session_id TEXT NOT NULL,
-    sequence INTEGER NOT NULL,
-    channel TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    body TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
-    last_error TEXT,
-    dead INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS channels (
-    id TEXT PRIMARY KEY,
-    kind INTEGER NOT NULL,
-    parent_id TEXT
-) WITHOUT ROWID;
-";
 
 const SETTINGS_KEY: &str = "settings";
 const SNAPSHOT_KEY: &str = "snapshot";
@@ -80,6 +59,7 @@ pub fn event_id(session_id: &str, sequence: i64) -> String {
 }
 
 /// A new event for the outbox.
+#[derive(Clone, Copy)]
 pub struct NewEvent<'a> {
     /// The session it came from.
     pub session_id: &'a str,
@@ -131,6 +111,7 @@ struct DeadRow {
 /// Typed access to the object's SQLite database.
 pub struct Store {
     sql: SqlStorage,
+    schema_version: u32,
     rows_written: Cell<u64>,
     write_statements: Cell<u64>,
 }
@@ -161,14 +142,20 @@ fn id_filters(ids: Option<&[i64]>, fixed_params: usize) -> Vec<(String, Vec<SqlS
 }
 
 impl Store {
-    /// Opens the database, creating the tables on first use.
-    pub fn open(sql: SqlStorage) -> worker::Result<Self> {
-        sql.exec(SCHEMA, None)?;
-        Ok(Self {
+    /// Opens the database at `schema_version`, already migrated (see
+    /// [`super::migrate`]).
+    pub fn open(sql: SqlStorage, schema_version: u32) -> Self {
+        Self {
             sql,
+            schema_version,
             rows_written: Cell::new(0),
             write_statements: Cell::new(0),
-        })
+        }
+    }
+
+    /// The schema version of the database, for `/status`.
+    pub fn schema_version(&self) -> u32 {
+        self.schema_version
     }
 
     /// Rows written by this instance (indexes included), for `/status`.
@@ -273,7 +260,7 @@ impl Store {
     }
 
     /// Adds an event; returns its row id.
-    pub fn enqueue(&self, event: NewEvent<'_>) -> worker::Result<i64> {
+    pub fn enqueue(&self, event: &NewEvent<'_>) -> worker::Result<i64> {
         let cursor = self.sql.exec(
             "INSERT INTO outbox (session_id, sequence, channel, event_type, body, created_at, next_attempt_at)
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",

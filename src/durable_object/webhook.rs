@@ -1,16 +1,16 @@
 //! Delivering outbox events to the webhook, beside the gateway loop: one request at a time per
-//! channel, a few channels at once, never awaited by frame processing.
+//! channel, a few channels at once, never awaited by frame processing. A leaf: it takes due
+//! events from the [`Outbox`](super::outbox::Outbox), sends each, and reports the outcome to it.
 
 use std::rc::Rc;
 
-use worker::{console_error, Headers};
+use worker::Headers;
 
 use super::post::post;
 use super::runtime::{now, Runtime};
 use super::store::OutboxRow;
-use crate::api::{ConnectSettings, WebhookTarget, MAX_DEAD_LETTERS};
+use crate::api::{ConnectSettings, WebhookTarget};
 use crate::delivery::envelope::{EVENT_ID_HEADER, GATEWAY_TOKEN_HEADER};
-use crate::delivery::lanes::Finished;
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
 use crate::delivery::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::http_body::drain_body;
@@ -21,63 +21,14 @@ const MAX_RESPONSE_BODY_BYTES: usize = 64 * 1024;
 /// Starts deliveries for due events of idle channels, up to the concurrency bound.
 pub fn pump(runtime: &Rc<Runtime>) {
     // Runs after every input: cheap when nothing is due (no allocation, no storage access).
-    let concurrency = match runtime.settings.borrow().as_ref() {
-        Some(settings) => settings.delivery.concurrency as usize,
-        None => return,
-    };
-    // At most 5: a Worker may hold six connections, the gateway socket takes one.
-    let limit = concurrency.saturating_sub(runtime.lanes.borrow().in_flight());
-    if limit == 0 {
-        return;
-    }
-    let due = runtime.lanes.borrow_mut().take_due(now(), limit);
-    if due.is_empty() {
-        return;
-    }
     let Some(settings) = runtime.settings.borrow().clone().map(Rc::new) else {
         return;
     };
-    for (channel, id) in due {
-        match take_row(runtime, id) {
-            Ok(Some(row)) => {
-                worker::wasm_bindgen_futures::spawn_local(deliver(
-                    runtime.clone(),
-                    settings.clone(),
-                    row,
-                ));
-            }
-            Ok(None) => runtime
-                .lanes
-                .borrow_mut()
-                .finish(&channel, Finished::Removed, now()),
-            Err(e) => {
-                console_error!("could not read event {id}: {e}");
-                runtime.lanes.borrow_mut().finish(
-                    &channel,
-                    Finished::RetryAt(now() + 1_000),
-                    now(),
-                );
-            }
-        }
+    // At most 5: a Worker may hold six connections, the gateway socket takes one.
+    let concurrency = settings.delivery.concurrency as usize;
+    for row in runtime.outbox.take_due(&runtime.store, now(), concurrency) {
+        worker::wasm_bindgen_futures::spawn_local(deliver(runtime.clone(), settings.clone(), row));
     }
-}
-
-/// Keeps a copy of a stored, waiting event in memory (if it fits the budget).
-pub fn keep_copy(runtime: &Runtime, row: OutboxRow) {
-    let bytes = row.body.len() + row.channel.len() + row.session_id.len();
-    runtime.warm.borrow_mut().keep(row.id, row, bytes);
-}
-
-/// Event `id`: its copy in memory, else read back from storage (and counted).
-fn take_row(runtime: &Runtime, id: i64) -> worker::Result<Option<OutboxRow>> {
-    if let Some(row) = runtime.warm.borrow_mut().take(id) {
-        return Ok(Some(row));
-    }
-    let row = runtime.store.row(id)?;
-    if row.is_some() {
-        runtime.delivery.borrow_mut().events_read_back += 1;
-    }
-    Ok(row)
 }
 
 /// The headers of one attempt. Signed (a secret is set): the Standard Webhooks headers, and no
@@ -151,49 +102,20 @@ async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: Outbo
         now(),
         worker::js_sys::Math::random(),
     );
-    let sequence = u64::try_from(row.sequence).unwrap_or(0);
-    let stored = match &outcome {
-        Outcome::Delivered => {
-            runtime.delivery.borrow_mut().delivered += 1;
-            runtime.delivered(row.id, sequence);
-            Ok(())
-        }
+    match outcome {
+        Outcome::Delivered => runtime.delivered(&row),
         Outcome::Retry { at, reason } => {
-            let mut counters = runtime.delivery.borrow_mut();
-            counters.failed_attempts += 1;
-            counters.last_error = Some(reason.clone());
-            runtime.store.retry_at(row.id, attempts, *at, reason)
+            runtime
+                .outbox
+                .mark_failed(&runtime.store, row, attempts, at, &reason, now());
         }
         Outcome::DeadLetter { reason } => {
-            console_error!("event {} dead-lettered: {reason}", row.event_id());
-            runtime.delivery.borrow_mut().last_error = Some(reason.clone());
-            runtime.event_left_outbox(sequence);
             runtime
-                .store
-                .dead_letter(row.id, attempts, reason, MAX_DEAD_LETTERS)
-                .map(|discarded| {
-                    runtime.delivery.borrow_mut().dead_letters_discarded += discarded as u64;
-                })
+                .outbox
+                .mark_dead(&runtime.store, &row, attempts, &reason, now(), |sequence| {
+                    runtime.event_left_outbox(sequence)
+                });
         }
-    };
-    let retry_later = match stored {
-        Err(e) => {
-            console_error!("could not record the delivery of {}: {e}", row.event_id());
-            false
-        }
-        Ok(()) => matches!(outcome, Outcome::Retry { .. }),
-    };
-    let finished = match outcome {
-        Outcome::Retry { at, .. } => Finished::RetryAt(at),
-        Outcome::Delivered | Outcome::DeadLetter { .. } => Finished::Removed,
-    };
-    runtime
-        .lanes
-        .borrow_mut()
-        .finish(&row.channel, finished, now());
-    if retry_later {
-        // The stored row now says `attempts`; its copy waits in memory for the next attempt.
-        keep_copy(&runtime, OutboxRow { attempts, ..row });
     }
     runtime.after_io();
 }

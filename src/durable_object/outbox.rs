@@ -1,0 +1,315 @@
+//! `Outbox`: the one owner of the outbox's bookkeeping (issue 10, "one outbox owner").
+//!
+//! It holds what the object keeps in memory about waiting events (the per-channel lanes, the
+//! copies of stored events, the batch of delivered rows still to delete, the delivery counters)
+//! and changes it only together with the stored rows, through a small API: enqueue, take the
+//! next due events, mark one delivered, failed (retry later) or dead, replay or drop dead
+//! letters, status. The runtime owns the object and calls it; the webhook side (`webhook.rs`)
+//! only sends a request and reports its outcome. Storage (`Store`) is passed in: it also holds
+//! the settings, the snapshot and the channels, which are not the outbox's.
+//!
+//! Events leaving the outbox (delivered rows deleted, dead letters) must first be covered by the
+//! session snapshot; that is the runtime's, so those calls take `before_leaving(sequence)`.
+
+use std::cell::{Cell, RefCell};
+
+use worker::console_error;
+
+use super::store::{NewEvent, OutboxRow, Store};
+use crate::api::{DeadLetter, DeliveryStatus, MAX_DEAD_LETTERS};
+use crate::delivery::deletes::{DeleteBatch, Next};
+use crate::delivery::lanes::{Finished, Lanes};
+use crate::delivery::warm::Warm;
+
+/// Counters of the delivery side.
+#[derive(Default)]
+struct Counters {
+    /// Events the webhook accepted.
+    delivered: u64,
+    /// Attempts that will be retried.
+    failed_attempts: u64,
+    /// Events refused because the outbox was full.
+    overflowed: u64,
+    /// Oldest dead letters removed beyond the bound.
+    dead_letters_discarded: u64,
+    /// Events read back from storage to deliver them (not kept in memory).
+    events_read_back: u64,
+    /// The last failure.
+    last_error: Option<String>,
+}
+
+/// An event the outbox would not take.
+#[derive(Debug)]
+pub enum Refused {
+    /// `maxPending` events wait already (counted in `/status`).
+    Full,
+    /// Storing it failed.
+    Storage(worker::Error),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Full => f.write_str("outbox full"),
+            Self::Storage(e) => write!(f, "storage failed ({e})"),
+        }
+    }
+}
+
+/// The outbox's state in memory, kept in step with its stored rows.
+pub struct Outbox {
+    /// Pending events per channel, and which channels have a request under way.
+    lanes: RefCell<Lanes>,
+    /// Copies of waiting events, so delivery need not read them back from storage.
+    warm: RefCell<Warm<OutboxRow>>,
+    /// Delivered events whose rows are still to be deleted.
+    deletes: RefCell<DeleteBatch>,
+    counters: RefCell<Counters>,
+    /// Rows were put back in line while requests were under way: reload the lanes once idle.
+    lanes_stale: Cell<bool>,
+}
+
+impl Outbox {
+    /// The outbox of the stored rows (after a restart, none has a copy in memory).
+    pub fn load(store: &Store) -> worker::Result<Self> {
+        Ok(Self {
+            lanes: RefCell::new(store.lanes()?),
+            warm: RefCell::new(Warm::default()),
+            deletes: RefCell::new(DeleteBatch::default()),
+            counters: RefCell::default(),
+            lanes_stale: Cell::new(false),
+        })
+    }
+
+    /// Events waiting (in flight included).
+    pub fn pending(&self) -> usize {
+        self.lanes.borrow().pending()
+    }
+
+    /// When the next waiting event is due, if any waits.
+    pub fn next_due(&self) -> Option<u64> {
+        self.lanes.borrow().next_due()
+    }
+
+    /// Whether one more event may come in: not when `max_pending` wait already (then it is
+    /// counted in `/status`, never silent). Asked before the event is prepared.
+    pub fn admit(&self, max_pending: u64) -> Result<(), Refused> {
+        if self.pending() as u64 >= max_pending {
+            // Older events keep their order; this one is refused.
+            let mut counters = self.counters.borrow_mut();
+            counters.overflowed += 1;
+            counters.last_error = Some(format!(
+                "outbox full ({max_pending} pending): events are being refused"
+            ));
+            return Err(Refused::Full);
+        }
+        Ok(())
+    }
+
+    /// Stores an admitted event and puts it in line.
+    pub fn enqueue(&self, store: &Store, event: NewEvent<'_>) -> Result<(), Refused> {
+        let id = store.enqueue(&event).map_err(Refused::Storage)?;
+        self.lanes.borrow_mut().push(event.channel, id, event.now);
+        // Stored first; the copy only saves reading it back.
+        self.keep_copy(OutboxRow {
+            id,
+            session_id: event.session_id.to_owned(),
+            sequence: i64::try_from(event.sequence).unwrap_or(i64::MAX),
+            channel: event.channel.to_owned(),
+            body: event.body.to_owned(),
+            created_at: i64::try_from(event.now).unwrap_or(i64::MAX),
+            attempts: 0,
+        });
+        Ok(())
+    }
+
+    /// Takes the events due at `now` of idle channels, so that at most `concurrency` requests
+    /// are under way; each is now in flight until it is marked. Cheap when nothing is due.
+    pub fn take_due(&self, store: &Store, now: u64, concurrency: usize) -> Vec<OutboxRow> {
+        let limit = concurrency.saturating_sub(self.lanes.borrow().in_flight());
+        if limit == 0 {
+            return Vec::new();
+        }
+        let due = self.lanes.borrow_mut().take_due(now, limit);
+        let mut rows = Vec::with_capacity(due.len());
+        for (channel, id) in due {
+            match self.take_row(store, id) {
+                Ok(Some(row)) => rows.push(row),
+                Ok(None) => self
+                    .lanes
+                    .borrow_mut()
+                    .finish(&channel, Finished::Removed, now),
+                Err(e) => {
+                    console_error!("could not read event {id}: {e}");
+                    self.lanes
+                        .borrow_mut()
+                        .finish(&channel, Finished::RetryAt(now + 1_000), now);
+                }
+            }
+        }
+        rows
+    }
+
+    /// Keeps a copy of a stored, waiting event in memory (if it fits the budget).
+    fn keep_copy(&self, row: OutboxRow) {
+        let bytes = row.body.len() + row.channel.len() + row.session_id.len();
+        self.warm.borrow_mut().keep(row.id, row, bytes);
+    }
+
+    /// Event `id`: its copy in memory, else read back from storage (and counted).
+    fn take_row(&self, store: &Store, id: i64) -> worker::Result<Option<OutboxRow>> {
+        if let Some(row) = self.warm.borrow_mut().take(id) {
+            return Ok(Some(row));
+        }
+        let row = store.row(id)?;
+        if row.is_some() {
+            self.counters.borrow_mut().events_read_back += 1;
+        }
+        Ok(row)
+    }
+
+    /// The webhook accepted `row`: its lane moves on and its row joins the batch to delete.
+    /// Says when to flush the batch ([`Outbox::flush_deletes`]).
+    pub fn mark_delivered(&self, row: &OutboxRow, now: u64) -> Next {
+        self.counters.borrow_mut().delivered += 1;
+        self.lanes
+            .borrow_mut()
+            .finish(&row.channel, Finished::Removed, now);
+        self.deletes
+            .borrow_mut()
+            .push(row.id, u64::try_from(row.sequence).unwrap_or(0))
+    }
+
+    /// An attempt at `row` failed: try again at `at` (its copy waits in memory meanwhile).
+    pub fn mark_failed(
+        &self,
+        store: &Store,
+        row: OutboxRow,
+        attempts: i64,
+        at: u64,
+        reason: &str,
+        now: u64,
+    ) {
+        {
+            let mut counters = self.counters.borrow_mut();
+            counters.failed_attempts += 1;
+            counters.last_error = Some(reason.to_owned());
+        }
+        let stored = store.retry_at(row.id, attempts, at, reason);
+        self.lanes
+            .borrow_mut()
+            .finish(&row.channel, Finished::RetryAt(at), now);
+        match stored {
+            // The stored row now says `attempts`; its copy waits for the next attempt.
+            Ok(()) => self.keep_copy(OutboxRow { attempts, ..row }),
+            Err(e) => console_error!("could not record the delivery of {}: {e}", row.event_id()),
+        }
+    }
+
+    /// Gives up on `row`: it stays as a dead letter (at most [`MAX_DEAD_LETTERS`] are kept).
+    pub fn mark_dead(
+        &self,
+        store: &Store,
+        row: &OutboxRow,
+        attempts: i64,
+        reason: &str,
+        now: u64,
+        before_leaving: impl FnOnce(u64),
+    ) {
+        console_error!("event {} dead-lettered: {reason}", row.event_id());
+        self.counters.borrow_mut().last_error = Some(reason.to_owned());
+        before_leaving(u64::try_from(row.sequence).unwrap_or(0));
+        match store.dead_letter(row.id, attempts, reason, MAX_DEAD_LETTERS) {
+            Ok(discarded) => {
+                self.counters.borrow_mut().dead_letters_discarded += discarded as u64;
+            }
+            Err(e) => console_error!("could not record the delivery of {}: {e}", row.event_id()),
+        }
+        self.lanes
+            .borrow_mut()
+            .finish(&row.channel, Finished::Removed, now);
+    }
+
+    /// Deletes the rows of delivered events now, after `before_leaving` with the newest
+    /// sequence among them. Called before anything reads the outbox, so reads never see them.
+    pub fn flush_deletes(&self, store: &Store, before_leaving: impl FnOnce(u64)) {
+        let Some(batch) = self.deletes.borrow_mut().take() else {
+            return;
+        };
+        before_leaving(batch.max_sequence);
+        if let Err(e) = store.delete_delivered(&batch.ids) {
+            // The rows stay: after a restart they are sent again (at least once), never lost.
+            console_error!("could not delete {} delivered events: {e}", batch.ids.len());
+        }
+    }
+
+    /// Dead letters, oldest first.
+    pub fn dead_letters(&self, store: &Store) -> worker::Result<Vec<DeadLetter>> {
+        store.dead_letters(MAX_DEAD_LETTERS)
+    }
+
+    /// Puts dead letters (all, or those with the given row ids) back in line, as new; returns
+    /// how many.
+    pub fn replay(
+        &self,
+        store: &Store,
+        ids: Option<&[i64]>,
+        now: u64,
+        before_reading: impl FnOnce(u64),
+    ) -> worker::Result<usize> {
+        let replayed = store.replay_dead_letters(ids, now)?;
+        self.reload_lanes(store, before_reading)?;
+        Ok(replayed)
+    }
+
+    /// Deletes dead letters (all, or those with the given row ids); returns how many.
+    pub fn drop_dead(&self, store: &Store, ids: Option<&[i64]>) -> worker::Result<usize> {
+        store.drop_dead_letters(ids)
+    }
+
+    /// Rebuilds the lanes from storage now, or once no request is under way.
+    fn reload_lanes(&self, store: &Store, before_reading: impl FnOnce(u64)) -> worker::Result<()> {
+        if self.lanes.borrow().in_flight() == 0 {
+            self.flush_deletes(store, before_reading);
+            *self.lanes.borrow_mut() = store.lanes()?;
+        } else {
+            // Requests under way keep their lanes busy; merge the replayed rows in once they end.
+            self.lanes_stale.set(true);
+        }
+        Ok(())
+    }
+
+    /// Reloads the lanes if rows were put back in line while requests were under way and none
+    /// is any more.
+    pub fn reload_if_stale(&self, store: &Store, before_reading: impl FnOnce(u64)) {
+        if self.lanes_stale.get() && self.lanes.borrow().in_flight() == 0 {
+            self.lanes_stale.set(false);
+            if let Err(e) = self.reload_lanes(store, before_reading) {
+                console_error!("could not reload the outbox: {e}");
+            }
+        }
+    }
+
+    /// Delivery health for `/status` (flush the deletes first, so counts are right).
+    pub fn status(&self, store: &Store, now: u64) -> DeliveryStatus {
+        let counts = store.counts().unwrap_or_default();
+        let counters = self.counters.borrow();
+        let lanes = self.lanes.borrow();
+        DeliveryStatus {
+            pending: lanes.pending() as u64,
+            in_flight: lanes.in_flight() as u64,
+            oldest_pending_age_ms: counts
+                .oldest
+                .map(|at| now.saturating_sub(u64::try_from(at).unwrap_or(0))),
+            delivered: counters.delivered,
+            failed_attempts: counters.failed_attempts,
+            dead_letters: u64::try_from(counts.dead).unwrap_or(0),
+            dead_letters_discarded: counters.dead_letters_discarded,
+            overflowed: counters.overflowed,
+            storage_rows_written: store.rows_written(),
+            storage_write_statements: store.write_statements(),
+            events_read_back: counters.events_read_back,
+            last_error: counters.last_error.clone(),
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The control API's routes, in one table (issue 10, "one route table").
+//!
+//! [`ROUTES`] is the only place a route's path and method are written. The Worker entry and the
+//! Durable Object route by looking a request up in it ([`lookup`]), `GatewayStub` sends each
+//! call to the path of its [`RouteId`], and the `404`/`405` answers (with `Allow`) come from it.
+//! Tests keep README.md's route table and the TypeScript client (`client/gateway-stub.ts`)
+//! equal to it (`tests/route_table.rs`).
+
+use std::fmt;
+
+/// Which route: what the object does for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteId {
+    /// `POST /connect`.
+    Connect,
+    /// `POST /disconnect`.
+    Disconnect,
+    /// `GET /status`.
+    Status,
+    /// `GET /dead-letters`.
+    DeadLetters,
+    /// `POST /dead-letters/replay`.
+    ReplayDeadLetters,
+    /// `POST /dead-letters/drop`.
+    DropDeadLetters,
+    /// `GET /bots`: the Worker entry's registry of bot names.
+    Bots,
+    /// `DELETE /bots?name=`: forget one name in the registry.
+    ForgetBot,
+    /// `GET /admin`: the operator's page (its script and style sit under `/admin/`).
+    AdminPage,
+}
+
+/// The HTTP methods the routes use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpMethod {
+    /// `GET`: reads, no body.
+    Get,
+    /// `POST`: a JSON body (possibly empty).
+    Post,
+    /// `DELETE`: no body.
+    Delete,
+}
+
+impl HttpMethod {
+    /// The method's name, as on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl From<HttpMethod> for worker::Method {
+    fn from(method: HttpMethod) -> Self {
+        match method {
+            HttpMethod::Get => Self::Get,
+            HttpMethod::Post => Self::Post,
+            HttpMethod::Delete => Self::Delete,
+        }
+    }
+}
+
+impl fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who may call a route through the Worker entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`.
+    Admin,
+    /// None: the operator's page, which holds no secret and asks for the token itself.
+    Public,
+}
+
+/// What answers a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServedBy {
+    /// The bot's Durable Object (`?name=` picks it): the routes of `GatewayStub` and the
+    /// TypeScript client.
+    Object,
+    /// The Worker entry itself (the bot registry, the operator's page).
+    Entry,
+}
+
+/// One route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Which one.
+    pub id: RouteId,
+    /// Its method.
+    pub method: HttpMethod,
+    /// Its path.
+    pub path: &'static str,
+    /// Who may call it.
+    pub auth: Auth,
+    /// What answers it.
+    pub served_by: ServedBy,
+    /// What it does, in one line (README's "does" column).
+    pub does: &'static str,
+    /// What it answers on success (README's "answers" column).
+    pub answers: &'static str,
+}
+
+/// Every route of the control API, in the order the README lists them.
+pub const ROUTES: &[Route] = &[
+    Route {
+        id: RouteId::Connect,
+        method: HttpMethod::Post,
+        path: "/connect",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "connects (or re-applies new settings)",
+        answers: "`202 {\"status\":\"connecting\"}`",
+    },
+    Route {
+        id: RouteId::Disconnect,
+        method: HttpMethod::Post,
+        path: "/disconnect",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "closes with 1000, forgets credentials and session",
+        answers: "`200 {\"status\":\"disconnected\"}`",
+    },
+    Route {
+        id: RouteId::Status,
+        method: HttpMethod::Get,
+        path: "/status",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "state, session, heartbeat, identify budget, counters, delivery, schema version",
+        answers: "`200 {...}`",
+    },
+    Route {
+        id: RouteId::DeadLetters,
+        method: HttpMethod::Get,
+        path: "/dead-letters",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "events given up on",
+        answers: "`200 {\"deadLetters\":[...]}`",
+    },
+    Route {
+        id: RouteId::ReplayDeadLetters,
+        method: HttpMethod::Post,
+        path: "/dead-letters/replay",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`{\"ids\":[...]}` (1 to 1,000 ids) or `{\"all\":true}`: deliver again",
+        answers: "`200 {\"affected\":n}`",
+    },
+    Route {
+        id: RouteId::DropDeadLetters,
+        method: HttpMethod::Post,
+        path: "/dead-letters/drop",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`{\"ids\":[...]}` (1 to 1,000 ids) or `{\"all\":true}`: delete",
+        answers: "`200 {\"affected\":n}`",
+    },
+    Route {
+        id: RouteId::Bots,
+        method: HttpMethod::Get,
+        path: "/bots",
+        auth: Auth::Admin,
+        served_by: ServedBy::Entry,
+        does: "the bots this deployment runs (the registry; no `?name=`)",
+        answers: "`200 {\"bots\":[{\"name\",\"addedAt\"}]}`",
+    },
+    Route {
+        id: RouteId::ForgetBot,
+        method: HttpMethod::Delete,
+        path: "/bots",
+        auth: Auth::Admin,
+        served_by: ServedBy::Entry,
+        does: "`?name=<bot>` (required): forgets a bot in the registry; its object is untouched",
+        answers: "`204`",
+    },
+    Route {
+        id: RouteId::AdminPage,
+        method: HttpMethod::Get,
+        path: "/admin",
+        auth: Auth::Public,
+        served_by: ServedBy::Entry,
+        does: "the operator's page (no token: the page asks for it)",
+        answers: "`200` HTML",
+    },
+];
+
+/// The route `id`.
+pub fn route(id: RouteId) -> &'static Route {
+    // Every id has a row: `tests::issue_10_every_route_id_has_one_row` checks it.
+    ROUTES.iter().find(|r| r.id == id).unwrap_or(&ROUTES[0])
+}
+
+/// Why a request matches no route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// No route has this path: `404`.
+    NotFound,
+    /// The path exists with other methods: `405`, with `Allow` set to [`Miss::allow`].
+    MethodNotAllowed {
+        /// The methods the path takes.
+        allowed: Vec<HttpMethod>,
+    },
+}
+
+impl Miss {
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::NotFound => 404,
+            Self::MethodNotAllowed { .. } => 405,
+        }
+    }
+
+    /// The `Allow` header's value for a `405`.
+    pub fn allow(&self) -> Option<String> {
+        match self {
+            Self::NotFound => None,
+            Self::MethodNotAllowed { allowed } => Some(
+                allowed
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        }
+    }
+
+    /// The error message, naming what to use instead.
+    pub fn message(&self, path: &str) -> String {
+        match self {
+            Self::NotFound => format!(
+                "no such route: use {}",
+                ROUTES
+                    .iter()
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Self::MethodNotAllowed { .. } => format!(
+                "use {} for {path}",
+                self.allow().unwrap_or_default().replace(", ", " or ")
+            ),
+        }
+    }
+}
+
+/// The route for `method` (as on the wire, e.g. `"GET"`) and `path`, or why there is none.
+pub fn lookup(method: &str, path: &str) -> Result<&'static Route, Miss> {
+    let mut allowed = Vec::new();
+    for route in ROUTES.iter().filter(|r| r.path == path) {
+        if route.method.as_str() == method {
+            return Ok(route);
+        }
+        allowed.push(route.method);
+    }
+    if allowed.is_empty() {
+        Err(Miss::NotFound)
+    } else {
+        Err(Miss::MethodNotAllowed { allowed })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IDS: [RouteId; 9] = [
+        RouteId::Connect,
+        RouteId::Disconnect,
+        RouteId::Status,
+        RouteId::DeadLetters,
+        RouteId::ReplayDeadLetters,
+        RouteId::DropDeadLetters,
+        RouteId::Bots,
+        RouteId::ForgetBot,
+        RouteId::AdminPage,
+    ];
+
+    #[test]
+    fn issue_10_every_route_id_has_one_row() {
+        assert_eq!(ROUTES.len(), IDS.len());
+        for id in IDS {
+            assert_eq!(ROUTES.iter().filter(|r| r.id == id).count(), 1, "{id:?}");
+            assert_eq!(route(id).id, id);
+        }
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    (a.method, a.path) != (b.method, b.path),
+                    "{} {} twice",
+                    a.method,
+                    a.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn issue_10_lookup_finds_each_route_by_method_and_path() {
+        for r in ROUTES {
+            assert_eq!(lookup(r.method.as_str(), r.path), Ok(r));
+        }
+    }
+
+    #[test]
+    fn issue_10_an_unknown_path_is_404_listing_the_routes() {
+        let miss = lookup("GET", "/nope").unwrap_err();
+        assert_eq!(miss, Miss::NotFound);
+        assert_eq!(miss.status(), 404);
+        assert_eq!(miss.allow(), None);
+        let message = miss.message("/nope");
+        for r in ROUTES {
+            assert!(message.contains(&format!("{} {}", r.method, r.path)));
+        }
+        // Paths match exactly: no prefix, no trailing slash, no case folding.
+        for path in ["/connect/", "/Connect", "/dead-letters/replay/x", ""] {
+            assert_eq!(lookup("POST", path), Err(Miss::NotFound), "{path}");
+        }
+    }
+
+    #[test]
+    fn issue_10_a_wrong_method_is_405_with_allow() {
+        let miss = lookup("GET", "/connect").unwrap_err();
+        assert_eq!(miss.status(), 405);
+        assert_eq!(miss.allow().as_deref(), Some("POST"));
+        assert_eq!(miss.message("/connect"), "use POST for /connect");
+        assert_eq!(
+            lookup("DELETE", "/status").unwrap_err().allow().as_deref(),
+            Some("GET")
+        );
+        assert_eq!(
+            lookup("POST", "/bots").unwrap_err().allow().as_deref(),
+            Some("GET, DELETE")
+        );
+        assert_eq!(
+            lookup("post", "/connect").unwrap_err().status(),
+            405,
+            "methods are case-sensitive, as on the wire"
+        );
+    }
+}

@@ -1,0 +1,265 @@
+//! The object's SQLite schema as numbered migrations, and the rule that upgrades a stored
+//! database (issue 10, "storage migrations").
+//!
+//! [`MIGRATIONS`] is the one list of schema changes: step `n` takes a database at version
+//! `n - 1` to version `n`. The object applies the steps the stored database lacks, in order,
+//! each in its own transaction with the new version recorded in the same transaction, when it
+//! is constructed. A database recorded at a version newer than this build knows is refused:
+//! the object then answers `503` and never writes to it (no downgrade, nothing deleted).
+//!
+//! Version 1 is the schema of the first release, which recorded no version: a database with
+//! its tables but without a `schema_version` table is at version 1. The version is recorded
+//! from version 2 on, in the one-row table version 2 creates. Every statement is also
+//! idempotent (`IF NOT EXISTS`), so a step that runs again changes nothing.
+//!
+//! Pure: the object (`durable_object::store`) runs the statements.
+
+use std::fmt;
+
+/// One schema change.
+#[derive(Clone, Copy, Debug)]
+pub struct Migration {
+    /// The version the database is at once this step is applied.
+    pub version: u32,
+    /// What it changes, in words.
+    pub what: &'static str,
+    /// Its statements, run in order.
+    pub statements: &'static [&'static str],
+}
+
+/// Every schema change, oldest first; versions are `1, 2, 3, ...`.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        what: "settings and snapshot (kv), the outbox, the known channels",
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS outbox (
+                id INTEGER PRIMARY KEY,
+                session_id TEXT NOT NULL,
+                sequence INTEGER NOT NULL,
+                channel TEXT NOT NULL,
+                event_type TEXT NOT NULL,
+                body TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER NOT NULL,
+                last_error TEXT,
+                dead INTEGER NOT NULL DEFAULT 0
+            )",
+            "CREATE TABLE IF NOT EXISTS channels (
+                id TEXT PRIMARY KEY,
+                kind INTEGER NOT NULL,
+                parent_id TEXT
+            ) WITHOUT ROWID",
+        ],
+    },
+    Migration {
+        version: 2,
+        what: "the schema version is recorded",
+        statements: &[VERSION_TABLE],
+    },
+];
+
+/// The table holding the schema version (one row), created by version 2.
+const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+)";
+
+/// The first version recorded in `schema_version` (the table exists from it on).
+pub const RECORDED_SINCE: u32 = 2;
+
+/// Records `?` as the schema version; runs in the transaction of the step it records.
+pub const RECORD_VERSION: &str = "INSERT INTO schema_version (id, version) VALUES (1, ?)
+    ON CONFLICT (id) DO UPDATE SET version = excluded.version";
+
+/// Reads the recorded version (no row: none recorded).
+pub const READ_VERSION: &str = "SELECT version FROM schema_version WHERE id = 1";
+
+/// Lists which of the tables that tell the version exist (`name` column).
+pub const FIND_TABLES: &str =
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('kv', 'schema_version')";
+
+/// Whether the `schema_version` table exists (from [`FIND_TABLES`]).
+pub fn has_version_table<'a>(tables: impl IntoIterator<Item = &'a str>) -> bool {
+    tables.into_iter().any(|t| t == "schema_version")
+}
+
+/// The version this build brings a database to.
+pub const CURRENT_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// What a database was found to hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Whether the first release's `kv` table exists.
+    pub kv_table: bool,
+    /// The version recorded in `schema_version`, if any.
+    pub recorded: Option<i64>,
+}
+
+/// A stored database this build cannot use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SchemaError {
+    /// Written by a newer build: this one would misread it, and never downgrades.
+    Newer {
+        /// The stored version.
+        found: i64,
+        /// The newest this build knows.
+        known: u32,
+    },
+    /// A version below 1 recorded: not written by any build of this project.
+    Invalid(i64),
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Newer { found, known } => write!(
+                f,
+                "the stored database has schema version {found}, newer than this build knows ({known}): \
+                 deploy the newer build again; this one never downgrades or deletes stored data"
+            ),
+            Self::Invalid(found) => write!(
+                f,
+                "the stored database records schema version {found}, which no build writes; it is left as it is"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+impl Found {
+    /// The version the database is at: recorded, or 1 for the first release's unversioned tables,
+    /// or 0 for an empty database.
+    pub fn version(self) -> Result<u32, SchemaError> {
+        match self.recorded {
+            Some(v) if v < 1 => Err(SchemaError::Invalid(v)),
+            Some(v) => u32::try_from(v)
+                .ok()
+                .filter(|v| *v <= CURRENT_VERSION)
+                .ok_or(SchemaError::Newer {
+                    found: v,
+                    known: CURRENT_VERSION,
+                }),
+            None => Ok(u32::from(self.kv_table)),
+        }
+    }
+}
+
+/// The steps that bring a database at version `at` up to [`CURRENT_VERSION`], in order.
+pub fn plan(found: Found) -> Result<&'static [Migration], SchemaError> {
+    let at = found.version()?;
+    Ok(&MIGRATIONS[at as usize..])
+}
+
+/// Whether applying `step` also records its version (the table exists from
+/// [`RECORDED_SINCE`] on).
+pub fn records_version(step: &Migration) -> bool {
+    step.version >= RECORDED_SINCE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMPTY: Found = Found {
+        kv_table: false,
+        recorded: None,
+    };
+    /// The first release's database: its tables, no version.
+    const RELEASE_0_1: Found = Found {
+        kv_table: true,
+        recorded: None,
+    };
+
+    fn versions(steps: &[Migration]) -> Vec<u32> {
+        steps.iter().map(|m| m.version).collect()
+    }
+
+    #[test]
+    fn issue_10_migrations_are_numbered_one_by_one_from_1() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "{}", m.what);
+            assert!(!m.statements.is_empty());
+        }
+        assert_eq!(CURRENT_VERSION, 2);
+    }
+
+    #[test]
+    fn issue_10_an_empty_database_gets_every_step_in_order() {
+        assert_eq!(versions(plan(EMPTY).unwrap()), vec![1, 2]);
+    }
+
+    #[test]
+    fn issue_10_the_unversioned_first_release_is_version_1_and_gets_the_rest() {
+        assert_eq!(RELEASE_0_1.version(), Ok(1));
+        assert_eq!(versions(plan(RELEASE_0_1).unwrap()), vec![2]);
+    }
+
+    #[test]
+    fn issue_10_a_current_database_gets_nothing_and_steps_are_idempotent() {
+        let current = Found {
+            kv_table: true,
+            recorded: Some(i64::from(CURRENT_VERSION)),
+        };
+        assert!(plan(current).unwrap().is_empty());
+        // A step that runs twice (a crash between steps is covered by its transaction, but the
+        // statements hold it anyway) creates nothing twice.
+        for m in MIGRATIONS {
+            for s in m.statements {
+                let s = s.trim_start().to_ascii_uppercase();
+                assert!(
+                    !s.starts_with("CREATE") || s.contains("IF NOT EXISTS"),
+                    "not idempotent in step {}: {s}",
+                    m.version
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn issue_10_a_newer_database_is_refused_with_words() {
+        let newer = Found {
+            kv_table: true,
+            recorded: Some(i64::from(CURRENT_VERSION) + 1),
+        };
+        let err = plan(newer).unwrap_err();
+        assert_eq!(
+            err,
+            SchemaError::Newer {
+                found: i64::from(CURRENT_VERSION) + 1,
+                known: CURRENT_VERSION
+            }
+        );
+        assert!(err.to_string().contains("newer than this build knows"));
+        assert!(plan(Found {
+            kv_table: true,
+            recorded: Some(i64::MAX)
+        })
+        .is_err());
+        assert_eq!(
+            plan(Found {
+                kv_table: true,
+                recorded: Some(0)
+            })
+            .unwrap_err(),
+            SchemaError::Invalid(0)
+        );
+    }
+
+    #[test]
+    fn issue_10_the_version_is_recorded_from_the_step_that_creates_its_table() {
+        let creates = MIGRATIONS
+            .iter()
+            .find(|m| m.statements.contains(&VERSION_TABLE))
+            .unwrap();
+        assert_eq!(creates.version, RECORDED_SINCE);
+        for m in MIGRATIONS {
+            assert_eq!(records_version(m), m.version >= creates.version);
+        }
+        assert!(has_version_table(["kv", "schema_version"]));
+        assert!(!has_version_table(["kv"]));
+    }
+}
