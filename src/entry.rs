@@ -36,11 +36,7 @@ fn instance_name(req: &Request) -> std::result::Result<String, ApiError> {
         .query_pairs()
         .find(|(key, _)| key == "name")
         .map_or_else(|| DEFAULT_NAME.to_owned(), |(_, value)| value.into_owned());
-    let valid = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if valid {
+    if crate::subscriptions::valid_name(&name) {
         Ok(name)
     } else {
         Err(ApiError::bad_request(

@@ -13,6 +13,8 @@
 //!   sans-IO; not wired into the objects yet (issue 12).
 //! - [`route_table`]: the control API's routes (path, method, auth, description), in one table.
 //! - [`schema`]: the object's SQLite schema as numbered migrations, and the upgrade rule.
+//! - [`subscriptions`]: the event log's subscription rules (filters, pull tokens, the pull
+//!   API's cursor and gap), sans-IO; not wired into the object yet (issue 10).
 //! - `alarm`: when the object's one alarm fires (native tests; used by the object).
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
 //! - `GatewayStub` (Wasm only): its control API for other Rust Workers.
@@ -30,6 +32,7 @@ pub mod http_body;
 pub mod route_table;
 pub mod schema;
 pub mod shards;
+pub mod subscriptions;
 
 #[cfg(all(target_arch = "wasm32", feature = "entry"))]
 mod admin_page;

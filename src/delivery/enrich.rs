@@ -274,6 +274,15 @@ impl Directory {
         }
     }
 
+    /// The parent channel of `channel_id` when it is a known thread (a subscription's channel
+    /// filter matches a thread through it; see [`crate::subscriptions::filter`]).
+    pub fn thread_parent(&self, channel_id: u64) -> Option<u64> {
+        self.channels
+            .get(&channel_id)
+            .filter(|c| THREAD_TYPES.contains(&c.kind))
+            .and_then(|c| c.parent_id)
+    }
+
     /// Channels and users currently known.
     pub fn len(&self) -> (usize, usize) {
         (self.channels.len(), self.users.len())
@@ -637,6 +646,22 @@ mod tests {
             kind: 11,
             parent_id: Some(parent),
         }
+    }
+
+    #[test]
+    fn issue_10_filter_the_directory_tells_a_threads_parent_and_only_a_threads() {
+        let mut directory = Directory::default().restore([thread(200, 100)]);
+        directory.learn(
+            "CHANNEL_CREATE",
+            r#"{"id":"101","type":0,"parent_id":"50"}"#,
+        );
+        assert_eq!(directory.thread_parent(200), Some(100));
+        assert_eq!(
+            directory.thread_parent(101),
+            None,
+            "a category is no thread parent"
+        );
+        assert_eq!(directory.thread_parent(999), None);
     }
 
     #[test]

@@ -1,0 +1,19 @@
+//! The rules of the event log's subscriptions, sans-IO (issue 10; not wired into the Durable
+//! Object yet: the storage, the admin and pull routes and per-subscription delivery come next).
+//!
+//! Pure Rust, tested natively:
+//!
+//! - [`filter`]: which events a subscription receives (guilds, channels and their threads,
+//!   event types, direct messages; an empty filter matches all), and the facts of an event a
+//!   filter looks at.
+//! - [`token`]: pull tokens (`dgdp_<bot>_<64 hex>`), naming their bot, stored as SHA-256 hashes.
+//! - [`inbox`]: the pull API's query and body, the bound on held long polls (`429` beyond), and
+//!   a pull subscription's cursor, lag and retention gap.
+
+pub mod filter;
+pub mod inbox;
+pub mod token;
+
+pub use filter::{EventFacts, Filter, FilterJson};
+pub use inbox::{AckRequest, InboxEntry, InboxQuery, Page, PullProgress, WaitSlots};
+pub use token::{bot_of, new_token, token_hash, token_matches, valid_name};
