@@ -214,6 +214,39 @@ pub struct WebhookTarget {
 }
 
 impl WebhookTarget {
+    /// Checks a webhook URL (`webhookUrl`, required: `missing` says so) and its optional
+    /// Standard Webhooks secret (`webhookSecret`), naming the field and the rule on failure.
+    pub fn checked(
+        url: Option<String>,
+        secret: Option<String>,
+        allow_insecure_webhooks: bool,
+        missing: &str,
+    ) -> Result<Self, ApiError> {
+        let url = url
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| ApiError::bad_request(Some("webhookUrl"), missing))?;
+        let url = validate_webhook_url(&url, allow_insecure_webhooks)
+            .map_err(|e| ApiError::bad_request(Some("webhookUrl"), e.to_string()))?;
+        let secret = match secret {
+            None => None,
+            Some(secret) if secret.is_empty() => {
+                return Err(ApiError::bad_request(
+                    Some("webhookSecret"),
+                    "webhookSecret is empty: leave it out for unsigned deliveries, or pass a whsec_ secret",
+                ))
+            }
+            Some(secret) => {
+                SigningKey::parse(&secret)
+                    .map_err(|e| ApiError::bad_request(Some("webhookSecret"), e.to_string()))?;
+                Some(secret)
+            }
+        };
+        Ok(Self {
+            url: url.into_string(),
+            secret,
+        })
+    }
+
     /// The key deliveries are signed with, if a secret is set. A secret stored before
     /// signatures followed Standard Webhooks still gives one ([`SigningKey::from_stored`]).
     pub fn signing_key(&self) -> Option<SigningKey> {
@@ -307,29 +340,12 @@ impl ConnectRequest {
         validate_token(&token)
             .map_err(|e| ApiError::bad_request(Some("botToken"), e.to_string()))?;
 
-        let url = self.webhook_url.filter(|u| !u.is_empty()).ok_or_else(|| {
-            ApiError::bad_request(
-                Some("webhookUrl"),
-                "webhookUrl is required (pass it, or set the WEBHOOK_URL secret)",
-            )
-        })?;
-        let url = validate_webhook_url(&url, allow_insecure_webhooks)
-            .map_err(|e| ApiError::bad_request(Some("webhookUrl"), e.to_string()))?;
-
-        let secret = match self.webhook_secret {
-            None => None,
-            Some(secret) if secret.is_empty() => {
-                return Err(ApiError::bad_request(
-                    Some("webhookSecret"),
-                    "webhookSecret is empty: leave it out for unsigned deliveries, or pass a whsec_ secret",
-                ))
-            }
-            Some(secret) => {
-                SigningKey::parse(&secret)
-                    .map_err(|e| ApiError::bad_request(Some("webhookSecret"), e.to_string()))?;
-                Some(secret)
-            }
-        };
+        let webhook = WebhookTarget::checked(
+            self.webhook_url,
+            self.webhook_secret,
+            allow_insecure_webhooks,
+            "webhookUrl is required (pass it, or set the WEBHOOK_URL secret)",
+        )?;
 
         let intents = match self.intents {
             None => Intents::default(),
@@ -369,10 +385,7 @@ impl ConnectRequest {
                 compression,
                 shard,
             },
-            webhook: WebhookTarget {
-                url: url.into_string(),
-                secret,
-            },
+            webhook,
             delivery,
         })
     }
@@ -598,7 +611,7 @@ impl DeadLetterSelection {
 }
 
 /// Parses `body` as a JSON object (a `what`); any other JSON value is a `400`.
-fn json_object(
+pub(crate) fn json_object(
     body: &[u8],
     what: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {

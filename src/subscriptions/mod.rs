@@ -7,16 +7,20 @@
 //!   event types, direct messages; an empty filter matches all), and the facts of an event a
 //!   filter looks at.
 //! - [`token`]: pull tokens (`dgdp_<bot>_<64 hex>`), naming their bot, stored as SHA-256 hashes.
+//! - [`definition`]: a subscription as the admin API creates it (push: webhook URL and
+//!   write-only secret; pull: a name) and shows it (never the secret).
 //! - [`fanout`]: each push subscription's own per-channel lanes, and the shared request slots
 //!   (a share each), so one subscriber down or slow never slows another.
 //! - [`inbox`]: the pull API's query and body, the bound on held long polls (`429` beyond), and
 //!   a pull subscription's cursor, lag and retention gap.
 
+pub mod definition;
 pub mod fanout;
 pub mod filter;
 pub mod inbox;
 pub mod token;
 
+pub use definition::{Kind, SubscriptionRequest, SubscriptionSpec, SubscriptionView};
 pub use fanout::{Due, Fanout, SubscriptionId};
 pub use filter::{EventFacts, Filter, FilterJson};
 pub use inbox::{AckRequest, InboxEntry, InboxQuery, Page, PullProgress, WaitSlots};
