@@ -18,7 +18,8 @@
 // run in interleaved rounds (who goes first rotates); each figure is the median of the rounds with
 // its range, and every figure of ours is also given as a ratio to the minimal forwarder's in the
 // same round (median and range of the per-round ratios). Last, the same figures as a markdown table
-// (medians; ratios to the minimal forwarder and, with an extra forwarder, ours / it) for README.
+// (medians; ratios to the minimal forwarder, and ours / the extra forwarder and / the baseline
+// build when they run) for README.
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -101,7 +102,11 @@ try {
     const rs = results[name].map((r, i) => get(r) / get(results[of][i]));
     return rs.every(Number.isFinite) ? `${median(rs).toFixed(2)}×` : '-';
   };
-  const mdRatios = [['ours', 'minimal', 'ours / minimal'], ...(stand.forwarders.extra ? [['extra', 'minimal', `${heading.extra} / minimal`], ['ours', 'extra', `ours / ${heading.extra}`]] : [])];
+  const mdRatios = [
+    ['ours', 'minimal', 'ours / minimal'],
+    ...(stand.forwarders.extra ? [['extra', 'minimal', `${heading.extra} / minimal`], ['ours', 'extra', `ours / ${heading.extra}`]] : []),
+    ...(stand.forwarders.baseline ? [['ours', 'baseline', 'ours / baseline build']] : []),
+  ];
   console.log('');
   console.log(`| figure | ${names.map((n) => heading[n]).join(' | ')} | ${mdRatios.map(([, , h]) => h).join(' | ')} |`);
   console.log(`|---|${names.map(() => '---|').join('')}${mdRatios.map(() => '---|').join('')}`);
