@@ -6,6 +6,9 @@
 //   ./scripts/setup && ./scripts/build-worker && cargo build -p gateway-sim --release
 //   source scripts/env.sh && node bench/forwarding.mjs [burst events] [rounds] [steady events]
 //   DGD_BASELINE_BUILD_DIR=<another build/> node bench/forwarding.mjs ...   (before/after, one run)
+//   DGD_EXTRA_FORWARDER=<module.js> DGD_EXTRA_FORWARDER_CLASSES=<DO classes> DGD_EXTRA_FORWARDER_LABEL=<name> \
+//     node bench/forwarding.mjs ...    (one more forwarder built outside the repo, e.g. the TS
+//     original: bench/lib/stand.mjs says what its module answers; README "Performance" how to build it)
 //
 // Per forwarder and round: `/connect` → READY; a burst of ~2,000 MESSAGE_CREATE over 8 channels
 // (events/s from the first dispatch to the last arrival, workerd CPU per event, latency p50/p99);
@@ -14,7 +17,9 @@
 // workerd process tree's over the workload (the idle objects cost next to nothing). The forwarders
 // run in interleaved rounds (who goes first rotates); each figure is the median of the rounds with
 // its range, and every figure of ours is also given as a ratio to the minimal forwarder's in the
-// same round (median and range of the per-round ratios).
+// same round (median and range of the per-round ratios). Last, the same figures as a markdown table
+// (medians; ratios to the minimal forwarder, and ours / the extra forwarder and / the baseline
+// build when they run) for README.
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -52,7 +57,7 @@ const FIGURES = [
 
 const stand = await startStand({ baselineBuildDir: process.env.DGD_BASELINE_BUILD_DIR });
 try {
-  const names = ['ours', ...(stand.forwarders.baseline ? ['baseline'] : []), 'minimal', 'durable'];
+  const names = ['ours', ...(stand.forwarders.baseline ? ['baseline'] : []), ...(stand.forwarders.extra ? ['extra'] : []), 'minimal', 'durable'];
   /** results[name][round] */
   const results = Object.fromEntries(names.map((n) => [n, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
@@ -73,9 +78,10 @@ try {
     `burst: ${Math.ceil(BURST / 8) * 8} events over 8 channels; steady: ${STEADY} events at 50/s; ` +
       `rounds: ${ROUNDS} (interleaved, rotating order); one workerd; medians (min-max)`,
   );
-  const heading = { ours: 'discord-gateway-do', baseline: 'baseline build', minimal: 'minimal JS DO', durable: 'JS DO + insert/delete' };
+  const heading = { ours: 'discord-gateway-do', baseline: 'baseline build', extra: stand.forwarders.extra?.label, minimal: 'minimal JS DO', durable: 'JS DO + insert/delete' };
   const ratios = names.filter((n) => n !== 'minimal').map((n) => [n, `${n} / minimal`]);
   if (stand.forwarders.baseline) ratios.push(['ours', 'ours / baseline', 'baseline']);
+  if (stand.forwarders.extra) ratios.push(['ours', 'ours / extra', 'extra']);
   const columns = [['', 30], ...names.map((n) => [heading[n], 25]), ...ratios.map(([, h]) => [h, 22])];
   console.log(columns.map(([h, w]) => h.padEnd(w)).join(''));
   for (const [label, get, digits] of FIGURES) {
@@ -86,7 +92,29 @@ try {
     const cells = [label, ...names.map((n) => show(results[n].map(get), digits)), ...ratios.map(([n, , of]) => ratio(n, of))];
     console.log(cells.map((c, i) => c.padEnd(columns[i][1])).join(''));
   }
-  console.log(`wasm: ${(bytes.length / 1024).toFixed(0)} KiB raw, ${(zlib.gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped`);
+  const wasmLine = `${(bytes.length / 1024).toFixed(0)} KiB raw, ${(zlib.gzipSync(bytes, { level: 9 }).length / 1024).toFixed(0)} KiB gzipped`;
+  console.log(`wasm: ${wasmLine}`);
+
+  // The same as a markdown table (medians; ratios are medians of the per-round ratios), for README.
+  const median = (values) => spread(values).median;
+  const cell = (v, digits) => (Number.isFinite(v) ? v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '-');
+  const ratioCell = (get, name, of) => {
+    const rs = results[name].map((r, i) => get(r) / get(results[of][i]));
+    return rs.every(Number.isFinite) ? `${median(rs).toFixed(2)}×` : '-';
+  };
+  const mdRatios = [
+    ['ours', 'minimal', 'ours / minimal'],
+    ...(stand.forwarders.extra ? [['extra', 'minimal', `${heading.extra} / minimal`], ['ours', 'extra', `ours / ${heading.extra}`]] : []),
+    ...(stand.forwarders.baseline ? [['ours', 'baseline', 'ours / baseline build']] : []),
+  ];
+  console.log('');
+  console.log(`| figure | ${names.map((n) => heading[n]).join(' | ')} | ${mdRatios.map(([, , h]) => h).join(' | ')} |`);
+  console.log(`|---|${names.map(() => '---|').join('')}${mdRatios.map(() => '---|').join('')}`);
+  for (const [label, get, digits] of FIGURES) {
+    const values = names.map((n) => cell(median(results[n].map(get)), digits));
+    console.log(`| ${label} | ${values.join(' | ')} | ${mdRatios.map(([n, of]) => ratioCell(get, n, of)).join(' | ')} |`);
+  }
+  console.log(`\nWasm: ${wasmLine}. ${Math.ceil(BURST / 8) * 8}-event burst over 8 channels, ${STEADY} steady at 50/s, ${ROUNDS} interleaved rounds, one workerd.`);
 } finally {
   await stand.stop();
 }

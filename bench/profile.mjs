@@ -1,7 +1,9 @@
 // V8 CPU profile of workerd during a burst (issue 9): which functions the per-event path spends
 // its time in, Rust (Wasm, named in a `./scripts/build-worker --profiling` build) and JavaScript alike.
 //
-//   source scripts/env.sh && node bench/profile.mjs [ours|minimal|durable] [events] [out.cpuprofile]
+//   source scripts/env.sh && node bench/profile.mjs [ours|minimal|durable|extra] [events] [out.cpuprofile]
+//   (extra: the forwarder of DGD_EXTRA_FORWARDER, bench/lib/stand.mjs; DGD_BUILD_DIR=<another build/>
+//   profiles that build of ours, e.g. one from before a change)
 //   node bench/profile.mjs --table saved.cpuprofile          (the table of a saved profile)
 //
 // Starts the stand of bench/forwarding.mjs with Miniflare's inspector on, connects the forwarder,
@@ -17,7 +19,7 @@ import { burst, connect } from './lib/workload.mjs';
 import { formatTop, inspect, profileWhile, topSelfTime } from './lib/cpuprofile.mjs';
 
 /** The Worker (inspector target) each forwarder runs in. */
-const WORKER = { ours: 'discord-gateway-do', minimal: 'minimal-forwarder', durable: 'minimal-forwarder' };
+const WORKER = { ours: 'discord-gateway-do', minimal: 'minimal-forwarder', durable: 'minimal-forwarder', extra: 'extra-forwarder' };
 
 /** A TCP port nobody listens on right now. */
 async function freePort() {
@@ -34,7 +36,7 @@ if (process.argv[2] === '--table') {
 }
 
 const which = process.argv[2] ?? 'ours';
-if (!WORKER[which]) throw new Error(`unknown forwarder ${which}: ours, minimal or durable`);
+if (!WORKER[which]) throw new Error(`unknown forwarder ${which}: ours, minimal, durable or extra`);
 const events = Number(process.argv[3] ?? 2000);
 const out = process.argv[4] ?? path.join(os.tmpdir(), `dgd-${which}-${Date.now()}.cpuprofile`);
 

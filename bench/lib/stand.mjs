@@ -1,7 +1,17 @@
 // The benchmark stand: one simulator, one instant receiver, and ONE workerd (Miniflare) serving
 // the built Rust gateway next to the minimal JS forwarders of bench/minimal-forwarder/, so every
-// forwarder is measured on the same runtime in the same run. bench/forwarding.mjs and
-// bench/profile.mjs use it.
+// forwarder is measured on the same runtime in the same run. bench/forwarding.mjs,
+// bench/profile.mjs and bench/startup.mjs use it.
+//
+// One more forwarder, built outside this repository (e.g. the TypeScript original), can join from an
+// already-built ES module Worker: DGD_EXTRA_FORWARDER=<path to its module> (bundled: one file, only
+// `cloudflare:*` imports), DGD_EXTRA_FORWARDER_CLASSES=<its Durable Object classes, comma separated;
+// each is bound under its own name with SQLite storage>, DGD_EXTRA_FORWARDER_LABEL=<its name in the
+// tables>. Its Worker answers the protocol of bench/minimal-forwarder/worker.mjs under /extra/*:
+// POST /extra/connect {gateway, token, webhook, apiBase} resolves once its session is READY (apiBase:
+// the simulator's Discord REST base, for a forwarder that asks GET /gateway/bot itself), GET
+// /extra/status → {delivered, rowsWritten}, POST /extra/disconnect. An adapter module around the
+// original's class does that (README, "Performance").
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, startReceiver, startSim, waitFor } from '../../e2e/harness/index.mjs';
@@ -9,6 +19,42 @@ import { gatewayWorker, startWorkers } from '../../e2e/harness/multi.mjs';
 import { ADMIN_TOKEN, BOT_TOKEN, adminCall } from '../../e2e/fixture.mjs';
 
 const MINIMAL = path.join(ROOT, 'bench', 'minimal-forwarder', 'worker.mjs');
+
+/**
+ * The forwarder built outside the repository, from DGD_EXTRA_FORWARDER*, or null.
+ * @returns {{label: string, worker: object} | null}  worker: its Miniflare options, named 'extra-forwarder'
+ */
+export function extraForwarder(compatibilityDate) {
+  const module = process.env.DGD_EXTRA_FORWARDER;
+  if (!module) return null;
+  if (!fs.existsSync(module)) throw new Error(`DGD_EXTRA_FORWARDER=${module}: no such file`);
+  const classes = (process.env.DGD_EXTRA_FORWARDER_CLASSES ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  if (classes.length === 0) throw new Error('DGD_EXTRA_FORWARDER_CLASSES: name the Durable Object classes the module exports');
+  return {
+    label: process.env.DGD_EXTRA_FORWARDER_LABEL || 'extra forwarder',
+    worker: {
+      name: 'extra-forwarder',
+      modules: [{ type: 'ESModule', path: path.resolve(module) }],
+      modulesRoot: path.dirname(path.resolve(module)),
+      compatibilityDate,
+      durableObjects: Object.fromEntries(classes.map((c) => [c, { className: c, useSQLite: true }])),
+    },
+  };
+}
+
+/** Miniflare options of the entry Worker of bench/minimal-forwarder/ (its two JS objects), routing the rest to `serviceBindings`. */
+export function minimalWorker(compatibilityDate, serviceBindings = {}) {
+  return {
+    name: 'minimal-forwarder',
+    modules: [{ type: 'ESModule', path: MINIMAL }],
+    compatibilityDate,
+    durableObjects: {
+      MINIMAL: { className: 'MinimalForwarder', useSQLite: true },
+      DURABLE: { className: 'DurableForwarder', useSQLite: true },
+    },
+    serviceBindings,
+  };
+}
 
 /** CPU seconds (user + system) of a process and its descendants, from /proc. */
 export function cpuSeconds(rootPid) {
@@ -42,7 +88,8 @@ export function cpuSeconds(rootPid) {
  * Starts the stand. `inspectorPort`: expose workerd's V8 inspector there (for CPU profiles).
  * `baselineBuildDir`: also run that build of the gateway (forwarder `baseline`), to compare two
  * builds in one run.
- * @returns {Promise<{sim, receiver, workers, forwarders: Record<'ours'|'baseline'|'minimal'|'durable', Forwarder>,
+ * The forwarder of DGD_EXTRA_FORWARDER, when set, is `extra`.
+ * @returns {Promise<{sim, receiver, workers, forwarders: Record<'ours'|'baseline'|'minimal'|'durable'|'extra', Forwarder>,
  *   dispatch: (body: object) => Promise<any>, stop: () => Promise<void>}>}
  */
 export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort, baselineBuildDir } = {}) {
@@ -59,20 +106,18 @@ export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort, 
   const gateway = gatewayWorker({ vars });
   // Another build of the gateway to compare with in the same run (e.g. the one before a change).
   const baseline = baselineBuildDir ? gatewayWorker({ name: 'discord-gateway-do-baseline', vars, buildDir: baselineBuildDir }) : null;
-  // The entry Worker: /minimal/* and /durable/* go to the JS objects, the rest to the gateway.
-  const minimal = {
-    name: 'minimal-forwarder',
-    modules: [{ type: 'ESModule', path: MINIMAL }],
-    compatibilityDate: gateway.compatibilityDate,
-    durableObjects: {
-      MINIMAL: { className: 'MinimalForwarder', useSQLite: true },
-      DURABLE: { className: 'DurableForwarder', useSQLite: true },
-    },
-    serviceBindings: { GATEWAY: gateway.name, ...(baseline ? { BASELINE: baseline.name } : {}) },
-  };
+  const extra = extraForwarder(gateway.compatibilityDate);
+  // The entry Worker: /minimal/* and /durable/* go to the JS objects, /baseline/* and /extra/* to
+  // those Workers, the rest to the gateway.
+  const minimal = minimalWorker(gateway.compatibilityDate, {
+    GATEWAY: gateway.name,
+    ...(baseline ? { BASELINE: baseline.name } : {}),
+    ...(extra ? { EXTRA: extra.worker.name } : {}),
+  });
+  const others = [gateway, ...(baseline ? [baseline] : []), ...(extra ? [extra.worker] : [])];
   let workers;
   try {
-    workers = await startWorkers({ workers: [minimal, gateway, ...(baseline ? [baseline] : [])], inspectorPort });
+    workers = await startWorkers({ workers: [minimal, ...others], inspectorPort });
   } catch (err) {
     await Promise.allSettled([sim.stop(), receiver.stop()]);
     throw err;
@@ -102,7 +147,7 @@ export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort, 
     label,
     async connect() {
       const { url } = await (await fetch(`${sim.apiBase}/gateway/bot`, { headers: { authorization: `Bot ${BOT_TOKEN}` } })).json();
-      await call('POST', `/${kind}/connect`, { gateway: url, token: BOT_TOKEN, webhook });
+      await call('POST', `/${kind}/connect`, { gateway: url, token: BOT_TOKEN, webhook, apiBase: sim.apiBase });
     },
     async counters() {
       const s = await call('GET', `/${kind}/status`);
@@ -120,6 +165,7 @@ export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort, 
       ...(baseline ? { baseline: gatewayForwarder('/baseline', 'discord-gateway-do (baseline build)') } : {}),
       minimal: jsForwarder('minimal', 'minimal JS DO forwarder'),
       durable: jsForwarder('durable', 'JS DO + SQLite insert/delete'),
+      ...(extra ? { extra: jsForwarder('extra', extra.label) } : {}),
     },
     dispatch: (body) => sim.control('/_sim/dispatch', body),
     stop: () => Promise.allSettled([workers.stop(), sim.stop(), receiver.stop()]),

@@ -8,8 +8,10 @@
 //
 // Routes (the Worker sends /minimal/* and /durable/* to the object of that kind, /baseline/* to
 // the BASELINE service binding (another build of the Rust Worker, when the bench has one),
-// everything else to the GATEWAY service binding, the Rust Worker, so one workerd serves all):
-//   POST /<kind>/connect {gateway, token, webhook}  resolves once READY arrived
+// /extra/* to the EXTRA service binding (a forwarder built outside the repo, DGD_EXTRA_FORWARDER,
+// which answers these same routes), everything else to the GATEWAY service binding, the Rust
+// Worker, so one workerd serves all):
+//   POST /<kind>/connect {gateway, token, webhook, apiBase}  resolves once READY arrived (apiBase unused here)
 //   POST /<kind>/disconnect
 //   GET  /<kind>/status  → {delivered, failed, rowsWritten}
 
@@ -129,6 +131,7 @@ export default {
       url.pathname = url.pathname.slice('/baseline'.length);
       return env.BASELINE.fetch(new Request(url, request));
     }
+    if (kind === 'extra' && env.EXTRA) return env.EXTRA.fetch(request);
     const namespace = kind === 'minimal' ? env.MINIMAL : kind === 'durable' ? env.DURABLE : null;
     if (!namespace) return env.GATEWAY.fetch(request);
     return namespace.get(namespace.idFromName('bench')).fetch(request);

@@ -6,7 +6,8 @@ import { spawnReady } from './spawn-ready.mjs';
  * Starts `script` with argv[2] = JSON `cfg` and stdin piped (the child exits when the pipe
  * closes: we died); waits for its {"ready": url} line. The group is killed 5 s after
  * cfg.maxLifetimeMs at the latest.
- * @returns {Promise<{url: string, pid: number, logs: string[], exited: Promise<{code, signal}>,
+ * startMs: the child's time from constructing Miniflare to serving.
+ * @returns {Promise<{url: string, startMs: number, pid: number, logs: string[], exited: Promise<{code, signal}>,
  *   onLine: Function, fetch: (path: string, init?: RequestInit) => Promise<Response>,
  *   stop: () => Promise<void>, kill: () => Promise<void>}>}
  */
@@ -20,6 +21,7 @@ export async function spawnMiniflare(name, script, cfg, startTimeoutMs) {
   const url = line.ready.replace(/\/$/, '');
   return {
     url,
+    startMs: line.startMs,
     pid: proc.pid,
     logs: proc.logs,
     exited: proc.exited,
