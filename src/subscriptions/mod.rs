@@ -6,6 +6,8 @@
 //! - [`filter`]: which events a subscription receives (guilds, channels and their threads,
 //!   event types, direct messages; an empty filter matches all), and the facts of an event a
 //!   filter looks at.
+//! - [`log`]: when an event leaves the log: the last subscription holding it is done, or
+//!   retention (age, most entries) removes it.
 //! - [`token`]: pull tokens (`dgdp_<bot>_<64 hex>`), naming their bot, stored as SHA-256 hashes.
 //! - [`definition`]: a subscription as the admin API creates it (push: webhook URL and
 //!   write-only secret; pull: a name) and shows it (never the secret).
@@ -18,10 +20,12 @@ pub mod definition;
 pub mod fanout;
 pub mod filter;
 pub mod inbox;
+pub mod log;
 pub mod token;
 
 pub use definition::{Kind, SubscriptionRequest, SubscriptionSpec, SubscriptionView};
 pub use fanout::{Due, Fanout, SubscriptionId};
 pub use filter::{EventFacts, Filter, FilterJson};
 pub use inbox::{AckRequest, InboxEntry, InboxQuery, Page, PullProgress, WaitSlots};
+pub use log::{Holds, Retention};
 pub use token::{bot_of, new_token, token_hash, token_matches, valid_name};
