@@ -94,10 +94,17 @@ struct FactsView<'a> {
     channel_id: Option<std::borrow::Cow<'a, str>>,
     #[serde(default, borrow)]
     parent_id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", deserialize_with = "small_number")]
     kind: Option<u8>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "small_number")]
     channel_type: Option<u8>,
+}
+
+/// A channel type, or `None` for anything else (a `type` field of another shape must not keep
+/// the event's guild and channel from being read).
+fn small_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u8>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(value.as_u64().and_then(|n| u8::try_from(n).ok()))
 }
 
 fn snowflake(id: Option<&str>) -> Option<u64> {
@@ -316,6 +323,11 @@ mod tests {
         assert!(matches(&tenant, "GUILD_CREATE", r#"{"id":"3","name":"g"}"#));
         assert!(!matches(&tenant, "GUILD_CREATE", r#"{"id":"2"}"#));
         assert!(!matches(&tenant, "READY", "{}"), "no guild, no match");
+        // A `type` of another shape does not hide the guild.
+        for kind in [r#""x""#, "300", "null", "{}"] {
+            let data = format!(r#"{{"type":{kind},"guild_id":"1","channel_id":"100"}}"#);
+            assert!(matches(&tenant, "MESSAGE_CREATE", &data), "{data}");
+        }
     }
 
     #[test]
