@@ -18,6 +18,7 @@ use crate::api::{
 use crate::delivery::deletes::{DeleteBatch, Next};
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
+use crate::delivery::inserts::{InsertBatch, ROWS_PER_STATEMENT};
 use crate::delivery::lanes::Lanes;
 use crate::delivery::warm::Warm;
 use crate::gateway::{
@@ -30,6 +31,13 @@ const DELETE_FLUSH_DELAY: Duration = Duration::from_millis(100);
 /// The current time in milliseconds since the epoch.
 pub fn now() -> u64 {
     Date::now().as_millis()
+}
+
+/// An event received and not stored yet.
+struct Received {
+    /// The row it becomes (its id allocated on arrival).
+    row: OutboxRow,
+    event_type: String,
 }
 
 /// Counters of the delivery side.
@@ -64,6 +72,8 @@ pub struct Runtime {
     /// Copies of waiting events, so delivery need not read them back from storage.
     pub warm: RefCell<Warm<OutboxRow>>,
     pub delivery: RefCell<DeliveryCounters>,
+    /// Events received and not stored yet (stored together when the turn ends).
+    inserts: RefCell<InsertBatch<Received>>,
     /// Delivered events whose rows are still to be deleted.
     deletes: RefCell<DeleteBatch>,
     /// The sequence number the stored snapshot has reached.
@@ -136,6 +146,7 @@ impl Runtime {
             lanes: RefCell::new(lanes),
             warm: RefCell::new(Warm::default()),
             delivery: RefCell::new(DeliveryCounters::default()),
+            inserts: RefCell::new(InsertBatch::default()),
             deletes: RefCell::new(DeleteBatch::default()),
             persisted_sequence: Cell::new(persisted_sequence),
             insecure_webhooks,
@@ -212,8 +223,10 @@ impl Runtime {
         }
     }
 
-    /// Stores the engine's snapshot.
+    /// Stores the engine's snapshot, the events received so far first: the snapshot never
+    /// says the session got past an event that is not stored.
     fn save_snapshot(&self, snapshot: &SessionSnapshot) {
+        self.flush_inserts();
         match self.store.save_snapshot(snapshot) {
             Ok(()) => self.persisted_sequence.set(snapshot.sequence),
             Err(e) => console_error!("could not store the session snapshot: {e}"),
@@ -261,6 +274,46 @@ impl Runtime {
         if let Err(e) = self.store.delete_delivered(&batch.ids) {
             // The rows stay: after a restart they are sent again (at least once), never lost.
             console_error!("could not delete {} delivered events: {e}", batch.ids.len());
+        }
+    }
+
+    /// Stores the events received and not stored yet, in order, then hands them to their lanes
+    /// (an event is never delivered before its row is stored). Called when the turn that
+    /// received them ends, when the batch is full, and before anything writes the snapshot or
+    /// reads the outbox.
+    pub fn flush_inserts(&self) {
+        let mut received = self.inserts.borrow_mut().take();
+        while !received.is_empty() {
+            let rest = received.split_off(received.len().min(ROWS_PER_STATEMENT));
+            let chunk = std::mem::replace(&mut received, rest);
+            let events: Vec<NewEvent<'_>> = chunk
+                .iter()
+                .map(|r| NewEvent {
+                    id: r.row.id,
+                    session_id: &r.row.session_id,
+                    sequence: u64::try_from(r.row.sequence).unwrap_or(0),
+                    channel: &r.row.channel,
+                    event_type: &r.event_type,
+                    body: &r.row.body,
+                    now: u64::try_from(r.row.created_at).unwrap_or(0),
+                })
+                .collect();
+            if let Err(e) = self.store.insert_events(&events) {
+                for r in &chunk {
+                    console_error!(
+                        "could not store event {} {}: {e}",
+                        r.event_type,
+                        r.row.sequence
+                    );
+                }
+                continue;
+            }
+            for r in chunk {
+                let at = u64::try_from(r.row.created_at).unwrap_or(0);
+                self.lanes.borrow_mut().push(&r.row.channel, r.row.id, at);
+                // Stored first; the copy only saves reading it back.
+                webhook::keep_copy(self, r.row);
+            }
         }
     }
 
@@ -318,7 +371,7 @@ impl Runtime {
         }
     }
 
-    fn enqueue(&self, dispatch: &Dispatch, now: u64) {
+    fn enqueue(self: &Rc<Self>, dispatch: &Dispatch, now: u64) {
         let max_pending = self
             .settings
             .borrow()
@@ -326,7 +379,8 @@ impl Runtime {
             .map_or(DeliverySettings::default().max_pending, |s| {
                 s.delivery.max_pending
             });
-        if self.lanes.borrow().pending() as u64 >= max_pending {
+        let pending = self.lanes.borrow().pending() + self.inserts.borrow().len();
+        if pending as u64 >= max_pending {
             // Never silent: counted in /status and logged. Older events keep their order.
             let mut counters = self.delivery.borrow_mut();
             counters.overflowed += 1;
@@ -347,36 +401,32 @@ impl Runtime {
         let channel = prepared.channel;
         let data = prepared.data.as_deref().unwrap_or(&dispatch.data);
         let body = chat_sdk_body(&dispatch.event_type, now, data);
-        let event = NewEvent {
-            session_id: &dispatch.session_id,
-            sequence: dispatch.sequence,
-            channel: &channel,
-            event_type: &dispatch.event_type,
-            body: &body,
-            now,
+        let received = Received {
+            row: OutboxRow {
+                id: self.store.allocate_id(),
+                session_id: dispatch.session_id.clone(),
+                sequence: i64::try_from(dispatch.sequence).unwrap_or(i64::MAX),
+                channel,
+                body,
+                created_at: i64::try_from(now).unwrap_or(i64::MAX),
+                attempts: 0,
+            },
+            event_type: dispatch.event_type.clone(),
         };
-        match self.store.enqueue(event) {
-            Ok(id) => {
-                self.lanes.borrow_mut().push(&channel, id, now);
-                // Stored first; the copy only saves reading it back.
-                webhook::keep_copy(
-                    self,
-                    OutboxRow {
-                        id,
-                        session_id: dispatch.session_id.clone(),
-                        sequence: i64::try_from(dispatch.sequence).unwrap_or(i64::MAX),
-                        channel,
-                        body,
-                        created_at: i64::try_from(now).unwrap_or(i64::MAX),
-                        attempts: 0,
-                    },
-                );
+        let next = self.inserts.borrow_mut().push(received);
+        match next {
+            Next::FlushNow => self.flush_inserts(),
+            Next::ScheduleFlush => {
+                // The frames the socket hands over back to back run before this timer: they
+                // are stored by the same statements.
+                let runtime = self.clone();
+                worker::wasm_bindgen_futures::spawn_local(async move {
+                    worker::Delay::from(Duration::ZERO).await;
+                    runtime.flush_inserts();
+                    runtime.after_io();
+                });
             }
-            Err(e) => console_error!(
-                "could not store event {} {}: {e}",
-                dispatch.event_type,
-                dispatch.sequence
-            ),
+            Next::Wait => {}
         }
     }
 
@@ -396,6 +446,7 @@ impl Runtime {
     pub fn reload_lanes(&self) -> worker::Result<()> {
         let in_flight = self.lanes.borrow().in_flight();
         if in_flight == 0 {
+            self.flush_inserts();
             self.flush_deletes();
             *self.lanes.borrow_mut() = self.store.lanes()?;
         } else {
@@ -482,6 +533,7 @@ impl Runtime {
 
     /// Everything `/status` shows.
     pub fn status(&self) -> StatusResponse {
+        self.flush_inserts();
         self.flush_deletes();
         let counts = self.store.counts().unwrap_or_default();
         let delivery = self.delivery.borrow();
