@@ -37,4 +37,24 @@ describe('issue 9: the per-event hot path', () => {
     const ids = received(d.receiver).map(({ body }) => body.data.id);
     assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) === i), waiting.map((e) => e.data.id));
   });
+
+  test('issue 9: text frames are encoded into Wasm memory in one call, byte for byte whatever the characters', async () => {
+    d = await deployment();
+    await d.connectReady();
+    // Two-, three- and four-byte characters (the last are surrogate pairs in a JS string), and a
+    // frame long enough that the encoder's bound (3 bytes per UTF-16 unit) matters.
+    const contents = ['ünïcödé ✓ 🎉 😀 日本語', '🎉'.repeat(3_000), 'ascii only'];
+    const sent = [];
+    for (const content of contents) {
+      sent.push(...(await d.dispatch({ preset: 'guild_message', overrides: { channel_id: CHANNEL, content } })).sent);
+    }
+    await d.receiver.waitForCount(sent.length);
+    const bodies = d.receiver.requests.map((r) => r.text());
+    assert.equal(bodies.length, sent.length, 'each event once');
+    sent.forEach((event, i) => {
+      const timestamp = JSON.parse(bodies[i]).timestamp;
+      assert.equal(bodies[i], `{"type":"GATEWAY_MESSAGE_CREATE","timestamp":${timestamp},"data":${event.raw}}`);
+      assert.equal(JSON.parse(bodies[i]).data.content, contents[i]);
+    });
+  });
 });

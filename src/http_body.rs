@@ -4,8 +4,9 @@
 //! its stream is cancelled as soon as more than the limit has arrived (a chunked upload has no
 //! length to check first). A body that cannot be read to its end (the client went away, the
 //! upload was cut) is an error, never an empty body: an empty body has a meaning of its own on
-//! some routes. [`LimitedBody`] holds the rules and runs natively; [`read_request_body`] and
-//! [`drain_response_body`] apply them to a runtime stream (Wasm only).
+//! some routes. [`LimitedBody`] holds the rules and runs natively; [`read_request_body`] applies
+//! them to a runtime stream (Wasm only). A webhook's answer is read with a cap on the JS side
+//! (`durable_object::post`).
 
 use crate::api::ApiError;
 
@@ -205,27 +206,10 @@ mod stream {
             }
         }
     }
-
-    /// Reads and discards at most `cap` bytes of a response's body `stream`, then cancels the
-    /// rest, so the connection is released and an endless body costs nothing. Fails when the
-    /// body breaks off before its end or the cap.
-    pub async fn drain_body(stream: &ReadableStream, cap: usize) -> Result<(), String> {
-        let reader =
-            Reader::new(stream).map_err(|_| "the response body has no reader".to_owned())?;
-        let mut read = 0usize;
-        while let Some(chunk) = next_chunk(&reader.0).await? {
-            read = read.saturating_add(chunk.length() as usize);
-            if read >= cap {
-                reader.cancel().await;
-                break;
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use stream::{drain_body, read_request_body};
+pub use stream::read_request_body;
 
 #[cfg(test)]
 mod tests {

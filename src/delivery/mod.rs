@@ -4,6 +4,7 @@
 //! - [`enrich`]: `user`, `channel_type` and `thread` added for Chat SDK, from a bounded directory.
 //! - [`webhook_url`]: which webhook URLs are allowed.
 //! - [`lanes`]: which event goes next: per-channel order, bounded concurrency.
+//! - [`inserts`]: new events stored together, one statement per turn's events.
 //! - [`deletes`]: delivered events removed from the outbox in batches.
 //! - [`retry`]: what each answer means, and when to try again.
 //! - [`signature`]: HMAC-SHA256 request signatures.
@@ -12,6 +13,7 @@
 pub mod deletes;
 pub mod enrich;
 pub mod envelope;
+pub mod inserts;
 pub mod lanes;
 pub mod retry;
 pub mod signature;

@@ -18,8 +18,17 @@ use worker::console_error;
 use super::store::{NewEvent, OutboxRow, Store};
 use crate::api::{DeadLetter, DeliveryStatus, MAX_DEAD_LETTERS};
 use crate::delivery::deletes::{DeleteBatch, Next};
+use crate::delivery::inserts::{InsertBatch, ROWS_PER_STATEMENT};
 use crate::delivery::lanes::{Finished, Lanes};
 use crate::delivery::warm::Warm;
+
+/// An event received and not stored yet: the row it becomes (its id allocated on arrival).
+pub struct Received {
+    /// The row.
+    pub row: OutboxRow,
+    /// Its dispatch type.
+    pub event_type: String,
+}
 
 /// Counters of the delivery side.
 #[derive(Default)]
@@ -58,6 +67,8 @@ impl std::fmt::Display for Refused {
 
 /// The outbox's state in memory, kept in step with its stored rows.
 pub struct Outbox {
+    /// Events received and not stored yet (stored together when the turn ends).
+    inserts: RefCell<InsertBatch<Received>>,
     /// Pending events per channel, and which channels have a request under way.
     lanes: RefCell<Lanes>,
     /// Copies of waiting events, so delivery need not read them back from storage.
@@ -73,6 +84,7 @@ impl Outbox {
     /// The outbox of the stored rows (after a restart, none has a copy in memory).
     pub fn load(store: &Store) -> worker::Result<Self> {
         Ok(Self {
+            inserts: RefCell::new(InsertBatch::default()),
             lanes: RefCell::new(store.lanes()?),
             warm: RefCell::new(Warm::default()),
             deletes: RefCell::new(DeleteBatch::default()),
@@ -81,9 +93,9 @@ impl Outbox {
         })
     }
 
-    /// Events waiting (in flight included).
+    /// Events waiting (in flight and not yet stored included).
     pub fn pending(&self) -> usize {
-        self.lanes.borrow().pending()
+        self.lanes.borrow().pending() + self.inserts.borrow().len()
     }
 
     /// When the next waiting event is due, if any waits.
@@ -106,21 +118,51 @@ impl Outbox {
         Ok(())
     }
 
-    /// Stores an admitted event and puts it in line.
-    pub fn enqueue(&self, store: &Store, event: NewEvent<'_>) -> Result<(), Refused> {
-        let id = store.enqueue(&event).map_err(Refused::Storage)?;
-        self.lanes.borrow_mut().push(event.channel, id, event.now);
-        // Stored first; the copy only saves reading it back.
-        self.keep_copy(OutboxRow {
-            id,
-            session_id: event.session_id.to_owned(),
-            sequence: i64::try_from(event.sequence).unwrap_or(i64::MAX),
-            channel: event.channel.to_owned(),
-            body: event.body.to_owned(),
-            created_at: i64::try_from(event.now).unwrap_or(i64::MAX),
-            attempts: 0,
-        });
-        Ok(())
+    /// Takes an admitted event, to be stored with the others of its turn; says when to store
+    /// them ([`Outbox::flush_inserts`]). It is not delivered before its row is stored.
+    pub fn receive(&self, event: Received) -> Next {
+        self.inserts.borrow_mut().push(event)
+    }
+
+    /// Stores the events received and not stored yet, in order (one multi-row `INSERT` per
+    /// [`ROWS_PER_STATEMENT`]), then puts them in line. Called when the turn that received them
+    /// ends, when the batch is full, and before anything writes the snapshot or reads the outbox.
+    pub fn flush_inserts(&self, store: &Store) {
+        let mut received = self.inserts.borrow_mut().take();
+        while !received.is_empty() {
+            let rest = received.split_off(received.len().min(ROWS_PER_STATEMENT));
+            let chunk = std::mem::replace(&mut received, rest);
+            let events: Vec<NewEvent<'_>> = chunk
+                .iter()
+                .map(|r| NewEvent {
+                    id: r.row.id,
+                    session_id: &r.row.session_id,
+                    sequence: u64::try_from(r.row.sequence).unwrap_or(0),
+                    channel: &r.row.channel,
+                    event_type: &r.event_type,
+                    body: &r.row.body,
+                    now: u64::try_from(r.row.created_at).unwrap_or(0),
+                })
+                .collect();
+            if let Err(e) = store.insert_events(&events) {
+                // Not stored, so not acknowledged: the snapshot never passes them, and a
+                // resume gets them from Discord again.
+                for r in &chunk {
+                    console_error!(
+                        "could not store event {} {}: {e}",
+                        r.event_type,
+                        r.row.sequence
+                    );
+                }
+                continue;
+            }
+            for r in chunk {
+                let at = u64::try_from(r.row.created_at).unwrap_or(0);
+                self.lanes.borrow_mut().push(&r.row.channel, r.row.id, at);
+                // Stored first; the copy only saves reading it back.
+                self.keep_copy(r.row);
+            }
+        }
     }
 
     /// Takes the events due at `now` of idle channels, so that at most `concurrency` requests
@@ -270,6 +312,7 @@ impl Outbox {
     /// Rebuilds the lanes from storage now, or once no request is under way.
     fn reload_lanes(&self, store: &Store, before_reading: impl FnOnce(u64)) -> worker::Result<()> {
         if self.lanes.borrow().in_flight() == 0 {
+            self.flush_inserts(store);
             self.flush_deletes(store, before_reading);
             *self.lanes.borrow_mut() = store.lanes()?;
         } else {

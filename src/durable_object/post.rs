@@ -1,14 +1,80 @@
-//! One webhook POST, one level below `worker::Fetch`: `fetch(url, init)` straight from
-//! `web_sys`, with no `Request` object built and no `worker::Response` conversion (which copies
-//! every header), and the answer's body consumed in one `arrayBuffer()` call when it declares a
-//! small length instead of chunk by chunk through a stream reader. Issue 9: these crossings were
-//! most of the per-event cost in workerd, more than our own code.
+//! One webhook POST, in one call into JavaScript: the headers, `fetch` (no redirects followed,
+//! aborted after the timeout) and the reading of the answer's body all happen on the JS side,
+//! and only the status and `Retry-After` come back. Issue 9: the crossings between Wasm and the
+//! runtime were most of the per-event cost in workerd, more than our own code; built call by
+//! call (headers, init, signal, fetch, then each chunk of the answer through a stream reader
+//! and its promises) a POST made about two dozen of them, and each woke the futures executor.
+//!
+//! The answer's body is read so the connection is released, but never more than `cap` bytes of
+//! it: a declared small length is read in one `arrayBuffer()` call, anything else chunk by
+//! chunk and cancelled once past the cap (an endless or huge answer costs neither time nor
+//! memory). A body that breaks off is a failed attempt, like no answer at all.
 
-use worker::wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::wasm_bindgen;
+use worker::js_sys;
+use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{js_sys, web_sys};
 
 use crate::delivery::retry::parse_retry_after;
+
+#[wasm_bindgen(inline_js = r#"
+export async function postWebhook(url, headerList, body, timeoutMs, cap) {
+  const headers = new Headers();
+  const parts = headerList.split('\n');
+  for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
+  const response = await fetch(url, {
+    method: 'POST',
+    headers,
+    body,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const answer = { status: response.status, retryAfter: response.headers.get('retry-after') };
+  if (response.body === null) return answer;
+  const declared = response.headers.get('content-length');
+  const length = declared === null || !/^\s*\d+\s*$/.test(declared) ? NaN : Number(declared);
+  if (length <= cap) {
+    await response.arrayBuffer();
+    return answer;
+  }
+  // A stream left locked after its end keeps what it holds alive: the lock is always released.
+  const reader = response.body.getReader();
+  try {
+    let read = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return answer;
+      read += value.byteLength;
+      if (read >= cap) {
+        await reader.cancel().catch(() => {});
+        return answer;
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+"#)]
+extern "C" {
+    /// POSTs `body` to `url` with the headers of `header_list` (names and values, one a line,
+    /// alternating); resolves with an [`Answered`] once at most `cap` bytes of the answer's body
+    /// were read, rejects when there was no answer or its body broke off.
+    #[wasm_bindgen(js_name = postWebhook)]
+    fn post_webhook(
+        url: &str,
+        header_list: &str,
+        body: &str,
+        timeout_ms: u32,
+        cap: u32,
+    ) -> js_sys::Promise;
+
+    /// What `postWebhook` resolves with.
+    type Answered;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &Answered) -> u16;
+    #[wasm_bindgen(method, getter, js_name = retryAfter)]
+    fn retry_after(this: &Answered) -> Option<String>;
+}
 
 /// What the webhook answered.
 pub struct Answer {
@@ -16,8 +82,6 @@ pub struct Answer {
     pub status: u16,
     /// `Retry-After`, in milliseconds.
     pub retry_after_ms: Option<u64>,
-    /// The answer, for its body: see [`Answer::consume`].
-    response: web_sys::Response,
 }
 
 /// Why a POST got no answer, in words for the logs.
@@ -30,70 +94,40 @@ fn failure(what: &str, e: &JsValue) -> Failure {
     }
 }
 
-/// POSTs `body` to `url` with `headers`, no redirects followed, aborted after `timeout_ms`.
-pub async fn post(
-    url: &str,
-    headers: &web_sys::Headers,
-    body: &str,
-    timeout_ms: u32,
-) -> Result<Answer, Failure> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(headers);
-    init.set_body(&JsValue::from_str(body));
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    let signal = web_sys::AbortSignal::timeout_with_u32(timeout_ms);
-    init.set_signal(Some(&signal));
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let response = JsFuture::from(global.fetch_with_str_and_init(url, &init))
-        .await
-        .map_err(|e| failure("fetch", &e))?;
-    let response: web_sys::Response = response
-        .dyn_into()
-        .map_err(|e| failure("fetch answered", &e))?;
-    let retry_after_ms = response
-        .headers()
-        .get("retry-after")
-        .ok()
-        .flatten()
-        .and_then(|value| parse_retry_after(&value));
-    Ok(Answer {
-        status: response.status(),
-        retry_after_ms,
-        response,
-    })
+/// The headers of a request, as `post_webhook` takes them: names and values, one a line. A
+/// name or value holding a line break is no valid header: `None`.
+fn header_list(headers: &[(&str, &str)]) -> Option<String> {
+    let mut list = String::with_capacity(headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    for (name, value) in headers {
+        if [name, value].iter().any(|s| s.contains(['\n', '\r'])) {
+            return None;
+        }
+        list.push_str(name);
+        list.push('\n');
+        list.push_str(value);
+        list.push('\n');
+    }
+    Some(list)
 }
 
-impl Answer {
-    /// The answer's body, if it has one and its `Content-Length` is at most `cap`: read whole
-    /// in one call. `Ok(false)`: it has a body of unknown or larger length, for the caller to
-    /// drain with a cap through [`Answer::body`].
-    pub async fn consume_small(&self, cap: usize) -> Result<bool, Failure> {
-        if self.response.body().is_none() {
-            return Ok(true);
-        }
-        let declared = self
-            .response
-            .headers()
-            .get("content-length")
-            .ok()
-            .flatten()
-            .and_then(|length| length.trim().parse::<usize>().ok());
-        if declared.is_none_or(|length| length > cap) {
-            return Ok(false);
-        }
-        let read = self
-            .response
-            .array_buffer()
-            .map_err(|e| failure("body", &e))?;
-        JsFuture::from(read)
-            .await
-            .map_err(|e| failure("body", &e))?;
-        Ok(true)
-    }
-
-    /// The answer's body stream, if it has one.
-    pub fn body(&self) -> Option<web_sys::ReadableStream> {
-        self.response.body()
-    }
+/// POSTs `body` to `url` with `headers`, no redirects followed, aborted after `timeout_ms`;
+/// reads at most `cap` bytes of the answer's body.
+pub async fn post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout_ms: u32,
+    cap: u32,
+) -> Result<Answer, Failure> {
+    let list = header_list(headers).ok_or_else(|| "a header holds a line break".to_owned())?;
+    let answered = JsFuture::from(post_webhook(url, &list, body, timeout_ms, cap))
+        .await
+        .map_err(|e| failure("fetch", &e))?;
+    let answered: Answered = wasm_bindgen::JsCast::unchecked_into(answered);
+    Ok(Answer {
+        status: answered.status(),
+        retry_after_ms: answered
+            .retry_after()
+            .and_then(|value| parse_retry_after(&value)),
+    })
 }

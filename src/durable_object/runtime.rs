@@ -7,11 +7,11 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use worker::{console_error, console_log, Date, Env, ScheduledTime, State, WebSocket};
+use worker::{console_error, console_log, Env, ScheduledTime, State, WebSocket};
 
 use super::migrate::migrate;
-use super::outbox::Outbox;
-use super::store::{NewEvent, OutboxRow, Store};
+use super::outbox::{Outbox, Received};
+use super::store::{OutboxRow, Store};
 use super::{gateway_io, webhook};
 use crate::alarm::{AlarmKeeper, AlarmWrite};
 use crate::api::{ConnectSettings, DeliverySettings, StatusResponse, WebhookSummary};
@@ -25,9 +25,10 @@ use crate::gateway::{
 /// How long a delivered event's row may wait for the rest of its batch before it is deleted.
 const DELETE_FLUSH_DELAY: Duration = Duration::from_millis(100);
 
-/// The current time in milliseconds since the epoch.
+/// The current time in milliseconds since the epoch: the static `Date.now()` (the `worker`
+/// crate's `Date::now()` builds a `Date` object on each call, and the hot path asks often).
 pub fn now() -> u64 {
-    Date::now().as_millis()
+    worker::js_sys::Date::now() as u64
 }
 
 /// Everything the object holds while it lives.
@@ -78,7 +79,7 @@ impl Runtime {
     pub fn new(state: State, env: Env) -> worker::Result<Rc<Self>> {
         let sql = state.storage().sql();
         let schema_version = migrate(&state, &sql)?;
-        let store = Store::open(sql, schema_version);
+        let store = Store::open(sql, schema_version)?;
         let mut engine = Engine::new(Box::new(SeededJitter::new(random_seed())));
         engine.observe(EventFilter::Only(
             DIRECTORY_EVENTS.iter().map(|t| (*t).to_owned()).collect(),
@@ -185,8 +186,10 @@ impl Runtime {
         }
     }
 
-    /// Stores the engine's snapshot.
+    /// Stores the engine's snapshot, the events received so far first: the snapshot never
+    /// says the session got past an event that is not stored.
     fn save_snapshot(&self, snapshot: &SessionSnapshot) {
+        self.flush_inserts();
         match self.store.save_snapshot(snapshot) {
             Ok(()) => self.persisted_sequence.set(snapshot.sequence),
             Err(e) => console_error!("could not store the session snapshot: {e}"),
@@ -228,6 +231,14 @@ impl Runtime {
     pub fn flush_deletes(&self) {
         self.outbox
             .flush_deletes(&self.store, |sequence| self.event_left_outbox(sequence));
+    }
+
+    /// Stores the events received and not stored yet, in order, then hands them to their lanes
+    /// (an event is never delivered before its row is stored). Called when the turn that
+    /// received them ends, when the batch is full, and before anything writes the snapshot or
+    /// reads the outbox.
+    pub fn flush_inserts(&self) {
+        self.outbox.flush_inserts(&self.store);
     }
 
     fn execute(self: &Rc<Self>, action: Action, now: u64) {
@@ -284,7 +295,7 @@ impl Runtime {
         }
     }
 
-    fn enqueue(&self, dispatch: &Dispatch, now: u64) {
+    fn enqueue(self: &Rc<Self>, dispatch: &Dispatch, now: u64) {
         let max_pending = self
             .settings
             .borrow()
@@ -307,20 +318,31 @@ impl Runtime {
         let channel = prepared.channel;
         let data = prepared.data.as_deref().unwrap_or(&dispatch.data);
         let body = chat_sdk_body(&dispatch.event_type, now, data);
-        let event = NewEvent {
-            session_id: &dispatch.session_id,
-            sequence: dispatch.sequence,
-            channel: &channel,
-            event_type: &dispatch.event_type,
-            body: &body,
-            now,
+        let received = Received {
+            row: OutboxRow {
+                id: self.store.allocate_id(),
+                session_id: dispatch.session_id.clone(),
+                sequence: i64::try_from(dispatch.sequence).unwrap_or(i64::MAX),
+                channel,
+                body,
+                created_at: i64::try_from(now).unwrap_or(i64::MAX),
+                attempts: 0,
+            },
+            event_type: dispatch.event_type.clone(),
         };
-        if let Err(refused) = self.outbox.enqueue(&self.store, event) {
-            console_error!(
-                "{refused}: could not store event {} {}",
-                dispatch.event_type,
-                dispatch.sequence
-            );
+        match self.outbox.receive(received) {
+            Next::FlushNow => self.flush_inserts(),
+            Next::ScheduleFlush => {
+                // The frames the socket hands over back to back run before this timer: they
+                // are stored by the same statements.
+                let runtime = self.clone();
+                worker::wasm_bindgen_futures::spawn_local(async move {
+                    worker::Delay::from(Duration::ZERO).await;
+                    runtime.flush_inserts();
+                    runtime.after_io();
+                });
+            }
+            Next::Wait => {}
         }
     }
 
@@ -415,6 +437,7 @@ impl Runtime {
 
     /// Everything `/status` shows.
     pub fn status(&self) -> StatusResponse {
+        self.flush_inserts();
         self.flush_deletes();
         let now = now();
         let engine = self.engine.borrow();

@@ -48,18 +48,34 @@ extern "C" {
     type TextEncoder;
     #[wasm_bindgen(constructor)]
     fn new() -> TextEncoder;
-    #[wasm_bindgen(method)]
-    fn encode(this: &TextEncoder, text: &wasm_bindgen::JsValue) -> js_sys::Uint8Array;
+    /// Encodes `text` straight into `dest` (a view of Wasm memory): no JS buffer in between.
+    #[wasm_bindgen(method, js_name = encodeInto)]
+    fn encode_into(this: &TextEncoder, text: &wasm_bindgen::JsValue, dest: &mut [u8]) -> Encoded;
+
+    /// What `encodeInto` did.
+    type Encoded;
+    #[wasm_bindgen(method, getter)]
+    fn read(this: &Encoded) -> u32;
+    #[wasm_bindgen(method, getter)]
+    fn written(this: &Encoded) -> u32;
 }
 
 thread_local! {
     static ENCODER: TextEncoder = TextEncoder::new();
 }
 
-/// A JS string as UTF-8, encoded natively and copied in one go (wasm-bindgen's own conversion
-/// walks the string character by character in JavaScript first).
+/// A JS string as UTF-8, encoded natively into Rust's memory in one call (wasm-bindgen's own
+/// conversion walks the string character by character in JavaScript first; `encode` makes a
+/// JS buffer that is then copied).
 fn utf8_of(text: &wasm_bindgen::JsValue) -> Option<String> {
-    let bytes = ENCODER.with(|encoder| encoder.encode(text)).to_vec();
+    let units = text.dyn_ref::<js_sys::JsString>()?.length();
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8 (a surrogate pair, 2 units, takes 4).
+    let mut bytes = vec![0u8; (units as usize).checked_mul(3)?];
+    let encoded = ENCODER.with(|encoder| encoder.encode_into(text, &mut bytes));
+    if encoded.read() != units {
+        return None;
+    }
+    bytes.truncate(encoded.written() as usize);
     String::from_utf8(bytes).ok()
 }
 

@@ -21,6 +21,7 @@ use worker::{SqlCursor, SqlStorage, SqlStorageValue};
 
 use crate::api::{ConnectSettings, DeadLetter};
 use crate::delivery::enrich::{ChannelChange, KnownChannel};
+use crate::delivery::inserts::{insert_sql, COLUMNS, MAX_SQL_PARAMS, ROWS_PER_STATEMENT};
 use crate::delivery::lanes::Lanes;
 use crate::gateway::SessionSnapshot;
 
@@ -61,6 +62,8 @@ pub fn event_id(session_id: &str, sequence: i64) -> String {
 /// A new event for the outbox.
 #[derive(Clone, Copy)]
 pub struct NewEvent<'a> {
+    /// Its row id, from [`Store::allocate_id`].
+    pub id: i64,
     /// The session it came from.
     pub session_id: &'a str,
     /// Its sequence number.
@@ -114,14 +117,13 @@ pub struct Store {
     schema_version: u32,
     rows_written: Cell<u64>,
     write_statements: Cell<u64>,
+    /// The row id the next new event gets.
+    next_id: Cell<i64>,
 }
 
 fn int(value: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }
-
-/// Parameters one statement may bind: SQLite in a Durable Object allows at most 100.
-const MAX_SQL_PARAMS: usize = 100;
 
 /// `id IN (?, ?, ...)` filters for a list of row ids, as many as it takes to bind each with at
 /// most [`MAX_SQL_PARAMS`] parameters beside `fixed_params` others; or `1 = 1` for all.
@@ -142,15 +144,32 @@ fn id_filters(ids: Option<&[i64]>, fixed_params: usize) -> Vec<(String, Vec<SqlS
 }
 
 impl Store {
-    /// Opens the database at `schema_version`, already migrated (see
-    /// [`super::migrate`]).
-    pub fn open(sql: SqlStorage, schema_version: u32) -> Self {
-        Self {
+    /// Opens the database at `schema_version`, already migrated (see [`super::migrate`]); new
+    /// events get row ids after the newest stored one.
+    pub fn open(sql: SqlStorage, schema_version: u32) -> worker::Result<Self> {
+        // Read raw: one value, no object to deserialise. NULL (no rows) starts at 1.
+        let newest = match sql
+            .exec("SELECT MAX(id) FROM outbox", None)?
+            .raw()
+            .next()
+            .transpose()?
+            .as_deref()
+        {
+            Some([SqlStorageValue::Integer(id)]) => *id,
+            None | Some([SqlStorageValue::Null]) => 0,
+            Some(other) => {
+                return Err(worker::Error::RustError(format!(
+                    "the outbox's newest row id is not an integer: {other:?}"
+                )))
+            }
+        };
+        Ok(Self {
             sql,
             schema_version,
             rows_written: Cell::new(0),
             write_statements: Cell::new(0),
-        }
+            next_id: Cell::new(newest.saturating_add(1)),
+        })
     }
 
     /// The schema version of the database, for `/status`.
@@ -259,28 +278,34 @@ impl Store {
         self.put(SNAPSHOT_KEY, snapshot)
     }
 
-    /// Adds an event; returns its row id.
-    pub fn enqueue(&self, event: &NewEvent<'_>) -> worker::Result<i64> {
-        let cursor = self.sql.exec(
-            "INSERT INTO outbox (session_id, sequence, channel, event_type, body, created_at, next_attempt_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            vec![
-                event.session_id.into(),
-                int(event.sequence),
-                event.channel.into(),
-                event.event_type.into(),
-                event.body.into(),
-                int(event.now),
-                int(event.now),
-            ],
-        )?;
-        // Read raw: one array of values, no object per row to deserialise.
-        let id = match cursor.raw().next().transpose()?.as_deref() {
-            Some([SqlStorageValue::Integer(id)]) => Some(*id),
-            _ => None,
-        };
-        self.count_write(&cursor);
-        id.ok_or_else(|| worker::Error::RustError("the outbox insert returned no id".into()))
+    /// The row id for the next new event: ids only grow, so an id never precedes an older
+    /// event's (the per-channel order) even before its row is stored.
+    pub fn allocate_id(&self) -> i64 {
+        let id = self.next_id.get();
+        self.next_id.set(id.saturating_add(1));
+        id
+    }
+
+    /// Stores new events (ids from [`Store::allocate_id`]), in order: one multi-row `INSERT`
+    /// for each [`ROWS_PER_STATEMENT`] of them.
+    pub fn insert_events(&self, events: &[NewEvent<'_>]) -> worker::Result<()> {
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let mut params = Vec::with_capacity(chunk.len() * COLUMNS.len());
+            for event in chunk {
+                params.extend([
+                    event.id.into(),
+                    event.session_id.into(),
+                    int(event.sequence),
+                    event.channel.into(),
+                    event.event_type.into(),
+                    event.body.into(),
+                    int(event.now),
+                    int(event.now),
+                ]);
+            }
+            self.write(&insert_sql(chunk.len()), params)?;
+        }
+        Ok(())
     }
 
     /// The lanes of every pending event, built from the outbox one row at a time: the rows are

@@ -4,8 +4,6 @@
 
 use std::rc::Rc;
 
-use worker::Headers;
-
 use super::post::post;
 use super::runtime::{now, Runtime};
 use super::store::OutboxRow;
@@ -13,10 +11,9 @@ use crate::api::{ConnectSettings, WebhookTarget};
 use crate::delivery::envelope::{EVENT_ID_HEADER, GATEWAY_TOKEN_HEADER};
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
 use crate::delivery::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::http_body::drain_body;
 
 /// The most of a webhook's answer that is read; the rest is cancelled. Only the status counts.
-const MAX_RESPONSE_BODY_BYTES: usize = 64 * 1024;
+const MAX_RESPONSE_BODY_BYTES: u32 = 64 * 1024;
 
 /// Starts deliveries for due events of idle channels, up to the concurrency bound.
 pub fn pump(runtime: &Rc<Runtime>) {
@@ -38,52 +35,44 @@ fn request_headers(
     target: &WebhookTarget,
     token: &str,
     row: &OutboxRow,
-) -> worker::Result<Headers> {
-    let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
+) -> Vec<(&'static str, String)> {
     let event_id = row.event_id();
-    headers.set(EVENT_ID_HEADER, &event_id)?;
+    let mut headers = vec![
+        ("content-type", "application/json".to_owned()),
+        (EVENT_ID_HEADER, event_id.clone()),
+    ];
     match target.signing_key() {
         Some(key) => {
             // Signed at each attempt, so the timestamp tells the receiver how fresh it is.
             let timestamp = now() / 1_000;
-            headers.set(ID_HEADER, &event_id)?;
-            headers.set(TIMESTAMP_HEADER, &timestamp.to_string())?;
-            headers.set(
-                SIGNATURE_HEADER,
-                &key.sign(&event_id, timestamp, row.body.as_bytes()),
-            )?;
+            let signature = key.sign(&event_id, timestamp, row.body.as_bytes());
+            headers.push((ID_HEADER, event_id));
+            headers.push((TIMESTAMP_HEADER, timestamp.to_string()));
+            headers.push((SIGNATURE_HEADER, signature));
         }
-        None => headers.set(GATEWAY_TOKEN_HEADER, token)?,
+        None => headers.push((GATEWAY_TOKEN_HEADER, token.to_owned())),
     }
-    Ok(headers)
+    headers
 }
 
 async fn attempt(settings: &ConnectSettings, row: &OutboxRow) -> Attempt {
-    let Ok(headers) = request_headers(&settings.webhook, &settings.gateway.token, row) else {
-        return Attempt::default();
-    };
+    let headers = request_headers(&settings.webhook, &settings.gateway.token, row);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let timeout = u32::try_from(settings.delivery.timeout_ms).unwrap_or(u32::MAX);
-    let Ok(answer) = post(&settings.webhook.url, &headers.0, &row.body, timeout).await else {
-        return Attempt::default();
-    };
-    let attempt = Attempt {
-        status: Some(answer.status),
-        retry_after_ms: answer.retry_after_ms,
-    };
-    // Read the body, so the connection is released, but never more than a little of it: an
-    // endless or huge answer costs neither time nor memory. A small declared length is read in
-    // one call; anything else is drained with the cap.
-    let consumed = match answer.consume_small(MAX_RESPONSE_BODY_BYTES).await {
-        Ok(true) => Ok(()),
-        Ok(false) => match answer.body() {
-            Some(stream) => drain_body(&stream, MAX_RESPONSE_BODY_BYTES).await,
-            None => Ok(()),
+    match post(
+        &settings.webhook.url,
+        &headers,
+        &row.body,
+        timeout,
+        MAX_RESPONSE_BODY_BYTES,
+    )
+    .await
+    {
+        Ok(answer) => Attempt {
+            status: Some(answer.status),
+            retry_after_ms: answer.retry_after_ms,
         },
-        Err(e) => Err(e),
-    };
-    match consumed {
-        Ok(()) => attempt,
+        // No answer, or its body broke off.
         Err(_) => Attempt::default(),
     }
 }
