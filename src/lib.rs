@@ -9,6 +9,7 @@
 //! - [`api`]: the control API types shared by every caller.
 //! - [`credentials`]: which of the Worker's environment credentials a `/connect` may use.
 //! - [`http_body`]: reading request bodies with a size limit, and a cut-off body as an error.
+//! - [`talk`]: replies split into Discord messages.
 //! - `alarm`: when the object's one alarm fires (native tests; used by the object).
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
 //! - `GatewayStub` (Wasm only): its control API for other Rust Workers.
@@ -22,6 +23,7 @@ pub mod credentials;
 pub mod delivery;
 pub mod gateway;
 pub mod http_body;
+pub mod talk;
 
 #[cfg(target_arch = "wasm32")]
 pub mod durable_object;
