@@ -9,6 +9,7 @@
 //! - [`api`]: the control API types shared by every caller.
 //! - [`credentials`]: which of the Worker's environment credentials a `/connect` may use.
 //! - [`http_body`]: reading request bodies with a size limit, and a cut-off body as an error.
+//! - [`rest`]: Discord REST rate limits (sans-IO).
 //! - [`talk`]: replies split into Discord messages.
 //! - `alarm`: when the object's one alarm fires (native tests; used by the object).
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
@@ -23,6 +24,7 @@ pub mod credentials;
 pub mod delivery;
 pub mod gateway;
 pub mod http_body;
+pub mod rest;
 pub mod talk;
 
 #[cfg(target_arch = "wasm32")]
