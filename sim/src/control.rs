@@ -24,6 +24,7 @@ pub fn handle(shared: &Shared, req: &Request) -> Response {
     let result = match (req.method.as_str(), route) {
         ("GET", "state") => Ok(Response::json(200, &sim.snapshot())),
         ("GET", "config") => Ok(Response::json(200, &config_json(&sim))),
+        ("GET", "rest") => Ok(Response::json(200, &json!({"requests": sim.rest.log}))),
         ("POST", "reset") => {
             sim.reset();
             Ok(ok())
@@ -38,7 +39,7 @@ pub fn handle(shared: &Shared, req: &Request) -> Response {
         ("POST", "acks") => body(req).and_then(|b| acks(&mut sim, b)),
         ("POST", "raw") => body(req).and_then(|b| raw(&mut sim, b)),
         ("POST", "config") => body(req).and_then(|b| configure(&mut sim, b)),
-        (_, "state" | "config" | "reset" | "dispatch" | "oversize" | "reconnect")
+        (_, "state" | "config" | "rest" | "reset" | "dispatch" | "oversize" | "reconnect")
         | (_, "heartbeat-request" | "invalid-session" | "close" | "drop" | "acks" | "raw") => {
             Err(error(405, "method not allowed"))
         }
@@ -422,6 +423,9 @@ struct ConfigPatch {
     #[serde(default, deserialize_with = "double_option")]
     zlib_split: Option<Option<Split>>,
     invalid_session_delay_ms: Option<u64>,
+    rest_messages_bucket: Option<crate::messages::BucketSize>,
+    rest_reactions_bucket: Option<crate::messages::BucketSize>,
+    rest_global_per_second: Option<u32>,
 }
 
 fn configure(sim: &mut Sim, patch: ConfigPatch) -> Handled {
@@ -444,7 +448,30 @@ fn configure(sim: &mut Sim, patch: ConfigPatch) -> Handled {
             return Err(error(400, "zlibSplit.every must be at least 1"));
         }
     }
+    for size in [&patch.rest_messages_bucket, &patch.rest_reactions_bucket]
+        .into_iter()
+        .flatten()
+    {
+        if size.limit == 0 || size.window_ms == 0 {
+            return Err(error(
+                400,
+                "a REST bucket needs limit and windowMs of at least 1",
+            ));
+        }
+    }
+    if patch.rest_global_per_second == Some(0) {
+        return Err(error(400, "restGlobalPerSecond must be at least 1"));
+    }
     let c = &mut sim.config;
+    if let Some(size) = patch.rest_messages_bucket {
+        c.rest.messages = size;
+    }
+    if let Some(size) = patch.rest_reactions_bucket {
+        c.rest.reactions = size;
+    }
+    if let Some(n) = patch.rest_global_per_second {
+        c.rest.global_per_second = n;
+    }
     if let Some(ms) = patch.heartbeat_interval_ms {
         c.heartbeat_interval_ms = ms;
     }
@@ -532,5 +559,8 @@ fn config_json(sim: &Sim) -> Value {
         "zlibSplit": c.zlib_split,
         "acksPaused": c.acks_paused,
         "invalidSessionDelayMs": c.invalid_session_delay.as_millis() as u64,
+        "restMessagesBucket": {"limit": c.rest.messages.limit, "windowMs": c.rest.messages.window_ms},
+        "restReactionsBucket": {"limit": c.rest.reactions.limit, "windowMs": c.rest.reactions.window_ms},
+        "restGlobalPerSecond": c.rest.global_per_second,
     })
 }

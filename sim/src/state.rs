@@ -208,6 +208,8 @@ pub struct Config {
     pub acks_paused_tokens: BTreeSet<String>,
     /// Delay before answering a failed Resume with op 9.
     pub invalid_session_delay: Duration,
+    /// Buckets of the talk-back REST routes.
+    pub rest: crate::messages::RestConfig,
 }
 
 impl Config {
@@ -224,6 +226,7 @@ impl Config {
             acks_paused: false,
             acks_paused_tokens: BTreeSet::new(),
             invalid_session_delay: Duration::from_millis(25),
+            rest: crate::messages::RestConfig::default(),
         }
     }
 
@@ -288,6 +291,8 @@ pub struct Sim {
     pub snowflakes: Snowflakes,
     /// Last message id per channel, so reactions refer to the latest message.
     pub last_message: HashMap<String, String>,
+    /// The talk-back REST routes' windows and request log.
+    pub rest: crate::messages::RestState,
     next_conn: ConnId,
     next_order: u64,
 }
@@ -310,6 +315,7 @@ impl Sim {
             world: World::default(),
             snowflakes: Snowflakes::default(),
             last_message: HashMap::new(),
+            rest: crate::messages::RestState::default(),
             next_conn: 1,
             next_order: 1,
         }
@@ -329,6 +335,7 @@ impl Sim {
         self.upgrade_requests = 0;
         self.budgets.clear();
         self.last_message.clear();
+        self.rest = crate::messages::RestState::default();
         self.config = Config::new(self.default_heartbeat_ms);
         log!("reset");
     }
