@@ -248,6 +248,34 @@ export interface DeadLetterOutcome {
   affected: number;
 }
 
+// ---- talking back ------------------------------------------------------------------------------
+
+/**
+ * Body of `POST /v1/messages`. Content over 2,000 characters is split into several messages, in
+ * order (paragraph, line, then word boundaries; a cut code block is closed and reopened).
+ * `allowed_mentions` defaults to `{ parse: [] }`: nobody is pinged unless you ask.
+ */
+export interface MessageRequest {
+  channel_id: string;
+  content: string;
+  /** A message to reply to (the first message of a split reply is the reply). */
+  reply_to?: string;
+  /** Discord's `allowed_mentions` object. */
+  allowed_mentions?: { parse?: ("users" | "roles" | "everyone")[]; users?: string[]; roles?: string[]; replied_user?: boolean };
+}
+
+/** `200` answer to `POST /v1/messages`: the created messages, in order. */
+export interface MessagesResponse {
+  message_ids: string[];
+}
+
+/** Body of `PUT`/`DELETE /v1/reactions`: a unicode emoji (`"👍"`) or a custom one as `"name:id"`. */
+export interface ReactionRequest {
+  channel_id: string;
+  message_id: string;
+  emoji: string;
+}
+
 // ---- errors -----------------------------------------------------------------------------------
 
 /** The object answered with an error: `{"error": "...", "field"?: "..."}` and a status code. */
@@ -302,6 +330,12 @@ export interface GatewayStub {
   replayDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome>;
   /** Forgets dead letters: `{ ids: [...] }`, or `{ all: true }` for every one. */
   dropDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome>;
+  /** Posts a message as the bot (split when long), through the bot's REST rate limiter. */
+  sendMessage(request: MessageRequest): Promise<MessagesResponse>;
+  /** Adds the bot's reaction to a message. */
+  addReaction(request: ReactionRequest): Promise<{ ok: true }>;
+  /** Removes the bot's reaction from a message. */
+  removeReaction(request: ReactionRequest): Promise<{ ok: true }>;
 }
 
 /** The host is never looked at by the object; only the path and method matter. */
@@ -312,7 +346,7 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
   const { namespace, name = "default", locationHint } = options;
   const stub = namespace.get(namespace.idFromName(name), locationHint ? { locationHint } : undefined);
 
-  async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  async function call<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<T> {
     const init: RequestInit = { method };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
@@ -343,5 +377,8 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
     deadLetters: () => call<DeadLetterList>("GET", "/dead-letters"),
     replayDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/replay", selection),
     dropDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/drop", selection),
+    sendMessage: (request) => call<MessagesResponse>("POST", "/v1/messages", request),
+    addReaction: (request) => call<{ ok: true }>("PUT", "/v1/reactions", request),
+    removeReaction: (request) => call<{ ok: true }>("DELETE", "/v1/reactions", request),
   };
 }

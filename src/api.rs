@@ -609,7 +609,7 @@ impl DeadLetterSelection {
 }
 
 /// Parses `body` as a JSON object (a `what`); any other JSON value is a `400`.
-fn json_object(
+pub(crate) fn json_object(
     body: &[u8],
     what: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {

@@ -1,6 +1,7 @@
 //! The thin Worker in front of the Durable Object (cargo feature `entry`, on by default).
 //!
-//! `POST /connect`, `POST /disconnect`, `GET /status` and the dead-letter routes, each behind
+//! `POST /connect`, `POST /disconnect`, `GET /status`, the dead-letter routes and the talk-back
+//! routes (`POST /v1/messages`, `PUT`/`DELETE /v1/reactions`), each behind
 //! `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`. `?name=` picks the object (one per bot).
 //! `/connect` fills `botToken`, `webhookUrl` and `webhookSecret` from `DISCORD_BOT_TOKEN`,
 //! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them, and only for the
@@ -18,6 +19,7 @@ use crate::credentials::{AllowedHosts, EnvironmentCredentials};
 use crate::durable_object::routes::not_found;
 use crate::durable_object::runtime::{env_string, insecure_webhooks_allowed};
 use crate::http_body::read_request_body;
+use crate::talk::request::{MESSAGES_PATH, REACTIONS_PATH};
 
 /// The Durable Object binding the entry forwards to.
 pub const BINDING: &str = "DISCORD_GATEWAY";
@@ -74,6 +76,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             Method::Post
         }
         STATUS_PATH | DEAD_LETTERS_PATH => Method::Get,
+        MESSAGES_PATH => Method::Post,
+        REACTIONS_PATH if req.method() == Method::Delete => Method::Delete,
+        REACTIONS_PATH => Method::Put,
         _ => return error(&not_found()),
     };
     let Some(admin_token) = env_string(&env, "GATEWAY_ADMIN_TOKEN") else {
@@ -108,7 +113,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let headers = Headers::new();
     let mut init = RequestInit::new();
     init.with_method(route_method.clone());
-    let body = if route_method == Method::Post {
+    let body = if route_method != Method::Get {
         match read_request_body(&req, MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(e) => return error(&e.into()),

@@ -3,8 +3,9 @@
 //!
 //! It is the Rust counterpart of `stub.fetch` from JavaScript: each method sends one of the
 //! object's fetch routes (`POST /connect`, `POST /disconnect`, `GET /status`, the dead-letter
-//! routes) through [`Stub::fetch_with_request`] and decodes the answer into the same
-//! [`api`](crate::api) types the object serves. Nothing here needs the Worker entry, so it works
+//! routes, the talk-back routes) through [`Stub::fetch_with_request`] and decodes the answer
+//! into the same [`api`](crate::api) (and [`talk::request`](crate::talk::request)) types the
+//! object serves. Nothing here needs the Worker entry, so it works
 //! with `default-features = false`.
 //!
 //! ```ignore
@@ -41,6 +42,10 @@ use crate::api::{
     ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
     DeadLetterSelection, DisconnectResponse, StatusResponse, CONNECT_PATH, DEAD_LETTERS_PATH,
     DISCONNECT_PATH, DROP_DEAD_LETTERS_PATH, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
+};
+use crate::talk::request::{
+    MessageRequest, MessagesResponse, ReactionRequest, ReactionResponse, MESSAGES_PATH,
+    REACTIONS_PATH,
 };
 
 /// The object used when no name is given.
@@ -154,6 +159,33 @@ impl GatewayStub {
         selection: &DeadLetterSelection,
     ) -> Result<DeadLetterOutcome, GatewayStubError> {
         self.call(Method::Post, DROP_DEAD_LETTERS_PATH, Some(selection))
+            .await
+    }
+
+    /// `POST /v1/messages`: posts as the bot, split into several messages when over 2,000
+    /// characters, through the bot's REST rate limiter; the created message ids in order.
+    /// `allowed_mentions` defaults to `{"parse":[]}` (nobody is pinged).
+    pub async fn send_message(
+        &self,
+        request: &MessageRequest,
+    ) -> Result<MessagesResponse, GatewayStubError> {
+        self.call(Method::Post, MESSAGES_PATH, Some(request)).await
+    }
+
+    /// `PUT /v1/reactions`: adds the bot's reaction (a unicode emoji or `name:id`).
+    pub async fn add_reaction(
+        &self,
+        request: &ReactionRequest,
+    ) -> Result<ReactionResponse, GatewayStubError> {
+        self.call(Method::Put, REACTIONS_PATH, Some(request)).await
+    }
+
+    /// `DELETE /v1/reactions`: removes the bot's reaction.
+    pub async fn remove_reaction(
+        &self,
+        request: &ReactionRequest,
+    ) -> Result<ReactionResponse, GatewayStubError> {
+        self.call(Method::Delete, REACTIONS_PATH, Some(request))
             .await
     }
 

@@ -7,6 +7,7 @@
 //! - [`post`]: one webhook POST, straight from `web_sys`.
 //! - [`store`]: SQLite: settings, session snapshot, outbox.
 //! - [`routes`]: the control API as fetch routes.
+//! - [`talk`]: the talk-back routes (messages, reactions) through the REST rate limiter.
 
 mod gateway_io;
 mod http;
@@ -15,6 +16,7 @@ pub(crate) mod routes;
 pub mod runtime;
 mod socket_events;
 pub mod store;
+mod talk;
 mod webhook;
 
 use std::rc::Rc;
@@ -28,6 +30,8 @@ use runtime::Runtime;
 #[durable_object]
 pub struct DiscordGatewayDO {
     runtime: Option<Rc<Runtime>>,
+    /// The bot's Discord REST rate limiter, shared by every talk-back request.
+    talk: Rc<talk::Talk>,
 }
 
 impl DurableObject for DiscordGatewayDO {
@@ -36,13 +40,19 @@ impl DurableObject for DiscordGatewayDO {
         let runtime = Runtime::new(state, env)
             .inspect_err(|e| worker::console_error!("could not open storage: {e}"))
             .ok();
-        Self { runtime }
+        Self {
+            runtime,
+            talk: talk::Talk::new(),
+        }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
         match &self.runtime {
             Some(runtime) => {
                 runtime.recover();
+                if talk::serves(&req.path()) {
+                    return talk::handle(runtime, &self.talk, req).await;
+                }
                 routes::handle(runtime, req).await
             }
             None => routes::unavailable(),

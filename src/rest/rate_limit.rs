@@ -453,10 +453,14 @@ impl RateLimiter {
         Completion::Retry
     }
 
-    /// Forgets a ticket that got no answer (network failure, timeout): the next in its queue
-    /// may go.
+    /// Forgets a ticket, sent or waiting, whose caller gave up or got no answer (network
+    /// failure, timeout): the next in its queue may go.
     pub fn abandon(&mut self, ticket: Ticket) {
         self.in_flight.remove(&ticket);
+        for queue in self.queues.values_mut() {
+            queue.retain(|(t, _, _)| *t != ticket);
+        }
+        self.queues.retain(|_, queue| !queue.is_empty());
     }
 
     /// Counters for `/status`.
@@ -725,6 +729,20 @@ mod tests {
         );
         assert_eq!(limiter.next_wakeup(1000), Some(1500));
         assert_eq!(sends(&limiter.poll(1500)), [a, c]);
+    }
+
+    #[test]
+    fn rate_limit_abandoned_tickets_free_their_queue() {
+        let mut limiter = RateLimiter::new(LimiterConfig::default());
+        let route = Route::new(MESSAGES, "1");
+        let a = limiter.enqueue(0, route.clone()).unwrap();
+        let b = limiter.enqueue(0, route.clone()).unwrap();
+        let c = limiter.enqueue(0, route).unwrap();
+        assert_eq!(sends(&limiter.poll(0)), [a]);
+        limiter.abandon(b);
+        limiter.abandon(a);
+        assert_eq!(sends(&limiter.poll(0)), [c]);
+        assert_eq!(limiter.status(0).queued, 0);
     }
 
     #[test]
