@@ -210,6 +210,8 @@ export interface GatewayStatus {
   heartbeat: HeartbeatStatus;
   identifyBudget: IdentifyBudget;
   counters: Counters;
+  /** The bot's presence as last set with `setPresence` (op 3's `d`), or null. */
+  presence: PresenceResponse["presence"] | null;
   webhook: WebhookSummary | null;
   delivery: DeliveryStatus;
   insecureWebhooksAllowed: boolean;
@@ -276,6 +278,20 @@ export interface ReactionRequest {
   emoji: string;
 }
 
+/** Body of `POST /presence`: sent as gateway op 3 now (when connected) and with every Identify. */
+export interface PresenceRequest {
+  status: "online" | "idle" | "dnd" | "invisible";
+  /** At most 5; `type` 0 playing, 1 streaming, 2 listening, 3 watching, 4 custom, 5 competing. */
+  activities?: { name: string; type?: number; state?: string; url?: string }[];
+  afk?: boolean;
+}
+
+/** `200` answer to `POST /presence`: op 3's `d`, and whether it went out now. */
+export interface PresenceResponse {
+  presence: { since: null; activities: PresenceRequest["activities"]; status: string; afk: boolean };
+  sent: boolean;
+}
+
 // ---- errors -----------------------------------------------------------------------------------
 
 /** The object answered with an error: `{"error": "...", "field"?: "..."}` and a status code. */
@@ -336,6 +352,8 @@ export interface GatewayStub {
   addReaction(request: ReactionRequest): Promise<{ ok: true }>;
   /** Removes the bot's reaction from a message. */
   removeReaction(request: ReactionRequest): Promise<{ ok: true }>;
+  /** Sets the bot's presence (kept for every new session, shown in `status()`). */
+  setPresence(request: PresenceRequest): Promise<PresenceResponse>;
 }
 
 /** The host is never looked at by the object; only the path and method matter. */
@@ -380,5 +398,6 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
     sendMessage: (request) => call<MessagesResponse>("POST", "/v1/messages", request),
     addReaction: (request) => call<{ ok: true }>("PUT", "/v1/reactions", request),
     removeReaction: (request) => call<{ ok: true }>("DELETE", "/v1/reactions", request),
+    setPresence: (request) => call<PresenceResponse>("POST", "/presence", request),
   };
 }

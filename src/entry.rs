@@ -1,7 +1,7 @@
 //! The thin Worker in front of the Durable Object (cargo feature `entry`, on by default).
 //!
 //! `POST /connect`, `POST /disconnect`, `GET /status`, the dead-letter routes and the talk-back
-//! routes (`POST /v1/messages`, `PUT`/`DELETE /v1/reactions`), each behind
+//! routes (`POST /v1/messages`, `PUT`/`DELETE /v1/reactions`, `POST /presence`), each behind
 //! `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`. `?name=` picks the object (one per bot).
 //! `/connect` fills `botToken`, `webhookUrl` and `webhookSecret` from `DISCORD_BOT_TOKEN`,
 //! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them, and only for the
@@ -19,6 +19,7 @@ use crate::credentials::{AllowedHosts, EnvironmentCredentials};
 use crate::durable_object::routes::not_found;
 use crate::durable_object::runtime::{env_string, insecure_webhooks_allowed};
 use crate::http_body::read_request_body;
+use crate::talk::presence::PRESENCE_PATH;
 use crate::talk::request::{MESSAGES_PATH, REACTIONS_PATH};
 
 /// The Durable Object binding the entry forwards to.
@@ -76,7 +77,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             Method::Post
         }
         STATUS_PATH | DEAD_LETTERS_PATH => Method::Get,
-        MESSAGES_PATH => Method::Post,
+        MESSAGES_PATH | PRESENCE_PATH => Method::Post,
         REACTIONS_PATH if req.method() == Method::Delete => Method::Delete,
         REACTIONS_PATH => Method::Put,
         _ => return error(&not_found()),

@@ -43,6 +43,7 @@ use crate::api::{
     DeadLetterSelection, DisconnectResponse, StatusResponse, CONNECT_PATH, DEAD_LETTERS_PATH,
     DISCONNECT_PATH, DROP_DEAD_LETTERS_PATH, REPLAY_DEAD_LETTERS_PATH, STATUS_PATH,
 };
+use crate::talk::presence::{PresenceRequest, PresenceResponse, PRESENCE_PATH};
 use crate::talk::request::{
     MessageRequest, MessagesResponse, ReactionRequest, ReactionResponse, MESSAGES_PATH,
     REACTIONS_PATH,
@@ -187,6 +188,15 @@ impl GatewayStub {
     ) -> Result<ReactionResponse, GatewayStubError> {
         self.call(Method::Delete, REACTIONS_PATH, Some(request))
             .await
+    }
+
+    /// `POST /presence`: the bot's status and activities, sent as op 3 now when connected and
+    /// with every later Identify; shown in `/status`.
+    pub async fn set_presence(
+        &self,
+        request: &PresenceRequest,
+    ) -> Result<PresenceResponse, GatewayStubError> {
+        self.call(Method::Post, PRESENCE_PATH, Some(request)).await
     }
 
     fn stub(&self) -> worker::Result<Stub> {

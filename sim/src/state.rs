@@ -126,6 +126,10 @@ pub struct Session {
     pub conn: Option<ConnId>,
     /// Creation order, to find the most recent session.
     pub order: u64,
+    /// The presence: Identify's `presence`, then each op 3's `d` (kept across resumes).
+    pub presence: Value,
+    /// Op 3 Presence Updates received.
+    pub presence_updates: u64,
     /// Intents given at Identify.
     pub intents: u64,
 }
@@ -510,6 +514,8 @@ impl Sim {
                 conn: Some(id),
                 order,
                 intents,
+                presence: Value::Null,
+                presence_updates: 0,
             },
         );
         if let Some(conn) = self.conns.get_mut(&id) {
@@ -656,6 +662,8 @@ impl Sim {
                     "attached": s.conn.is_some_and(|c| self.conns.get(&c).is_some_and(Conn::live)),
                     "connectionId": s.conn,
                     "intents": s.intents,
+                    "presence": s.presence,
+                    "presenceUpdates": s.presence_updates,
                 })
             })
             .collect();

@@ -130,6 +130,6 @@ pub fn not_found() -> ApiError {
     ApiError::new(
         404,
         None,
-        "no such route: use POST /connect, POST /disconnect, GET /status, GET /dead-letters, POST /dead-letters/replay, POST /dead-letters/drop, POST /v1/messages, PUT /v1/reactions or DELETE /v1/reactions",
+        "no such route: use POST /connect, POST /disconnect, GET /status, GET /dead-letters, POST /dead-letters/replay, POST /dead-letters/drop, POST /v1/messages, PUT /v1/reactions, DELETE /v1/reactions or POST /presence",
     )
 }

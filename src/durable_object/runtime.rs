@@ -180,6 +180,15 @@ impl Runtime {
         Ok(())
     }
 
+    /// Runs `command` on the engine (e.g. a presence update) and carries out what it queued.
+    pub fn command<R>(self: &Rc<Self>, command: impl FnOnce(&mut Engine, u64) -> R) -> R {
+        let now = now();
+        let result = command(&mut self.engine.borrow_mut(), now);
+        self.run_actions(now);
+        self.after_io();
+        result
+    }
+
     /// Ends the session and forgets the credentials.
     pub fn disconnect(self: &Rc<Self>) -> worker::Result<()> {
         self.recovered.set(true);

@@ -1,5 +1,6 @@
 //! The talk-back routes: `POST /v1/messages`, `PUT`/`DELETE /v1/reactions`, sent to Discord
-//! through the bot's one rate limiter ([`crate::rest::rate_limit`]).
+//! through the bot's one rate limiter ([`crate::rest::rate_limit`]), and `POST /presence`,
+//! sent over the gateway as op 3 by the engine.
 //!
 //! Each request takes a ticket, waits until the limiter lets it go (a timer wakes the limiter
 //! at its next deadline), sends, and reports the answer; a `429` puts it back at the front of
@@ -19,10 +20,12 @@ use super::http::send;
 use super::routes::{error, json};
 use super::runtime::{now, Runtime};
 use crate::api::{ApiError, MAX_FORWARDED_BODY_BYTES};
+use crate::gateway::SendError;
 use crate::http_body::read_request_body;
 use crate::rest::rate_limit::{
     Answer, Completion, LimiterConfig, RateLimiter, Refusal, Route, Ticket, Verdict,
 };
+use crate::talk::presence::{PresenceRequest, PresenceResponse, PRESENCE_PATH};
 use crate::talk::request::{
     authorize, Caller, MessageRequest, MessagesResponse, ReactionRequest, ReactionResponse,
     MESSAGES_PATH, REACTIONS_PATH,
@@ -195,7 +198,7 @@ fn build(method: &Method, url: &str, token: &str, body: Option<&str>) -> Result<
 
 /// Whether `path` is one of the talk-back routes.
 pub fn serves(path: &str) -> bool {
-    path == MESSAGES_PATH || path == REACTIONS_PATH
+    path == MESSAGES_PATH || path == REACTIONS_PATH || path == PRESENCE_PATH
 }
 
 /// Answers a talk-back route.
@@ -207,7 +210,9 @@ pub async fn handle(runtime: &Rc<Runtime>, talk: &Rc<Talk>, req: Request) -> Res
         (REACTIONS_PATH, Method::Put | Method::Delete) => {
             reaction(runtime, talk, &req, method.clone()).await
         }
+        (PRESENCE_PATH, Method::Post) => presence(runtime, &req).await,
         (MESSAGES_PATH, _) => Err(ApiError::new(405, None, "use POST for /v1/messages")),
+        (PRESENCE_PATH, _) => Err(ApiError::new(405, None, "use POST for /presence")),
         _ => Err(ApiError::new(
             405,
             None,
@@ -299,6 +304,27 @@ async fn reaction(
         return Err(discord_error(status, &answer));
     }
     json(200, &ReactionResponse { ok: true }).map_err(|e| ApiError::new(500, None, e.to_string()))
+}
+
+async fn presence(runtime: &Rc<Runtime>, req: &Request) -> std::result::Result<Response, ApiError> {
+    let body = read_request_body(req, MAX_FORWARDED_BODY_BYTES).await?;
+    let presence = PresenceRequest::from_json(&body)?.validate()?;
+    let sent = runtime
+        .command(|engine, now| engine.set_presence(now, presence.clone()))
+        .map_err(|e| match e {
+            SendError::TooLarge { size } => ApiError::bad_request(
+                Some("activities"),
+                format!("the presence is {size} bytes; the gateway takes at most 4,096"),
+            ),
+            SendError::RateLimited { retry_at } => ApiError::new(
+                429,
+                None,
+                format!("kept for the next Identify, but not sent now: the gateway's 120 sends per 60 s are used up until {retry_at} (ms since the epoch)"),
+            ),
+            other => ApiError::new(500, None, other.to_string()),
+        })?;
+    json(200, &PresenceResponse { presence, sent })
+        .map_err(|e| ApiError::new(500, None, e.to_string()))
 }
 
 /// Discord's refusal as a `502` with its status and message.
