@@ -210,6 +210,8 @@ export interface GatewayStatus {
   heartbeat: HeartbeatStatus;
   identifyBudget: IdentifyBudget;
   counters: Counters;
+  /** The talk-back routes' Discord REST rate limiter. */
+  rest: RestStatus;
   /** The bot's presence as last set with `setPresence` (op 3's `d`), or null. */
   presence: PresenceResponse["presence"] | null;
   webhook: WebhookSummary | null;
@@ -276,6 +278,22 @@ export interface ReactionRequest {
   channel_id: string;
   message_id: string;
   emoji: string;
+}
+
+/** What `status()` shows of the Discord REST rate limiter. */
+export interface RestStatus {
+  queued: number;
+  inFlight: number;
+  /** Requests sent to Discord, retries included. */
+  sent: number;
+  /** `429`s received. */
+  rateLimited: number;
+  /** `401`/`403`/`429` answers in the last 10 minutes (Discord bans an IP range at 10,000). */
+  invalidInWindow: number;
+  /** Sending stopped at 5,000 invalid answers in the window, until the count falls. */
+  halted: boolean;
+  haltedReason: string | null;
+  buckets: number;
 }
 
 /** Body of `POST /presence`: sent as gateway op 3 now (when connected) and with every Identify. */

@@ -29,6 +29,11 @@ describe('issue 11: talking back', () => {
     const tooMany = log.filter((e) => e.status === 429);
     assert.ok(tooMany.length <= 1, `429s received: ${tooMany.length}`);
     for (const e of created) assert.deepEqual(e.allowedMentions, { parse: [] }, 'nobody is pinged by default');
+    const rest = (await d.status()).rest;
+    assert.ok(rest.sent >= 50, JSON.stringify(rest));
+    assert.equal(rest.rateLimited, tooMany.length);
+    assert.equal(rest.queued, 0);
+    assert.equal(rest.halted, false);
     console.log(`# 50 posts: ${elapsedMs} ms; the bucket's minimum ${bucketMinimumMs(50, 5, 5000)} ms; ${tooMany.length} 429`);
   });
 
@@ -98,6 +103,9 @@ describe('issue 11: talking back', () => {
       assert.ok(!JSON.stringify(res.json).includes(BOT_TOKEN));
       const log = (await restLog(d.sim)).slice(before);
       assert.deepEqual(log.map((e) => e.status), [401], 'a 401 is not retried');
+      const rest = (await d.status()).rest;
+      assert.ok(rest.invalidInWindow >= 1, JSON.stringify(rest));
+      assert.equal(rest.halted, false);
     } finally {
       await d.sim.control('/_sim/config', { rejectTokens: [] });
     }

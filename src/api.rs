@@ -664,6 +664,9 @@ pub struct StatusResponse {
     pub insecure_webhooks_allowed: bool,
     /// Alarm firings since this instance of the object started (each one is billed).
     pub alarm_wakeups: u64,
+    /// The Discord REST rate limiter of the talk-back routes.
+    #[serde(default)]
+    pub rest: crate::rest::rate_limit::LimiterStatus,
 }
 
 /// An error answer: `{"error": "...", "field": "..."}` with an HTTP status.

@@ -16,7 +16,7 @@ pub(crate) mod routes;
 pub mod runtime;
 mod socket_events;
 pub mod store;
-mod talk;
+pub(crate) mod talk;
 mod webhook;
 
 use std::rc::Rc;
@@ -30,8 +30,6 @@ use runtime::Runtime;
 #[durable_object]
 pub struct DiscordGatewayDO {
     runtime: Option<Rc<Runtime>>,
-    /// The bot's Discord REST rate limiter, shared by every talk-back request.
-    talk: Rc<talk::Talk>,
 }
 
 impl DurableObject for DiscordGatewayDO {
@@ -40,10 +38,7 @@ impl DurableObject for DiscordGatewayDO {
         let runtime = Runtime::new(state, env)
             .inspect_err(|e| worker::console_error!("could not open storage: {e}"))
             .ok();
-        Self {
-            runtime,
-            talk: talk::Talk::new(),
-        }
+        Self { runtime }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -51,7 +46,7 @@ impl DurableObject for DiscordGatewayDO {
             Some(runtime) => {
                 runtime.recover();
                 if talk::serves(&req.path()) {
-                    return talk::handle(runtime, &self.talk, req).await;
+                    return talk::handle(runtime, req).await;
                 }
                 routes::handle(runtime, req).await
             }

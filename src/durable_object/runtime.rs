@@ -70,6 +70,8 @@ pub struct Runtime {
     persisted_sequence: Cell<Option<u64>>,
     pub insecure_webhooks: bool,
     pub api_base: String,
+    /// The bot's Discord REST rate limiter, shared by every talk-back request.
+    pub talk: Rc<super::talk::Talk>,
     recovered: Cell<bool>,
     alarm: RefCell<AlarmKeeper>,
     /// Alarm handlers waiting for the alarm's storage calls to complete.
@@ -140,6 +142,7 @@ impl Runtime {
             persisted_sequence: Cell::new(persisted_sequence),
             insecure_webhooks,
             api_base,
+            talk: super::talk::Talk::new(),
             recovered: Cell::new(false),
             alarm: RefCell::new(AlarmKeeper::new()),
             alarm_waiters: RefCell::new(Vec::new()),
@@ -521,6 +524,7 @@ impl Runtime {
             },
             insecure_webhooks_allowed: self.insecure_webhooks,
             alarm_wakeups: self.alarm_wakeups.get(),
+            rest: self.talk.status(now),
         }
     }
 }

@@ -62,6 +62,11 @@ impl Talk {
         })
     }
 
+    /// The limiter's counters for `/status`.
+    pub fn status(&self, now: u64) -> crate::rest::rate_limit::LimiterStatus {
+        self.limiter.borrow().status(now)
+    }
+
     /// Lets go what the limiter allows now, and sets a timer for its next deadline.
     fn pump(self: &Rc<Self>) {
         let now = now();
@@ -202,7 +207,8 @@ pub fn serves(path: &str) -> bool {
 }
 
 /// Answers a talk-back route.
-pub async fn handle(runtime: &Rc<Runtime>, talk: &Rc<Talk>, req: Request) -> Result<Response> {
+pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
+    let talk = &runtime.talk;
     let path = req.path();
     let method = req.method();
     let outcome = match (path.as_str(), &method) {

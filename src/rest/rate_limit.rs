@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One request's place in the limiter.
 pub type Ticket = u64;
@@ -233,7 +233,7 @@ struct InFlight {
 }
 
 /// Counters and state for `/status`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LimiterStatus {
     /// Requests waiting.
@@ -246,8 +246,10 @@ pub struct LimiterStatus {
     pub rate_limited: u64,
     /// `401`/`403`/`429` answers in the last 10 minutes.
     pub invalid_in_window: u64,
-    /// Sending is stopped because of invalid requests.
+    /// Sending is stopped because of invalid requests (Discord bans at 10,000).
     pub halted: bool,
+    /// Why sending is stopped and until when, in words.
+    pub halted_reason: Option<String>,
     /// Buckets learned.
     pub buckets: u64,
 }
@@ -472,6 +474,7 @@ impl RateLimiter {
             rate_limited: self.rate_limited,
             invalid_in_window: u64::from(self.invalid_count(now)),
             halted: self.halted(now).is_some(),
+            halted_reason: self.halted(now).map(|refusal| refusal.to_string()),
             buckets: self.buckets.len() as u64,
         }
     }
@@ -808,6 +811,9 @@ mod tests {
         let status = limiter.status(70);
         assert!(status.halted);
         assert_eq!(status.invalid_in_window, 5);
+        assert!(status
+            .halted_reason
+            .is_some_and(|r| r.contains("5 invalid requests")));
         assert!(matches!(
             limiter.enqueue(70, Route::new(MESSAGES, "1")),
             Err(Refusal::Halted { invalid: 5, .. })
