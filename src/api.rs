@@ -598,7 +598,7 @@ impl DeadLetterSelection {
 }
 
 /// Parses `body` as a JSON object (a `what`); any other JSON value is a `400`.
-fn json_object(
+pub(crate) fn json_object(
     body: &[u8],
     what: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
@@ -659,6 +659,9 @@ pub struct StatusResponse {
     /// The version of the object's stored schema (see README, "Storage and upgrades").
     #[serde(default)]
     pub schema_version: u32,
+    /// The Discord REST rate limiter of the talk-back routes.
+    #[serde(default)]
+    pub rest: crate::rest::rate_limit::LimiterStatus,
 }
 
 /// An error answer: `{"error": "...", "field": "..."}` with an HTTP status.
