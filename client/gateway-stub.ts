@@ -210,6 +210,10 @@ export interface GatewayStatus {
   heartbeat: HeartbeatStatus;
   identifyBudget: IdentifyBudget;
   counters: Counters;
+  /** The talk-back routes' Discord REST rate limiter. */
+  rest: RestStatus;
+  /** The bot's presence as last set with `setPresence` (op 3's `d`), or null. */
+  presence: PresenceResponse["presence"] | null;
   webhook: WebhookSummary | null;
   delivery: DeliveryStatus;
   insecureWebhooksAllowed: boolean;
@@ -248,6 +252,64 @@ export interface DeadLetterList {
 /** `200` answer to the replay and drop routes. */
 export interface DeadLetterOutcome {
   affected: number;
+}
+
+// ---- talking back ------------------------------------------------------------------------------
+
+/**
+ * Body of `POST /v1/messages`. Content over 2,000 characters is split into several messages, in
+ * order (paragraph, line, then word boundaries; a cut code block is closed and reopened).
+ * `allowed_mentions` defaults to `{ parse: [] }`: nobody is pinged unless you ask.
+ */
+export interface MessageRequest {
+  channel_id: string;
+  content: string;
+  /** A message to reply to (the first message of a split reply is the reply). */
+  reply_to?: string;
+  /** Discord's `allowed_mentions` object. */
+  allowed_mentions?: { parse?: ("users" | "roles" | "everyone")[]; users?: string[]; roles?: string[]; replied_user?: boolean };
+}
+
+/** `200` answer to `POST /v1/messages`: the created messages, in order. */
+export interface MessagesResponse {
+  message_ids: string[];
+}
+
+/** Body of `PUT`/`DELETE /v1/reactions`: a unicode emoji (`"👍"`) or a custom one as `"name:id"`. */
+export interface ReactionRequest {
+  channel_id: string;
+  message_id: string;
+  emoji: string;
+}
+
+/** What `status()` shows of the Discord REST rate limiter. */
+export interface RestStatus {
+  queued: number;
+  inFlight: number;
+  /** Requests sent to Discord, retries included. */
+  sent: number;
+  /** `429`s received. */
+  rateLimited: number;
+  /** `401`/`403`/`429` answers in the last 10 minutes (Discord bans an IP range at 10,000). */
+  invalidInWindow: number;
+  /** Sending stopped at 5,000 invalid answers in the window, until the count falls. */
+  halted: boolean;
+  haltedReason: string | null;
+  buckets: number;
+}
+
+/** Body of `POST /presence`: sent as gateway op 3 now (when connected) and with every Identify. */
+export interface PresenceRequest {
+  status: "online" | "idle" | "dnd" | "invisible";
+  /** At most 5; `type` 0 playing, 1 streaming, 2 listening, 3 watching, 4 custom, 5 competing. */
+  activities?: { name: string; type?: number; state?: string; url?: string }[];
+  afk?: boolean;
+}
+
+/** `200` answer to `POST /presence`: op 3's `d`, and whether it went out now. */
+export interface PresenceResponse {
+  presence: { since: null; activities: PresenceRequest["activities"]; status: string; afk: boolean };
+  sent: boolean;
 }
 
 // ---- errors -----------------------------------------------------------------------------------
@@ -304,6 +366,14 @@ export interface GatewayStub {
   replayDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome>;
   /** Forgets dead letters: `{ ids: [...] }`, or `{ all: true }` for every one. */
   dropDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome>;
+  /** Posts a message as the bot (split when long), through the bot's REST rate limiter. */
+  sendMessage(request: MessageRequest): Promise<MessagesResponse>;
+  /** Adds the bot's reaction to a message. */
+  addReaction(request: ReactionRequest): Promise<{ ok: true }>;
+  /** Removes the bot's reaction from a message. */
+  removeReaction(request: ReactionRequest): Promise<{ ok: true }>;
+  /** Sets the bot's presence (kept for every new session, shown in `status()`). */
+  setPresence(request: PresenceRequest): Promise<PresenceResponse>;
 }
 
 /** The host is never looked at by the object; only the path and method matter. */
@@ -314,7 +384,7 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
   const { namespace, name = "default", locationHint } = options;
   const stub = namespace.get(namespace.idFromName(name), locationHint ? { locationHint } : undefined);
 
-  async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  async function call<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<T> {
     const init: RequestInit = { method };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
@@ -345,5 +415,9 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
     deadLetters: () => call<DeadLetterList>("GET", "/dead-letters"),
     replayDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/replay", selection),
     dropDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/drop", selection),
+    sendMessage: (request) => call<MessagesResponse>("POST", "/v1/messages", request),
+    addReaction: (request) => call<{ ok: true }>("PUT", "/v1/reactions", request),
+    removeReaction: (request) => call<{ ok: true }>("DELETE", "/v1/reactions", request),
+    setPresence: (request) => call<PresenceResponse>("POST", "/presence", request),
   };
 }

@@ -672,6 +672,9 @@ pub struct StatusResponse {
     /// The version of the object's stored schema (see README, "Storage and upgrades").
     #[serde(default)]
     pub schema_version: u32,
+    /// The Discord REST rate limiter of the talk-back routes.
+    #[serde(default)]
+    pub rest: crate::rest::rate_limit::LimiterStatus,
 }
 
 /// An error answer: `{"error": "...", "field": "..."}` with an HTTP status.

@@ -116,7 +116,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let headers = Headers::new();
     let mut init = RequestInit::new();
     init.with_method(route_method.clone());
-    let body = if route_method == Method::Post {
+    let body = if route_method != Method::Get {
         match read_request_body(&req, MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(e) => return error(&e.into()),

@@ -13,8 +13,10 @@
 //!   sans-IO; not wired into the objects yet (issue 12).
 //! - [`route_table`]: the control API's routes (path, method, auth, description), in one table.
 //! - [`schema`]: the object's SQLite schema as numbered migrations, and the upgrade rule.
-//! - [`subscriptions`]: the event log's subscription rules (filters, pull tokens, the pull
-//!   API's cursor and gap), sans-IO; not wired into the object yet (issue 10).
+//! - [`subscriptions`]: the event log's subscription rules (filters, the admin body, push
+//!   fan-out, retention, pull tokens, cursors and gaps), sans-IO; not wired yet (issue 10).
+//! - [`rest`]: Discord REST rate limits (sans-IO).
+//! - [`talk`]: replies split into Discord messages.
 //! - `alarm`: when the object's one alarm fires (native tests; used by the object).
 //! - `DiscordGatewayDO` (Wasm only): the Durable Object that runs the engine.
 //! - `GatewayStub` (Wasm only): its control API for other Rust Workers.
@@ -29,10 +31,12 @@ pub mod credentials;
 pub mod delivery;
 pub mod gateway;
 pub mod http_body;
+pub mod rest;
 pub mod route_table;
 pub mod schema;
 pub mod shards;
 pub mod subscriptions;
+pub mod talk;
 
 #[cfg(all(target_arch = "wasm32", feature = "entry"))]
 mod admin_page;

@@ -23,6 +23,14 @@ pub enum RouteId {
     ReplayDeadLetters,
     /// `POST /dead-letters/drop`.
     DropDeadLetters,
+    /// `POST /v1/messages`: post as the bot (split, rate-limited).
+    SendMessage,
+    /// `PUT /v1/reactions`: add the bot's reaction.
+    AddReaction,
+    /// `DELETE /v1/reactions`: remove the bot's reaction.
+    RemoveReaction,
+    /// `POST /presence`: the bot's status and activities.
+    SetPresence,
     /// `GET /bots`: the Worker entry's registry of bot names.
     Bots,
     /// `DELETE /bots?name=`: forget one name in the registry.
@@ -38,7 +46,9 @@ pub enum HttpMethod {
     Get,
     /// `POST`: a JSON body (possibly empty).
     Post,
-    /// `DELETE`: no body.
+    /// `PUT`: a JSON body.
+    Put,
+    /// `DELETE`: no body, or a JSON body naming what to delete.
     Delete,
 }
 
@@ -48,6 +58,7 @@ impl HttpMethod {
         match self {
             Self::Get => "GET",
             Self::Post => "POST",
+            Self::Put => "PUT",
             Self::Delete => "DELETE",
         }
     }
@@ -59,6 +70,7 @@ impl From<HttpMethod> for worker::Method {
         match method {
             HttpMethod::Get => Self::Get,
             HttpMethod::Post => Self::Post,
+            HttpMethod::Put => Self::Put,
             HttpMethod::Delete => Self::Delete,
         }
     }
@@ -163,6 +175,42 @@ pub const ROUTES: &[Route] = &[
         served_by: ServedBy::Object,
         does: "`{\"ids\":[...]}` (1 to 1,000 ids) or `{\"all\":true}`: delete",
         answers: "`200 {\"affected\":n}`",
+    },
+    Route {
+        id: RouteId::SendMessage,
+        method: HttpMethod::Post,
+        path: "/v1/messages",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`{\"channel_id\",\"content\",\"reply_to\"?,\"allowed_mentions\"?}`: posts as the bot, split when long (see \"Talking back\")",
+        answers: "`200 {\"message_ids\":[...]}`",
+    },
+    Route {
+        id: RouteId::AddReaction,
+        method: HttpMethod::Put,
+        path: "/v1/reactions",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`{\"channel_id\",\"message_id\",\"emoji\"}`: adds the bot's reaction",
+        answers: "`200 {\"ok\":true}`",
+    },
+    Route {
+        id: RouteId::RemoveReaction,
+        method: HttpMethod::Delete,
+        path: "/v1/reactions",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`{\"channel_id\",\"message_id\",\"emoji\"}`: removes the bot's reaction",
+        answers: "`200 {\"ok\":true}`",
+    },
+    Route {
+        id: RouteId::SetPresence,
+        method: HttpMethod::Post,
+        path: "/presence",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`{\"status\",\"activities\"?,\"afk\"?}`: the bot's presence, over the gateway",
+        answers: "`200 {\"presence\":{...},\"sent\":true}`",
     },
     Route {
         id: RouteId::Bots,
@@ -273,13 +321,17 @@ pub fn lookup(method: &str, path: &str) -> Result<&'static Route, Miss> {
 mod tests {
     use super::*;
 
-    const IDS: [RouteId; 9] = [
+    const IDS: [RouteId; 13] = [
         RouteId::Connect,
         RouteId::Disconnect,
         RouteId::Status,
         RouteId::DeadLetters,
         RouteId::ReplayDeadLetters,
         RouteId::DropDeadLetters,
+        RouteId::SendMessage,
+        RouteId::AddReaction,
+        RouteId::RemoveReaction,
+        RouteId::SetPresence,
         RouteId::Bots,
         RouteId::ForgetBot,
         RouteId::AdminPage,

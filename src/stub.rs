@@ -3,8 +3,9 @@
 //!
 //! It is the Rust counterpart of `stub.fetch` from JavaScript: each method sends one of the
 //! object's fetch routes (`POST /connect`, `POST /disconnect`, `GET /status`, the dead-letter
-//! routes) through [`Stub::fetch_with_request`] and decodes the answer into the same
-//! [`api`](crate::api) types the object serves. Nothing here needs the Worker entry, so it works
+//! routes, the talk-back routes) through [`Stub::fetch_with_request`] and decodes the answer
+//! into the same [`api`](crate::api) (and [`talk::request`](crate::talk::request)) types the
+//! object serves. Nothing here needs the Worker entry, so it works
 //! with `default-features = false`.
 //!
 //! ```ignore
@@ -42,6 +43,8 @@ use crate::api::{
     DeadLetterSelection, DisconnectResponse, StatusResponse,
 };
 use crate::route_table::{route, RouteId};
+use crate::talk::presence::{PresenceRequest, PresenceResponse};
+use crate::talk::request::{MessageRequest, MessagesResponse, ReactionRequest, ReactionResponse};
 
 /// The object used when no name is given.
 pub const DEFAULT_NAME: &str = "default";
@@ -151,6 +154,41 @@ impl GatewayStub {
         selection: &DeadLetterSelection,
     ) -> Result<DeadLetterOutcome, GatewayStubError> {
         self.call(RouteId::DropDeadLetters, Some(selection)).await
+    }
+
+    /// `POST /v1/messages`: posts as the bot, split into several messages when over 2,000
+    /// characters, through the bot's REST rate limiter; the created message ids in order.
+    /// `allowed_mentions` defaults to `{"parse":[]}` (nobody is pinged).
+    pub async fn send_message(
+        &self,
+        request: &MessageRequest,
+    ) -> Result<MessagesResponse, GatewayStubError> {
+        self.call(RouteId::SendMessage, Some(request)).await
+    }
+
+    /// `PUT /v1/reactions`: adds the bot's reaction (a unicode emoji or `name:id`).
+    pub async fn add_reaction(
+        &self,
+        request: &ReactionRequest,
+    ) -> Result<ReactionResponse, GatewayStubError> {
+        self.call(RouteId::AddReaction, Some(request)).await
+    }
+
+    /// `DELETE /v1/reactions`: removes the bot's reaction.
+    pub async fn remove_reaction(
+        &self,
+        request: &ReactionRequest,
+    ) -> Result<ReactionResponse, GatewayStubError> {
+        self.call(RouteId::RemoveReaction, Some(request)).await
+    }
+
+    /// `POST /presence`: the bot's status and activities, sent as op 3 now when connected and
+    /// with every later Identify; shown in `/status`.
+    pub async fn set_presence(
+        &self,
+        request: &PresenceRequest,
+    ) -> Result<PresenceResponse, GatewayStubError> {
+        self.call(RouteId::SetPresence, Some(request)).await
     }
 
     fn stub(&self) -> worker::Result<Stub> {

@@ -1005,3 +1005,37 @@ fn a_restored_session_resumes_with_its_own_transport() {
     let (_, url) = restarted.run_until_open();
     assert_eq!(url, format!("{RESUME_URL}/?v=10&encoding=json"));
 }
+
+/// Issue 11, presence: op 3 now on a ready session, kept for every new session's Identify and
+/// across a restart (the snapshot), shown in the status.
+#[test]
+fn presence_is_sent_now_kept_for_identify_and_restored() {
+    let mut s = Script::new();
+    let presence = json!({"since": null, "activities": [{"name": "tests", "type": 0}], "status": "dnd", "afk": false});
+    // Before any session: kept, not sent.
+    assert_eq!(s.engine.set_presence(s.now, presence.clone()), Ok(false));
+    let id = s.connect_ready("sess");
+    s.take_io();
+    // With a ready session: op 3 at once.
+    assert_eq!(s.engine.set_presence(s.now, presence.clone()), Ok(true));
+    s.pending.extend(s.engine.drain_actions());
+    let sent = sends(&s.take_io());
+    assert_eq!(sent, vec![json!({"op": 3, "d": presence})]);
+    assert_eq!(s.engine.status().presence.as_ref(), Some(&presence));
+    // A new session identifies with it.
+    s.text(id, &json!({"op": 9, "d": false}));
+    s.take_io();
+    s.wake();
+    s.expect_fetch();
+    s.gateway_info(900, 86_400_000);
+    let (new_id, _) = s.run_until_open();
+    s.input(Input::SocketOpened(new_id));
+    s.hello(new_id, 41_250);
+    let identify = &sends(&s.take_io())[0];
+    assert_eq!(identify["op"], 2);
+    assert_eq!(identify["d"]["presence"], presence);
+    // A restarted engine gets it back from the snapshot.
+    let mut restarted = Script::new();
+    restarted.engine.restore(s.engine.snapshot());
+    assert_eq!(restarted.engine.status().presence, Some(presence));
+}

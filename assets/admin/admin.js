@@ -73,7 +73,9 @@ function drawLine(target, caption, unit, values) {
   const points = values.map((v, i) => `${(i * step).toFixed(1)},${(58 - (v / max) * 54).toFixed(1)}`);
   target.append(svg("polyline", { points: points.join(" "), class: "line" }));
   caption.textContent = `(latest ${values.at(-1)}${unit}, max ${max}${unit})`;
+  const total = values.reduce((a, b) => a + b, 0);
   target.setAttribute("aria-label", `${name}: latest ${values.at(-1)}, max ${max}`);
+  target.dataset.total = String(total);
 }
 
 function duration(ms) {

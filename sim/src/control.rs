@@ -29,6 +29,7 @@ pub fn handle(shared: &Shared, req: &Request) -> Response {
     let result = match (req.method.as_str(), route) {
         ("GET", "state") => Ok(Response::json(200, &sim.snapshot())),
         ("GET", "config") => Ok(Response::json(200, &config_json(&sim))),
+        ("GET", "rest") => Ok(Response::json(200, &json!({"requests": sim.rest.log}))),
         ("POST", "reset") => {
             sim.reset();
             Ok(ok())
@@ -44,7 +45,7 @@ pub fn handle(shared: &Shared, req: &Request) -> Response {
         ("POST", "raw") => body(req).and_then(|b| raw(&mut sim, b)),
         ("POST", "config") => body(req).and_then(|b| configure(&mut sim, b)),
         ("POST", "sharding-required") => body(req).and_then(|b| sharding_required(&mut sim, b)),
-        (_, "state" | "config" | "reset" | "dispatch" | "oversize" | "reconnect")
+        (_, "state" | "config" | "rest" | "reset" | "dispatch" | "oversize" | "reconnect")
         | (_, "sharding-required")
         | (_, "heartbeat-request" | "invalid-session" | "close" | "drop" | "acks" | "raw") => {
             Err(error(405, "method not allowed"))
@@ -453,6 +454,9 @@ struct ConfigPatch {
     #[serde(default, deserialize_with = "double_option")]
     enforce_identify_concurrency: Option<Option<bool>>,
     identify_window_ms: Option<u64>,
+    rest_messages_bucket: Option<crate::messages::BucketSize>,
+    rest_reactions_bucket: Option<crate::messages::BucketSize>,
+    rest_global_per_second: Option<u32>,
 }
 
 /// `value` when it is within `1..=max`, else a 400 naming `field`.
@@ -485,6 +489,20 @@ fn configure(sim: &mut Sim, patch: ConfigPatch) -> Handled {
             return Err(error(400, "zlibSplit.every must be at least 1"));
         }
     }
+    for size in [&patch.rest_messages_bucket, &patch.rest_reactions_bucket]
+        .into_iter()
+        .flatten()
+    {
+        if size.limit == 0 || size.window_ms == 0 {
+            return Err(error(
+                400,
+                "a REST bucket needs limit and windowMs of at least 1",
+            ));
+        }
+    }
+    if patch.rest_global_per_second == Some(0) {
+        return Err(error(400, "restGlobalPerSecond must be at least 1"));
+    }
     let shards = in_range("shards", patch.shards, MAX_SHARDS)?;
     let guilds = in_range("guilds", patch.guilds, MAX_GUILDS)?;
     let required_shards = in_range("requiredShards", patch.required_shards, MAX_SHARDS)?;
@@ -499,6 +517,15 @@ fn configure(sim: &mut Sim, patch: ConfigPatch) -> Handled {
         )?;
     }
     let c = &mut sim.config;
+    if let Some(size) = patch.rest_messages_bucket {
+        c.rest.messages = size;
+    }
+    if let Some(size) = patch.rest_reactions_bucket {
+        c.rest.reactions = size;
+    }
+    if let Some(n) = patch.rest_global_per_second {
+        c.rest.global_per_second = n;
+    }
     if let Some(ms) = patch.heartbeat_interval_ms {
         c.heartbeat_interval_ms = ms;
     }
@@ -610,6 +637,9 @@ fn config_json(sim: &Sim) -> Value {
         "shardMultiple": c.shard_multiple,
         "enforceIdentifyConcurrency": c.identify_concurrency_enforced(),
         "identifyWindowMs": c.identify_window.as_millis() as u64,
+        "restMessagesBucket": {"limit": c.rest.messages.limit, "windowMs": c.rest.messages.window_ms},
+        "restReactionsBucket": {"limit": c.rest.reactions.limit, "windowMs": c.rest.reactions.window_ms},
+        "restGlobalPerSecond": c.rest.global_per_second,
     })
 }
 

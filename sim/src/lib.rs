@@ -2,7 +2,8 @@
 //!
 //! One port serves the Discord REST endpoint `GET /api/v10/gateway/bot`, the Gateway WebSocket
 //! (at `/` and at the `resume_gateway_url` `/resume`, with optional `zlib-stream` or
-//! `zstd-stream` transport compression) and a JSON control API under `/_sim/` that injects
+//! `zstd-stream` transport compression), the REST routes a bot talks back with (create message,
+//! add/remove a reaction, with rate-limit buckets and `429`s: [`messages`]) and a JSON control API under `/_sim/` that injects
 //! dispatches and faults and reports what the client did.
 
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod connection;
 pub mod control;
 pub mod http;
 pub mod ids;
+pub mod messages;
 pub mod presets;
 pub mod protocol;
 pub mod rest;

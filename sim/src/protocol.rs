@@ -144,6 +144,10 @@ impl Sim {
             }
             op::IDENTIFY => self.on_identify(id, &d),
             op::RESUME => self.on_resume(id, &d),
+            op::PRESENCE_UPDATE if authenticated => {
+                self.on_presence_update(id, d);
+                Ok(())
+            }
             op::PRESENCE_UPDATE
             | op::VOICE_STATE_UPDATE
             | op::REQUEST_GUILD_MEMBERS
@@ -159,6 +163,16 @@ impl Sim {
         };
         if let Err(reject) = result {
             self.reject(id, reject);
+        }
+    }
+
+    /// Op 3: the session's presence becomes `d`.
+    fn on_presence_update(&mut self, id: ConnId, d: Value) {
+        let session_id = self.conns.get(&id).and_then(|c| c.session_id.clone());
+        if let Some(session) = session_id.and_then(|s| self.sessions.get_mut(&s)) {
+            log!("conn {id}: presence update {d}");
+            session.presence = d;
+            session.presence_updates += 1;
         }
     }
 
@@ -269,6 +283,9 @@ impl Sim {
             return Err((4014, "Disallowed intent(s)."));
         }
         let session_id = self.create_session(id, token, identify.intents, shard);
+        if let Some(session) = self.sessions.get_mut(&session_id) {
+            session.presence = identify.presence.clone().unwrap_or(Value::Null);
+        }
         log!(
             "conn {id}: identify {} intents={} shard={shard:?} -> session {session_id}",
             mask_token(token),

@@ -56,6 +56,9 @@ fn route(shared: &Shared, req: &Request) -> Response {
     if path.starts_with("/_sim/") {
         return control::handle(shared, req);
     }
+    if crate::messages::serves(&req.method, path) {
+        return crate::messages::handle(shared, req);
+    }
     match (req.method.as_str(), path) {
         ("GET", "/api/v10/gateway/bot") => rest::gateway_bot(shared, req),
         ("GET", "/api/v10/gateway") => rest::gateway(shared),

@@ -127,6 +127,10 @@ pub struct Session {
     pub conn: Option<ConnId>,
     /// Creation order, to find the most recent session.
     pub order: u64,
+    /// The presence: Identify's `presence`, then each op 3's `d` (kept across resumes).
+    pub presence: Value,
+    /// Op 3 Presence Updates received.
+    pub presence_updates: u64,
     /// Intents given at Identify.
     pub intents: u64,
     /// The shard given at Identify (`[0, 1]` when none).
@@ -223,6 +227,8 @@ pub struct Config {
     pub enforce_identify_concurrency: Option<bool>,
     /// How long an Identify holds its bucket (Discord: 5 s).
     pub identify_window: Duration,
+    /// Buckets of the talk-back REST routes.
+    pub rest: crate::messages::RestConfig,
 }
 
 impl Config {
@@ -245,6 +251,7 @@ impl Config {
             shard_multiple: None,
             enforce_identify_concurrency: None,
             identify_window: sharding::IDENTIFY_WINDOW,
+            rest: crate::messages::RestConfig::default(),
         }
     }
 
@@ -317,6 +324,8 @@ pub struct Sim {
     pub last_message: HashMap<String, String>,
     /// When each Identify bucket was last taken.
     pub identify_buckets: IdentifyBuckets,
+    /// The talk-back REST routes' windows and request log.
+    pub rest: crate::messages::RestState,
     next_conn: ConnId,
     next_order: u64,
 }
@@ -340,6 +349,7 @@ impl Sim {
             snowflakes: Snowflakes::default(),
             last_message: HashMap::new(),
             identify_buckets: IdentifyBuckets::default(),
+            rest: crate::messages::RestState::default(),
             next_conn: 1,
             next_order: 1,
         }
@@ -360,6 +370,7 @@ impl Sim {
         self.budgets.clear();
         self.last_message.clear();
         self.identify_buckets.clear();
+        self.rest = crate::messages::RestState::default();
         self.config = Config::new(self.default_heartbeat_ms);
         log!("reset");
     }
@@ -541,6 +552,8 @@ impl Sim {
                 order,
                 intents,
                 shard,
+                presence: Value::Null,
+                presence_updates: 0,
             },
         );
         if let Some(conn) = self.conns.get_mut(&id) {
@@ -709,6 +722,8 @@ impl Sim {
                     "connectionId": s.conn,
                     "intents": s.intents,
                     "shard": s.shard.to_json(),
+                    "presence": s.presence,
+                    "presenceUpdates": s.presence_updates,
                 })
             })
             .collect();

@@ -430,3 +430,34 @@ async fn server_side_faults_reach_the_client() {
         .await;
     assert_eq!((status, body), (409, json!({"error": "no session"})));
 }
+
+/// Issue 11: the session's presence comes from Identify, then from each op 3, and is in state.
+#[tokio::test]
+async fn presence_from_identify_and_op_3() {
+    let sim = Sim::start();
+    let mut ws = sim.connect("v=10&encoding=json").await;
+    recv(&mut ws).await; // Hello
+    let first = json!({"since": null, "activities": [], "status": "idle", "afk": false});
+    let mut payload = identify("token-a", INTENTS);
+    payload["d"]["presence"] = first.clone();
+    send(&mut ws, payload).await;
+    recv(&mut ws).await; // READY
+    let state = sim.state().await;
+    assert_eq!(state["sessions"][0]["presence"], first);
+    assert_eq!(state["identifies"][0]["presence"], first);
+    let second = json!({"since": null, "activities": [{"name": "x", "type": 0}], "status": "dnd", "afk": false});
+    send(&mut ws, json!({"op": 3, "d": second})).await;
+    let state = waitfor_presence(&sim, &second).await;
+    assert_eq!(state["sessions"][0]["presenceUpdates"], 1);
+}
+
+async fn waitfor_presence(sim: &Sim, expected: &Value) -> Value {
+    for _ in 0..100 {
+        let state = sim.state().await;
+        if state["sessions"][0]["presence"] == *expected {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("presence never became {expected}");
+}

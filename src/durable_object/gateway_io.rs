@@ -12,7 +12,7 @@ use super::runtime::Runtime;
 use super::socket_events::{self, Next, SocketEvent};
 use crate::gateway::{close_code, ConnectionId, GatewayInfo, Input, RequestFailure};
 
-const USER_AGENT: &str =
+pub(super) const USER_AGENT: &str =
     "DiscordBot (https://github.com/discord-gateway-do/discord-gateway-do, 0.1)";
 const REQUEST_TIMEOUT_MS: u32 = 30_000;
 

@@ -9,6 +9,7 @@
 //! - [`store`]: SQLite: settings, session snapshot, outbox.
 //! - `migrate`: brings the stored schema up to date in the constructor, or refuses a newer one.
 //! - [`routes`]: the control API as fetch routes.
+//! - [`talk`]: the talk-back routes (messages, reactions) through the REST rate limiter.
 
 mod gateway_io;
 mod http;
@@ -19,6 +20,7 @@ pub(crate) mod routes;
 pub mod runtime;
 mod socket_events;
 pub mod store;
+pub(crate) mod talk;
 mod webhook;
 
 use std::rc::Rc;

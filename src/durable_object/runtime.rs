@@ -47,6 +47,8 @@ pub struct Runtime {
     persisted_sequence: Cell<Option<u64>>,
     pub insecure_webhooks: bool,
     pub api_base: String,
+    /// The bot's Discord REST rate limiter, shared by every talk-back request.
+    pub talk: Rc<super::talk::Talk>,
     recovered: Cell<bool>,
     alarm: RefCell<AlarmKeeper>,
     /// Alarm handlers waiting for the alarm's storage calls to complete.
@@ -115,6 +117,7 @@ impl Runtime {
             persisted_sequence: Cell::new(persisted_sequence),
             insecure_webhooks,
             api_base,
+            talk: super::talk::Talk::new(),
             recovered: Cell::new(false),
             alarm: RefCell::new(AlarmKeeper::new()),
             alarm_waiters: RefCell::new(Vec::new()),
@@ -152,6 +155,15 @@ impl Runtime {
         *self.settings.borrow_mut() = Some(settings);
         self.input(Input::Connect(config));
         Ok(())
+    }
+
+    /// Runs `command` on the engine (e.g. a presence update) and carries out what it queued.
+    pub fn command<R>(self: &Rc<Self>, command: impl FnOnce(&mut Engine, u64) -> R) -> R {
+        let now = now();
+        let result = command(&mut self.engine.borrow_mut(), now);
+        self.run_actions(now);
+        self.after_io();
+        result
     }
 
     /// Ends the session and forgets the credentials.
@@ -453,6 +465,7 @@ impl Runtime {
             insecure_webhooks_allowed: self.insecure_webhooks,
             alarm_wakeups: self.alarm_wakeups.get(),
             schema_version: self.store.schema_version(),
+            rest: self.talk.status(now),
         }
     }
 }

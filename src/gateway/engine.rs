@@ -100,6 +100,8 @@ pub struct Engine {
     heartbeat_status: HeartbeatStatus,
     counters: Counters,
     history: ActivityHistory,
+    /// The bot's presence (op 3's `d`), once set.
+    presence: Option<serde_json::Value>,
     actions: VecDeque<Action>,
 }
 
@@ -138,6 +140,7 @@ impl Engine {
             heartbeat_status: HeartbeatStatus::default(),
             counters: Counters::default(),
             history: ActivityHistory::default(),
+            presence: None,
             actions: VecDeque::new(),
         }
     }
@@ -150,6 +153,7 @@ impl Engine {
         self.persisted_sequence = snapshot.sequence;
         self.budget = snapshot.identify_budget;
         self.last_close = snapshot.last_close;
+        self.presence = snapshot.presence;
         if let Some(reason) = snapshot.stopped {
             self.phase = Phase::Stopped(reason);
         }
@@ -237,6 +241,30 @@ impl Engine {
         Ok(())
     }
 
+    /// Sets the bot's presence (op 3's `d`): kept (and persisted) for every later Identify, and
+    /// sent now as op 3 when a session is ready. `Ok(true)` when it went out now, `Ok(false)`
+    /// when there is no session to send it on (it goes with the next Identify). A presence too
+    /// large to send is refused and not kept; one refused by the send window is kept.
+    pub fn set_presence(
+        &mut self,
+        now: u64,
+        presence: serde_json::Value,
+    ) -> Result<bool, SendError> {
+        let command = payload::presence_update(&presence);
+        if command.len() > MAX_SEND_BYTES {
+            return Err(SendError::TooLarge {
+                size: command.len(),
+            });
+        }
+        self.presence = Some(presence);
+        self.persist();
+        match self.send_command(now, command) {
+            Ok(()) => Ok(true),
+            Err(SendError::NotConnected) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The user-facing state. Contains no token.
     pub fn status(&self) -> EngineStatus {
         let (state, phase, waiting) = status::describe(&self.phase);
@@ -266,6 +294,7 @@ impl Engine {
             heartbeat,
             identify_budget: self.budget,
             counters: self.counters,
+            presence: self.presence.clone(),
         }
     }
 
@@ -286,6 +315,7 @@ impl Engine {
             },
             identify_budget: self.budget,
             last_close: self.last_close.clone(),
+            presence: self.presence.clone(),
         }
     }
 
@@ -825,11 +855,14 @@ impl Engine {
             );
             return;
         }
-        let Some(identify) = self
-            .config
-            .as_ref()
-            .map(|config| payload::identify(&config.token, config.intents, config.shard))
-        else {
+        let Some(identify) = self.config.as_ref().map(|config| {
+            payload::identify(
+                &config.token,
+                config.intents,
+                config.shard,
+                self.presence.as_ref(),
+            )
+        }) else {
             return;
         };
         if self.send(now, id, identify, Priority::Essential) {

@@ -31,6 +31,8 @@ struct Identify<'a> {
     large_threshold: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
     shard: Option<[u32; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence: Option<&'a serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -50,8 +52,13 @@ pub fn heartbeat(sequence: Option<u64>) -> String {
     encode(Opcode::Heartbeat, sequence)
 }
 
-/// Op 2 for a new session.
-pub fn identify(token: &str, intents: Intents, shard: Option<Shard>) -> String {
+/// Op 2 for a new session, with the bot's presence when one was set.
+pub fn identify(
+    token: &str,
+    intents: Intents,
+    shard: Option<Shard>,
+    presence: Option<&serde_json::Value>,
+) -> String {
     encode(
         Opcode::Identify,
         Identify {
@@ -65,8 +72,14 @@ pub fn identify(token: &str, intents: Intents, shard: Option<Shard>) -> String {
             compress: false,
             large_threshold: 50,
             shard: shard.map(|s| [s.id, s.count]),
+            presence,
         },
     )
+}
+
+/// Op 3: the bot's presence (`d` as [`crate::talk::presence`] builds it).
+pub fn presence_update(presence: &serde_json::Value) -> String {
+    encode(Opcode::PresenceUpdate, presence)
 }
 
 /// Op 6 to resume `session_id` after `seq`.
@@ -128,6 +141,7 @@ mod tests {
             "tok\"en",
             Intents::DEFAULT,
             Shard::new(0, 2).ok(),
+            None,
         ))
         .unwrap();
         assert_eq!(identify["op"], 2);

@@ -48,4 +48,7 @@ pub struct SessionSnapshot {
     pub identify_budget: IdentifyBudget,
     /// The last close.
     pub last_close: Option<LastClose>,
+    /// The bot's presence (op 3's `d`), sent again in every Identify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<serde_json::Value>,
 }

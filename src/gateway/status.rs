@@ -148,6 +148,9 @@ pub struct EngineStatus {
     pub identify_budget: IdentifyBudget,
     /// Totals.
     pub counters: Counters,
+    /// The bot's presence as last set (`POST /presence`), if it was.
+    #[serde(default)]
+    pub presence: Option<serde_json::Value>,
 }
 
 /// What a phase looks like from outside: the coarse state, the exact step, and any wait.
