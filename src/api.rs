@@ -77,6 +77,10 @@ pub struct ConnectRequest {
     /// `[id, count]` for a sharded bot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<[u32; 2]>,
+    /// `"auto"` (Discord's recommendation) or a number of shards: more than one makes this
+    /// object the bot's coordinator, running one shard object per shard (issue 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<serde_json::Value>,
     /// Delivery tuning; every field optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryOptions>,
@@ -307,6 +311,26 @@ impl ConnectRequest {
                 format!("request body is not a valid connect request: {e}"),
             )
         })
+    }
+
+    /// The `shards` asked for, checked: `"auto"` or 1 to [`crate::shards::MAX_SHARDS`], and not
+    /// together with `shard` (a coordinator picks each shard's own). `None` when not given.
+    ///
+    /// # Errors
+    /// A `400` naming `shards`.
+    pub fn shard_count(&self) -> Result<Option<crate::shards::ShardCount>, ApiError> {
+        let Some(value) = &self.shards else {
+            return Ok(None);
+        };
+        let count = crate::shards::ShardCount::from_json(value)
+            .map_err(|e| ApiError::bad_request(Some("shards"), e.to_string()))?;
+        if self.shard.is_some() {
+            return Err(ApiError::bad_request(
+                Some("shards"),
+                "give shards (the bot's shard count) or shard ([id, count] of one object), not both",
+            ));
+        }
+        Ok(Some(count))
     }
 
     /// Replaces `"webhookSecret": "generate"` with a new `whsec_` secret made of the key `draw`
@@ -1058,5 +1082,31 @@ mod tests {
             .validate(true)
             .unwrap();
         assert_eq!(settings.webhook.host(), "127.0.0.1:8787");
+    }
+
+    #[test]
+    fn issue12_connect_shards_is_auto_or_a_bounded_number_naming_shards() {
+        use crate::shards::ShardCount;
+        let parse = |body: &str| ConnectRequest::from_json(body.as_bytes()).unwrap();
+        assert_eq!(parse("{}").shard_count().unwrap(), None);
+        assert_eq!(
+            parse(r#"{"shards":"auto"}"#).shard_count().unwrap(),
+            Some(ShardCount::Auto)
+        );
+        assert_eq!(
+            parse(r#"{"shards":4}"#).shard_count().unwrap(),
+            Some(ShardCount::fixed(4).unwrap())
+        );
+        for bad in [
+            r#"{"shards":0}"#,
+            r#"{"shards":16385}"#,
+            r#"{"shards":"4"}"#,
+            r#"{"shards":2.5}"#,
+            r#"{"shards":2,"shard":[0,2]}"#,
+        ] {
+            let err = parse(bad).shard_count().unwrap_err();
+            assert_eq!(err.status, 400, "{bad}");
+            assert_eq!(err.field.as_deref(), Some("shards"), "{bad}");
+        }
     }
 }

@@ -71,15 +71,26 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             return page;
         }
     }
-    // An unknown path is 404 before authentication; a wrong method is 405 after it.
+    // An unknown path is 404 before authentication; a wrong method is 405 after it. The routes
+    // between the objects of a bot (issue 12) are not the entry's: 404, as for an unknown path.
     let found = lookup(req.method().as_ref(), &path);
     if let Err(e @ Miss::NotFound) = &found {
         return miss(e, &path);
+    }
+    if found
+        .as_ref()
+        .is_ok_and(|route| route.auth == Auth::Internal)
+        || found
+            .as_ref()
+            .is_err_and(|_| path.starts_with("/internal/"))
+    {
+        return miss(&Miss::NotFound, &path);
     }
     // Each route's rule from the table (a new `Auth` rule must be handled here); a 405 takes the
     // admin token too, so as not to reveal more.
     match found.as_ref().map_or(Auth::Admin, |route| route.auth) {
         Auth::Public => {} // the operator's page: its files were served above
+        Auth::Internal => return miss(&Miss::NotFound, &path), // refused above already
         Auth::Admin => {
             let Some(admin_token) = env_string(&env, "GATEWAY_ADMIN_TOKEN") else {
                 return error(&ApiError::new(

@@ -37,6 +37,16 @@ pub enum RouteId {
     ForgetBot,
     /// `GET /admin`: the operator's page (its script and style sit under `/admin/`).
     AdminPage,
+    /// Coordinator → shard object: run as this shard (issue 12; internal).
+    ShardStart,
+    /// Coordinator → shard object: the set was replaced; stop the gateway, keep delivering.
+    ShardRetire,
+    /// Shard object → coordinator: may I Identify?
+    IdentifyAsk,
+    /// Shard object → coordinator: I sent Identify with my grant.
+    IdentifySent,
+    /// Shard object → coordinator: READY, or stopped for good.
+    ShardReport,
 }
 
 /// The HTTP methods the routes use.
@@ -89,6 +99,9 @@ pub enum Auth {
     Admin,
     /// None: the operator's page, which holds no secret and asks for the token itself.
     Public,
+    /// Between the objects of one bot (a coordinator and its shards): the Worker entry answers
+    /// `404` as for a path it does not know, and no client calls it.
+    Internal,
 }
 
 /// What answers a route.
@@ -239,7 +252,57 @@ pub const ROUTES: &[Route] = &[
         does: "the operator's page (no token: the page asks for it)",
         answers: "`200` HTML",
     },
+    Route {
+        id: RouteId::ShardStart,
+        method: HttpMethod::Post,
+        path: "/internal/shard/start",
+        auth: Auth::Internal,
+        served_by: ServedBy::Object,
+        does: "coordinator → shard: run as shard id of count",
+        answers: "`202`",
+    },
+    Route {
+        id: RouteId::ShardRetire,
+        method: HttpMethod::Post,
+        path: "/internal/shard/retire",
+        auth: Auth::Internal,
+        served_by: ServedBy::Object,
+        does: "coordinator → shard: stop the gateway, deliver what is stored",
+        answers: "`200`",
+    },
+    Route {
+        id: RouteId::IdentifyAsk,
+        method: HttpMethod::Post,
+        path: "/internal/identify",
+        auth: Auth::Internal,
+        served_by: ServedBy::Object,
+        does: "shard → coordinator: a grant to Identify, or when to ask again",
+        answers: "`200 {\"expiresAt\"}` or `200 {\"retryAt\",\"exhausted\"}`",
+    },
+    Route {
+        id: RouteId::IdentifySent,
+        method: HttpMethod::Post,
+        path: "/internal/identify/sent",
+        auth: Auth::Internal,
+        served_by: ServedBy::Object,
+        does: "shard → coordinator: Identify sent with the grant",
+        answers: "`200`",
+    },
+    Route {
+        id: RouteId::ShardReport,
+        method: HttpMethod::Post,
+        path: "/internal/shard/report",
+        auth: Auth::Internal,
+        served_by: ServedBy::Object,
+        does: "shard → coordinator: READY, or stopped for good",
+        answers: "`200`",
+    },
 ];
+
+/// Whether `route` is one of the public control API (not [`Auth::Internal`]).
+pub fn is_public(route: &Route) -> bool {
+    route.auth != Auth::Internal
+}
 
 /// The route `id`.
 pub fn route(id: RouteId) -> &'static Route {
@@ -289,6 +352,7 @@ impl Miss {
                 "no such route: use {}",
                 ROUTES
                     .iter()
+                    .filter(|r| is_public(r))
                     .map(|r| format!("{} {}", r.method, r.path))
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -321,7 +385,7 @@ pub fn lookup(method: &str, path: &str) -> Result<&'static Route, Miss> {
 mod tests {
     use super::*;
 
-    const IDS: [RouteId; 13] = [
+    const IDS: [RouteId; 18] = [
         RouteId::Connect,
         RouteId::Disconnect,
         RouteId::Status,
@@ -335,6 +399,11 @@ mod tests {
         RouteId::Bots,
         RouteId::ForgetBot,
         RouteId::AdminPage,
+        RouteId::ShardStart,
+        RouteId::ShardRetire,
+        RouteId::IdentifyAsk,
+        RouteId::IdentifySent,
+        RouteId::ShardReport,
     ];
 
     #[test]
@@ -371,7 +440,8 @@ mod tests {
         assert_eq!(miss.allow(), None);
         let message = miss.message("/nope");
         for r in ROUTES {
-            assert!(message.contains(&format!("{} {}", r.method, r.path)));
+            let listed = message.contains(&format!("{} {}", r.method, r.path));
+            assert_eq!(listed, is_public(r), "{} {}", r.method, r.path);
         }
         // Paths match exactly: no prefix, no trailing slash, no case folding.
         for path in ["/connect/", "/Connect", "/dead-letters/replay/x", ""] {

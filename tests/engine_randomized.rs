@@ -106,6 +106,9 @@ impl Run {
                 let text = serde_json::to_string(&snapshot).unwrap();
                 assert!(!text.contains(TOKEN), "token in a snapshot");
             }
+            Action::AskIdentify | Action::IdentifySent => {
+                panic!("an engine without an identify gate never asks for a grant")
+            }
         }
     }
 

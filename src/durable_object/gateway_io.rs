@@ -23,7 +23,10 @@ fn failure_of(response: &Response) -> RequestFailure {
     }
 }
 
-async fn request_gateway_info(api_base: &str, token: &str) -> Result<GatewayInfo, RequestFailure> {
+pub(super) async fn request_gateway_info(
+    api_base: &str,
+    token: &str,
+) -> Result<GatewayInfo, RequestFailure> {
     let headers = Headers::new();
     let authorization = format!("Bot {token}");
     let built = headers

@@ -10,14 +10,21 @@
 //! - `migrate`: brings the stored schema up to date in the constructor, or refuses a newer one.
 //! - [`routes`]: the control API as fetch routes.
 //! - [`talk`]: the talk-back routes (messages, reactions) through the REST rate limiter.
+//! - `coordinator`: a sharded bot's coordinator: settings, shard sets, identify queue,
+//!   resharding, the bot's `/status` (issue 12).
+//! - `shard_link`: a shard object's side: grants before Identify, READY and stop reports.
+//! - `internal`: calls between the objects of one sharded bot.
 
+mod coordinator;
 mod gateway_io;
 mod http;
+mod internal;
 mod migrate;
 mod outbox;
 mod post;
 pub(crate) mod routes;
 pub mod runtime;
+mod shard_link;
 mod socket_events;
 pub mod store;
 pub(crate) mod talk;

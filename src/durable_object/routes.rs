@@ -7,7 +7,10 @@ use std::rc::Rc;
 use serde::Serialize;
 use worker::{Request, Response, Result};
 
+use std::num::NonZeroU32;
+
 use super::runtime::Runtime;
+use super::{coordinator, shard_link};
 use crate::api::{
     ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
     DeadLetterSelection, DisconnectResponse, MAX_FORWARDED_BODY_BYTES,
@@ -15,6 +18,8 @@ use crate::api::{
 use crate::delivery::signature::GENERATED_KEY_BYTES;
 use crate::http_body::read_request_body;
 use crate::route_table::{lookup, Miss, RouteId};
+use crate::shards::link::{ShardKey, ShardReport, ShardStart};
+use crate::shards::ShardCount;
 
 /// A JSON response with a status code.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
@@ -61,24 +66,69 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
     match route.id {
         RouteId::Connect => {
             let mut generated = None;
+            let mut shards = None;
             let settings = match read_body(&req)
                 .await
                 .and_then(|body| ConnectRequest::from_json(&body))
                 .and_then(|mut request| {
+                    shards = request.shard_count()?;
                     generated = request.generate_secret_if_asked(random_key)?;
                     request.validate(runtime.insecure_webhooks)
                 }) {
                 Ok(settings) => settings,
                 Err(e) => return error(&e),
             };
-            runtime.connect(settings)?;
+            // `shards` other than 1 (or a bot already sharded): the coordinator decides.
+            let sharded = match shards {
+                Some(mode) if mode != ShardCount::Fixed(NonZeroU32::MIN) => {
+                    coordinator::connect(runtime, settings.clone(), mode).await
+                }
+                _ if runtime.coordinator.active() => {
+                    coordinator::disconnect(runtime).await;
+                    Ok(false)
+                }
+                _ => Ok(false),
+            };
+            match sharded {
+                Ok(true) => {}
+                Ok(false) => runtime.connect(settings)?,
+                Err(e) => return error(&e),
+            }
             json(202, &ConnectResponse::connecting(generated))
         }
         RouteId::Disconnect => {
+            if runtime.coordinator.active() {
+                coordinator::disconnect(runtime).await;
+            }
             runtime.disconnect()?;
             json(200, &DisconnectResponse::disconnected())
         }
+        RouteId::Status if runtime.coordinator.active() => {
+            match coordinator::status(runtime).await {
+                Ok(status) => json(200, &status),
+                Err(e) => error(&e),
+            }
+        }
         RouteId::Status => json(200, &runtime.status()),
+        RouteId::ShardStart => {
+            match read_body(&req).await.and_then(|body| {
+                serde_json::from_slice::<ShardStart>(&body)
+                    .map_err(|e| ApiError::bad_request(None, e.to_string()))
+            }) {
+                Ok(start) => match shard_link::start(runtime, start) {
+                    Ok(()) => json(202, &serde_json::json!({"status": "connecting"})),
+                    Err(e) => error(&e),
+                },
+                Err(e) => error(&e),
+            }
+        }
+        RouteId::ShardRetire => {
+            shard_link::retire(runtime)?;
+            json(200, &serde_json::json!({"status": "retired"}))
+        }
+        RouteId::IdentifyAsk | RouteId::IdentifySent | RouteId::ShardReport => {
+            internal_from_shard(runtime, route.id, &req).await
+        }
         RouteId::DeadLetters => {
             let dead_letters = runtime.outbox.dead_letters(&runtime.store)?;
             json(200, &DeadLetterList { dead_letters })
@@ -110,6 +160,39 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         | RouteId::SetPresence => super::talk::handle(runtime, route.id, req).await,
         // The Worker entry answers these itself; the object has no such route.
         RouteId::Bots | RouteId::ForgetBot | RouteId::AdminPage => miss(&Miss::NotFound, &path),
+    }
+}
+
+/// The routes a shard object calls on its coordinator.
+async fn internal_from_shard(
+    runtime: &Rc<Runtime>,
+    id: RouteId,
+    req: &Request,
+) -> Result<Response> {
+    let body = match read_body(req).await {
+        Ok(body) => body,
+        Err(e) => return error(&e),
+    };
+    let bad = |e: serde_json::Error| error(&ApiError::bad_request(None, e.to_string()));
+    match id {
+        RouteId::IdentifyAsk => match serde_json::from_slice::<ShardKey>(&body) {
+            Ok(key) => json(200, &coordinator::identify_ask(runtime, key)),
+            Err(e) => bad(e),
+        },
+        RouteId::IdentifySent => match serde_json::from_slice::<ShardKey>(&body) {
+            Ok(key) => {
+                coordinator::identify_sent(runtime, key);
+                json(200, &serde_json::json!({"ok": true}))
+            }
+            Err(e) => bad(e),
+        },
+        _ => match serde_json::from_slice::<ShardReport>(&body) {
+            Ok(report) => {
+                coordinator::report(runtime, report).await;
+                json(200, &serde_json::json!({"ok": true}))
+            }
+            Err(e) => bad(e),
+        },
     }
 }
 

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use worker::{console_error, console_log, Env, ScheduledTime, State, WebSocket};
 
+use super::coordinator::{self, CoordinatorSide};
 use super::migrate::migrate;
 use super::outbox::{Outbox, Received};
+use super::shard_link::{self, ShardSide};
 use super::store::{OutboxRow, Store};
 use super::{gateway_io, webhook};
 use crate::alarm::{AlarmKeeper, AlarmWrite};
@@ -54,6 +56,10 @@ pub struct Runtime {
     /// Alarm handlers waiting for the alarm's storage calls to complete.
     alarm_waiters: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
     alarm_wakeups: Cell<u64>,
+    /// Set when this object is a shard of a sharded bot (issue 12).
+    pub shard: ShardSide,
+    /// Set when this object is the coordinator of a sharded bot (issue 12).
+    pub coordinator: CoordinatorSide,
 }
 
 /// Reads a string from a secret or, failing that, a plain var.
@@ -100,6 +106,11 @@ impl Runtime {
         });
         let directory = Directory::default().restore(stored_channels);
         let settings = store.settings()?;
+        let shard = ShardSide::load(&store)?;
+        if shard.gated() {
+            engine.require_identify_grant();
+        }
+        let coordinator = CoordinatorSide::load(&store)?;
         let insecure_webhooks = insecure_webhooks_allowed(&env);
         let api_base = env_string(&env, "DISCORD_API_BASE")
             .unwrap_or_else(|| "https://discord.com/api/v10".to_owned())
@@ -122,12 +133,19 @@ impl Runtime {
             alarm: RefCell::new(AlarmKeeper::new()),
             alarm_waiters: RefCell::new(Vec::new()),
             alarm_wakeups: Cell::new(0),
+            shard,
+            coordinator,
         }))
     }
 
     /// After a restart or eviction: continue the stored session, once.
     pub fn recover(self: &Rc<Self>) {
         if self.recovered.replace(true) {
+            return;
+        }
+        // A coordinator runs no gateway; a retired shard only delivers what it stored.
+        if self.coordinator.active() || self.shard.retired() {
+            self.after_io();
             return;
         }
         let config = self.settings.borrow().as_ref().map(|s| s.gateway.clone());
@@ -157,6 +175,14 @@ impl Runtime {
         Ok(())
     }
 
+    /// Keeps the settings of a sharded bot's coordinator, which runs no gateway itself.
+    pub fn become_coordinator(self: &Rc<Self>, settings: &ConnectSettings) -> worker::Result<()> {
+        self.recovered.set(true);
+        self.store.save_settings(settings)?;
+        *self.settings.borrow_mut() = Some(settings.clone());
+        Ok(())
+    }
+
     /// Runs `command` on the engine (e.g. a presence update) and carries out what it queued.
     pub fn command<R>(self: &Rc<Self>, command: impl FnOnce(&mut Engine, u64) -> R) -> R {
         let now = now();
@@ -171,6 +197,7 @@ impl Runtime {
         self.recovered.set(true);
         self.store.clear_settings()?;
         *self.settings.borrow_mut() = None;
+        shard_link::forget(self)?;
         self.input(Input::Disconnect);
         Ok(())
     }
@@ -303,7 +330,12 @@ impl Runtime {
                     .borrow_mut()
                     .learn(&dispatch.event_type, &dispatch.data);
             }
-            Action::Persist(snapshot) => self.save_snapshot(&snapshot),
+            Action::Persist(snapshot) => {
+                self.save_snapshot(&snapshot);
+                shard_link::after_persist(self);
+            }
+            Action::AskIdentify => shard_link::ask_identify(self),
+            Action::IdentifySent => shard_link::identify_sent(self),
         }
     }
 
@@ -397,7 +429,11 @@ impl Runtime {
                 .filter(|due| *due > now)
                 .unwrap_or(u64::MAX)
         });
-        let deadline = engine.into_iter().chain(delivery).min();
+        let deadline = engine
+            .into_iter()
+            .chain(delivery)
+            .chain(coordinator::next_wake(self))
+            .min();
         let write = self.alarm.borrow_mut().plan(deadline, now);
         if let Some(write) = write {
             self.write_alarm(write);
@@ -440,6 +476,7 @@ impl Runtime {
             self.recover();
         }
         self.input(Input::Timer);
+        coordinator::on_alarm(self).await;
         if self.alarm.borrow().writing() {
             let (sender, receiver) = futures_channel::oneshot::channel();
             self.alarm_waiters.borrow_mut().push(sender);

@@ -214,7 +214,8 @@ impl Store {
         Ok(touched)
     }
 
-    fn get<T: DeserializeOwned>(&self, key: &str) -> worker::Result<Option<T>> {
+    /// A JSON value of the `kv` table.
+    pub(crate) fn get<T: DeserializeOwned>(&self, key: &str) -> worker::Result<Option<T>> {
         let rows: Vec<Value> = self
             .sql
             .exec("SELECT value FROM kv WHERE key = ?", vec![key.into()])?
@@ -225,12 +226,19 @@ impl Store {
         }
     }
 
-    fn put<T: Serialize>(&self, key: &str, value: &T) -> worker::Result<()> {
+    /// Stores a JSON value in the `kv` table.
+    pub(crate) fn put<T: Serialize>(&self, key: &str, value: &T) -> worker::Result<()> {
         let value = serde_json::to_string(value)?;
         self.write(
             "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             vec![key.into(), value.into()],
         )?;
+        Ok(())
+    }
+
+    /// Removes a value of the `kv` table.
+    pub(crate) fn delete(&self, key: &str) -> worker::Result<()> {
+        self.write("DELETE FROM kv WHERE key = ?", vec![key.into()])?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ use super::compression::{DecompressError, Decompressor, TransportCompression};
 use super::config::{EventFilter, GatewayConfig};
 use super::history::{ActivityHistory, HistorySnapshot};
 use super::identify_budget::IdentifyBudget;
+use super::identify_gate::{IdentifyGate, ASK_TIMEOUT_MS};
 use super::io::{Action, ConnectionId, Dispatch, GatewayInfo, Input, RequestFailure, SendError};
 use super::jitter::{scale, Jitter};
 use super::opcode::Opcode;
@@ -75,6 +76,8 @@ struct Ready<'a> {
     session_id: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     resume_gateway_url: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    guilds: Vec<serde::de::IgnoredAny>,
 }
 
 /// The sans-IO Discord Gateway engine for one shard.
@@ -102,6 +105,10 @@ pub struct Engine {
     history: ActivityHistory,
     /// The bot's presence (op 3's `d`), once set.
     presence: Option<serde_json::Value>,
+    /// A shard of a sharded bot: Identify only with its coordinator's grant.
+    gate: Option<IdentifyGate>,
+    /// Guilds in the last READY (kept across resumes).
+    guilds: Option<u32>,
     actions: VecDeque<Action>,
 }
 
@@ -141,7 +148,29 @@ impl Engine {
             counters: Counters::default(),
             history: ActivityHistory::default(),
             presence: None,
+            gate: None,
+            guilds: None,
             actions: VecDeque::new(),
+        }
+    }
+
+    /// Makes this engine a shard of a sharded bot: before every Identify (never before a
+    /// Resume) it asks for a grant ([`Action::AskIdentify`]) and waits for
+    /// [`Input::IdentifyGranted`].
+    pub fn require_identify_grant(&mut self) {
+        self.gate.get_or_insert_with(IdentifyGate::default);
+    }
+
+    /// Whether the current socket has reached READY (or RESUMED).
+    pub fn is_ready(&self) -> bool {
+        matches!(&self.phase, Phase::Open(conn) if conn.stage == Stage::Ready)
+    }
+
+    /// Why the engine stopped, if it did.
+    pub fn stopped(&self) -> Option<StopReason> {
+        match self.phase {
+            Phase::Stopped(reason) => Some(reason),
+            _ => None,
         }
     }
 
@@ -154,6 +183,7 @@ impl Engine {
         self.budget = snapshot.identify_budget;
         self.last_close = snapshot.last_close;
         self.presence = snapshot.presence;
+        self.guilds = snapshot.guilds;
         if let Some(reason) = snapshot.stopped {
             self.phase = Phase::Stopped(reason);
         }
@@ -214,6 +244,10 @@ impl Engine {
             Input::Binary(id, bytes) => self.on_binary(now, id, bytes),
             Input::SocketClosed { id, code, reason } => self.on_closed(now, id, code, reason),
             Input::Timer => {}
+            Input::IdentifyGranted { expires_at } => self.on_identify_granted(now, expires_at),
+            Input::IdentifyDeferred { until, exhausted } => {
+                self.on_identify_deferred(until, exhausted);
+            }
         }
         self.poll(now);
     }
@@ -295,6 +329,7 @@ impl Engine {
             identify_budget: self.budget,
             counters: self.counters,
             presence: self.presence.clone(),
+            guilds: self.guilds,
         }
     }
 
@@ -316,6 +351,7 @@ impl Engine {
             identify_budget: self.budget,
             last_close: self.last_close.clone(),
             presence: self.presence.clone(),
+            guilds: self.guilds,
         }
     }
 
@@ -478,6 +514,10 @@ impl Engine {
             }
             Phase::AwaitOpen { at, resume, .. } if now >= *at => {
                 let resume = *resume;
+                if !resume && self.gate.is_some_and(|gate| !gate.holds_grant(now)) {
+                    self.ask_identify(now);
+                    return false;
+                }
                 self.open(now, resume);
                 true
             }
@@ -507,6 +547,58 @@ impl Engine {
                 false
             }
             _ => false,
+        }
+    }
+
+    /// A gated shard is due to open a socket to Identify without a grant: ask for one (once
+    /// at a time) and wait for the answer.
+    fn ask_identify(&mut self, now: u64) {
+        let Some(gate) = &mut self.gate else {
+            return;
+        };
+        if gate.should_ask(now) {
+            gate.asked(now);
+            self.actions.push_back(Action::AskIdentify);
+        }
+        self.phase = Phase::AwaitOpen {
+            at: now.saturating_add(ASK_TIMEOUT_MS),
+            reason: WaitReason::IdentifyGrant,
+            resume: false,
+        };
+    }
+
+    fn on_identify_granted(&mut self, now: u64, expires_at: u64) {
+        let Some(gate) = &mut self.gate else {
+            self.counters.stale_inputs += 1;
+            return;
+        };
+        gate.granted(expires_at);
+        if let Phase::AwaitOpen {
+            at, resume: false, ..
+        } = &mut self.phase
+        {
+            *at = now;
+        }
+    }
+
+    fn on_identify_deferred(&mut self, until: u64, exhausted: bool) {
+        let Some(gate) = &mut self.gate else {
+            self.counters.stale_inputs += 1;
+            return;
+        };
+        gate.deferred();
+        if let Phase::AwaitOpen {
+            resume: false,
+            at,
+            reason,
+        } = &mut self.phase
+        {
+            *at = until;
+            *reason = if exhausted {
+                WaitReason::IdentifyBudget
+            } else {
+                WaitReason::IdentifyGrant
+            };
         }
     }
 
@@ -855,6 +947,17 @@ impl Engine {
             );
             return;
         }
+        if self.gate.as_mut().is_some_and(|gate| !gate.take(now)) {
+            // The grant expired while the socket opened: never Identify without one.
+            self.reconnect(
+                now,
+                SESSION_ENDING_CLOSE_CODE,
+                "identify grant expired",
+                Mode::Fresh,
+                Delay::Immediate,
+            );
+            return;
+        }
         let Some(identify) = self.config.as_ref().map(|config| {
             payload::identify(
                 &config.token,
@@ -868,6 +971,9 @@ impl Engine {
         if self.send(now, id, identify, Priority::Essential) {
             self.budget.spend(now);
             self.counters.identifies_sent += 1;
+            if self.gate.is_some() {
+                self.actions.push_back(Action::IdentifySent);
+            }
             self.persist();
         }
     }
@@ -956,6 +1062,7 @@ impl Engine {
                 });
                 self.sequence = Some(sequence);
                 self.last_forwarded = None;
+                self.guilds = u32::try_from(ready.guilds.len()).ok();
                 self.become_ready(now);
             }
             "RESUMED" => {

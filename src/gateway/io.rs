@@ -103,6 +103,18 @@ pub enum Input<'a> {
     },
     /// The time given by [`Engine::next_wakeup`] has come (early or late calls are harmless).
     Timer,
+    /// The coordinator granted this shard one Identify, to be sent before `expires_at`.
+    IdentifyGranted {
+        /// The grant's expiry (ms since epoch).
+        expires_at: u64,
+    },
+    /// The coordinator refused an Identify for now: ask again at `until`.
+    IdentifyDeferred {
+        /// When to ask again (ms since epoch).
+        until: u64,
+        /// Whether the bot's daily session start budget is spent (until `until`).
+        exhausted: bool,
+    },
 }
 
 /// A dispatch to forward to the webhook.
@@ -153,6 +165,11 @@ pub enum Action {
     Observe(Dispatch),
     /// Store this snapshot; hand it to [`Engine::restore`] after a restart.
     Persist(SessionSnapshot),
+    /// A gated shard ([`Engine::require_identify_grant`]) asks its coordinator for an Identify
+    /// grant; report [`Input::IdentifyGranted`] or [`Input::IdentifyDeferred`].
+    AskIdentify,
+    /// A gated shard sent Identify with its grant: tell the coordinator (it redeems the grant).
+    IdentifySent,
 }
 
 /// Why [`Engine::send_command`] refused a payload.

@@ -22,6 +22,7 @@ pub mod config;
 pub mod engine;
 pub mod history;
 pub mod identify_budget;
+pub mod identify_gate;
 pub mod io;
 pub mod jitter;
 pub mod opcode;

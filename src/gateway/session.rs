@@ -51,4 +51,7 @@ pub struct SessionSnapshot {
     /// The bot's presence (op 3's `d`), sent again in every Identify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presence: Option<serde_json::Value>,
+    /// Guilds in the session's READY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guilds: Option<u32>,
 }

@@ -39,6 +39,8 @@ pub enum WaitReason {
     ReconnectCeiling,
     /// Discord asked for a new session after op 9; it wants a short pause first.
     InvalidSession,
+    /// A shard of a sharded bot waits for its coordinator's grant to Identify.
+    IdentifyGrant,
 }
 
 /// A pending wait.
@@ -151,6 +153,9 @@ pub struct EngineStatus {
     /// The bot's presence as last set (`POST /presence`), if it was.
     #[serde(default)]
     pub presence: Option<serde_json::Value>,
+    /// Guilds in the session's READY (what this shard serves), once known.
+    #[serde(default)]
+    pub guilds: Option<u32>,
 }
 
 /// What a phase looks like from outside: the coarse state, the exact step, and any wait.

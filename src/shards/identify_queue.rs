@@ -129,6 +129,24 @@ struct Bucket {
     waiting: VecDeque<Waiter>,
 }
 
+/// What the queue keeps across restarts: the budget, and when each bucket may grant again
+/// (outstanding grants count as used: their bucket waits for their expiry and a window). The
+/// lines are not kept: waiting shards ask again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueSnapshot {
+    /// Session starts per period.
+    pub total: u32,
+    /// Session starts left.
+    pub remaining: u32,
+    /// When the budget refills (ms since epoch).
+    pub resets_at: u64,
+    /// `max_concurrency`.
+    pub max_concurrency: u32,
+    /// Per bucket: no grant before this time.
+    pub free_at: BTreeMap<u32, u64>,
+}
+
 /// The identify queue of one bot (see the module docs).
 #[derive(Clone, Debug)]
 pub struct IdentifyQueue {
@@ -153,6 +171,51 @@ impl IdentifyQueue {
             remaining: limit.remaining,
             resets_at: now.saturating_add(limit.reset_after),
             buckets: BTreeMap::new(),
+            grants: BTreeMap::new(),
+            next_order: 0,
+        }
+    }
+
+    /// What to store so that a restarted queue never overdraws the budget nor grants a
+    /// bucket early.
+    pub fn snapshot(&self) -> QueueSnapshot {
+        let free_at = self
+            .buckets
+            .keys()
+            .chain(self.grants.values().map(|g| &g.bucket))
+            .map(|&bucket| (bucket, self.bucket_free_at(bucket)))
+            .filter(|(_, at)| *at > 0)
+            .collect();
+        QueueSnapshot {
+            total: self.total,
+            remaining: self.remaining,
+            resets_at: self.resets_at,
+            max_concurrency: self.max_concurrency,
+            free_at,
+        }
+    }
+
+    /// A queue restored from [`IdentifyQueue::snapshot`], with no one waiting.
+    pub fn restore(snapshot: &QueueSnapshot, timings: QueueTimings) -> Self {
+        Self {
+            timings,
+            max_concurrency: snapshot.max_concurrency.max(1),
+            total: snapshot.total,
+            remaining: snapshot.remaining,
+            resets_at: snapshot.resets_at,
+            buckets: snapshot
+                .free_at
+                .iter()
+                .map(|(&bucket, &free_at)| {
+                    (
+                        bucket,
+                        Bucket {
+                            free_at,
+                            waiting: VecDeque::new(),
+                        },
+                    )
+                })
+                .collect(),
             grants: BTreeMap::new(),
             next_order: 0,
         }

@@ -1,4 +1,5 @@
-//! The rules of a sharded bot, sans-IO (issue 12; not wired into the Durable Objects yet).
+//! The rules of a sharded bot, sans-IO (issue 12), followed by the coordinator and the shard
+//! objects in [`crate::durable_object`].
 //!
 //! Pure Rust with `now` passed in, like [`crate::gateway`], so every rule is tested natively
 //! with a virtual clock:
@@ -9,12 +10,17 @@
 //!   come first served, from one shared `session_start_limit` that is never overdrawn.
 //! - [`reshard`]: growing from `n` to `m` shards without a gap: start the new set beside the old,
 //!   switch once every new shard is READY, then stop the old set.
+//! - [`link`]: what the coordinator and its shard objects say to each other, and shard object
+//!   names.
 
 pub mod identify_queue;
+pub mod link;
 pub mod plan;
 pub mod reshard;
 
-pub use identify_queue::{Answer, Grant, IdentifyQueue, QueueStatus, QueueTimings, RedeemError};
+pub use identify_queue::{
+    Answer, Grant, IdentifyQueue, QueueSnapshot, QueueStatus, QueueTimings, RedeemError,
+};
 pub use plan::{shard_for_event, shard_for_guild, ShardCount, ShardCountError, MAX_SHARDS};
 pub use reshard::{
     identify_batches, start_deadline, Reshard, ReshardError, ReshardFailure, ReshardPhase, Step,

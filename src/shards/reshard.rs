@@ -30,7 +30,8 @@ pub fn start_deadline(now: u64, count: u32, max_concurrency: u32, slack_ms: u64)
 }
 
 /// Where the bot's shard sets stand.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", tag = "phase")]
 pub enum ReshardPhase {
     /// One set of `count` shards runs.
     Running {
@@ -103,7 +104,8 @@ impl fmt::Display for ReshardError {
 impl std::error::Error for ReshardError {}
 
 /// Why the last reshard was abandoned (the old set kept running).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", tag = "reason")]
 pub enum ReshardFailure {
     /// A shard of the new set failed for good.
     ShardFailed {
@@ -121,8 +123,10 @@ pub enum ReshardFailure {
     },
 }
 
-/// The resharding state machine of one bot (see the module docs).
-#[derive(Clone, Debug)]
+/// The resharding state machine of one bot (see the module docs). Serializable, so the
+/// coordinator keeps it across restarts.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Reshard {
     mode: ShardCount,
     phase: ReshardPhase,
