@@ -66,8 +66,13 @@ export interface ConnectRequest {
   events?: string[];
   /** Transport compression; default `"none"`. */
   compress?: "none" | "zlib-stream" | "zstd-stream";
-  /** `[id, count]` for a sharded bot. */
+  /** `[id, count]` of this one object (sharding by hand; see `shards` instead). */
   shard?: [number, number];
+  /**
+   * `"auto"` (Discord's recommended count) or 1 to 16384: more than one makes this object the
+   * bot's coordinator, running one Durable Object per shard (README, "Large bots").
+   */
+  shards?: "auto" | number;
   /** Delivery tuning. */
   delivery?: DeliveryOptions;
 }
@@ -96,7 +101,7 @@ export type StopCode =
 
 /** Why the engine is waiting before its next attempt. */
 export type WaitReason =
-  | "backoff" | "retryAfter" | "identifyBudget" | "identifyConcurrency" | "reconnectCeiling"
+  | "backoff" | "retryAfter" | "identifyBudget" | "identifyConcurrency" | "identifyGrant" | "reconnectCeiling"
   | "invalidSession";
 
 /** The last close of the gateway socket. */
