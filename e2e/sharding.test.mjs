@@ -84,7 +84,7 @@ describe('issue 12: sharded bot', () => {
     d = await deployment();
     for (const path of ['/internal/identify', '/internal/identify/sent', '/internal/shard/start', '/internal/shard/retire', '/internal/shard/report']) {
       const res = await adminCall(d.worker, 'POST', path, { body: { generation: 1, shard: 0, count: 2 } });
-      assert.equal(res.status, 404, path);
+      assert.equal(res.status, 404, `${path}: ${res.status} ${JSON.stringify(res.json)}`);
       assert.ok(!JSON.stringify(res.json).includes('/internal'), 'not listed');
     }
     const bad = await d.call('POST', '/connect', { shards: 0 });
