@@ -78,6 +78,10 @@ describe('issue 12: sharded bot', () => {
     assert.ok(shards.every((s) => s.state === 'connected' && s.guilds === 2));
     assert.equal(again.identify.maxConcurrency, 2);
     assert.equal(status.identify.remaining, 996);
+    // /disconnect stops every shard.
+    assert.equal((await d.call('POST', '/disconnect')).status, 200);
+    await waitFor(async () => ((await d.sim.state()).connections.every((c) => !c.open) ? true : null), { message: 'all shards closed' });
+    assert.notEqual((await d.status()).sharded, true);
   });
 
   test('issue12 the entry refuses the internal routes between coordinator and shards', async () => {
@@ -145,5 +149,24 @@ describe('issue 12: sharded bot', () => {
     assert.ok(Math.abs(status.identify.resetsAt - (t0 + resetAfterMs)) < 60_000, `resetsAt ${status.identify.resetsAt}`);
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal((await d.sim.state()).identifies.length, 0);
+  });
+
+  test('issue12 one session start left for two shards: the coordinator grants one, the other waits for the reset', async () => {
+    d = await deployment();
+    const resetAfterMs = 3_600_000;
+    // Both buckets are free and each shard's own GET /gateway/bot says one start is left: only
+    // the shared queue keeps the second shard from spending a start that is not there.
+    await shardedSim(d, { shards: 2, maxConcurrency: 2, remaining: 1, resetAfterMs });
+    assert.equal((await d.call('POST', '/connect', { shards: 2 })).status, 202);
+    const status = await waitFor(async () => {
+      const s = await d.status();
+      const shards = s.sets?.[0]?.shards ?? [];
+      return s.totals?.ready === 1 && shards.some((sh) => sh.state === 'connecting') ? s : null;
+    }, { message: 'one shard ready, one waiting' });
+    assert.equal(status.identify.remaining, 0);
+    assert.equal(status.identify.exhausted, true);
+    await new Promise((r) => setTimeout(r, 2000));
+    const sim = await d.sim.state();
+    assert.equal(sim.identifies.length, 1, JSON.stringify(sim.identifies.map((i) => i.shard)));
   });
 });
