@@ -1039,3 +1039,46 @@ fn presence_is_sent_now_kept_for_identify_and_restored() {
     restarted.engine.restore(s.engine.snapshot());
     assert_eq!(restarted.engine.status().presence, Some(presence));
 }
+
+/// Issue 9, `/connect` → READY: the socket opens in the turn the gateway info arrives, with no
+/// storage write before it (a write would hold the upgrade behind the output gate); the budget
+/// it brought is persisted with the Identify that spends it.
+#[test]
+fn issue_9_connect_ready_gateway_info_opens_the_socket_without_a_storage_write() {
+    let mut s = Script::new();
+    s.input(Input::Connect(Script::config()));
+    s.expect_fetch();
+    s.gateway_info(999, 86_400_000);
+    let actions = s.take();
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::OpenSocket { .. })),
+        "the socket opens at once: {actions:?}"
+    );
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Persist(_))),
+        "no storage write before the upgrade: {actions:?}"
+    );
+    let id = match actions
+        .iter()
+        .find(|a| matches!(a, Action::OpenSocket { .. }))
+    {
+        Some(Action::OpenSocket { id, .. }) => *id,
+        _ => unreachable!(),
+    };
+    s.input(Input::SocketOpened(id));
+    s.hello(id, 41_250);
+    let persisted = s
+        .take()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Persist(p) => Some(p),
+            _ => None,
+        })
+        .next_back()
+        .expect("the Identify persists the budget it spent");
+    assert_eq!(persisted.identify_budget.remaining, Some(998));
+    assert_eq!(persisted.identify_budget.total, Some(1000));
+    assert!(persisted.identify_budget.resets_at.is_some());
+}

@@ -21,7 +21,7 @@ use crate::delivery::deletes::Next;
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
 use crate::gateway::{
-    Action, ConnectionId, Dispatch, Engine, EventFilter, Input, SeededJitter, SessionSnapshot,
+    Action, ConnectionId, Dispatch, Engine, EventFilter, Input, LazySeededJitter, SessionSnapshot,
 };
 
 /// How long a delivered event's row may wait for the rest of its batch before it is deleted.
@@ -88,7 +88,8 @@ impl Runtime {
         let sql = state.storage().sql();
         let schema_version = migrate(&state, &sql)?;
         let store = Store::open(sql, schema_version)?;
-        let mut engine = Engine::new(Box::new(SeededJitter::new(random_seed())));
+        // Seeded on the first backoff or heartbeat, not in the constructor (runtime start).
+        let mut engine = Engine::new(Box::new(LazySeededJitter::new(random_seed)));
         engine.observe(EventFilter::Only(
             DIRECTORY_EVENTS.iter().map(|t| (*t).to_owned()).collect(),
         ));

@@ -651,8 +651,11 @@ impl Engine {
             return;
         }
         self.gateway_url = Some(info.url);
+        // Not persisted here: a storage write now would hold the WebSocket upgrade that follows
+        // until the write is confirmed (the output gate), on the way to READY. Nothing depends
+        // on it: after a restart the object fetches `/gateway/bot` again before any Identify,
+        // and the Identify that spends the budget persists it (budget and spend together).
         self.budget.update(info.session_start_limit, now);
-        self.persist();
         if self.session.is_some() {
             // Fetched only to learn the URL to resume on (the resume URL failed): no Identify.
             self.phase = Phase::Idle;
@@ -660,6 +663,8 @@ impl Engine {
             return;
         }
         if self.budget.exhausted(now) {
+            // No socket follows: keep the spent budget across a restart.
+            self.persist();
             let at = self.budget.ready_at(now);
             self.phase = Phase::AwaitFetch {
                 at,

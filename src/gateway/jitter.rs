@@ -33,6 +33,30 @@ impl Jitter for SeededJitter {
     }
 }
 
+/// A [`SeededJitter`] seeded on its first draw from `seed`, not when it is made: an object
+/// that answers a request without ever backing off never asks the platform for randomness
+/// (its first `crypto.getRandomValues` is not free), and a runtime start stays shorter.
+pub struct LazySeededJitter<F: FnMut() -> u64> {
+    seed: F,
+    seeded: Option<SeededJitter>,
+}
+
+impl<F: FnMut() -> u64> LazySeededJitter<F> {
+    /// A generator that calls `seed` once, on its first draw.
+    pub const fn new(seed: F) -> Self {
+        Self { seed, seeded: None }
+    }
+}
+
+impl<F: FnMut() -> u64> Jitter for LazySeededJitter<F> {
+    fn next_fraction(&mut self) -> f64 {
+        let seed = &mut self.seed;
+        self.seeded
+            .get_or_insert_with(|| SeededJitter::new(seed()))
+            .next_fraction()
+    }
+}
+
 /// Scales `value` by a fraction in `[0, 1)`, rounding down.
 pub(crate) fn scale(value: u64, fraction: f64) -> u64 {
     let fraction = if fraction.is_finite() {
@@ -53,6 +77,23 @@ mod tests {
         let draws: Vec<f64> = (0..1000).map(|_| jitter.next_fraction()).collect();
         assert!(draws.iter().all(|f| (0.0..1.0).contains(f)));
         assert!(draws.iter().any(|f| *f < 0.1) && draws.iter().any(|f| *f > 0.9));
+    }
+
+    /// Issue 9, runtime start: the seed is drawn on the first draw, once, never when the
+    /// generator is made.
+    #[test]
+    fn issue_9_runtime_start_jitter_is_seeded_on_first_use_only() {
+        let calls = std::cell::Cell::new(0);
+        let mut lazy = LazySeededJitter::new(|| {
+            calls.set(calls.get() + 1);
+            42
+        });
+        assert_eq!(calls.get(), 0, "no randomness asked for at construction");
+        let mut eager = SeededJitter::new(42);
+        for _ in 0..5 {
+            assert_eq!(lazy.next_fraction(), eager.next_fraction());
+        }
+        assert_eq!(calls.get(), 1, "seeded once");
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub use compression::TransportCompression;
 pub use config::{ConfigError, EventFilter, GatewayConfig, Intents, Shard};
 pub use engine::Engine;
 pub use io::{Action, ConnectionId, Dispatch, GatewayInfo, Input, RequestFailure, SendError};
-pub use jitter::{Jitter, SeededJitter};
+pub use jitter::{Jitter, LazySeededJitter, SeededJitter};
 pub use opcode::Opcode;
 pub use session::{LastClose, Session, SessionSnapshot};
 pub use status::{ConnectionState, EngineStatus};
