@@ -5,8 +5,12 @@
 //! are committed together. The outbox has no secondary index and no `AUTOINCREMENT` on purpose:
 //! a stored event costs one row written and a delivered one one row deleted, and the table is
 //! almost always a handful of rows, so scanning it (rows read cost about a thousandth of rows
-//! written) is cheaper than maintaining an index. Row ids only grow while rows exist, which is
-//! all the per-channel order needs. Delivered rows are deleted in batches (see
+//! written) is cheaper than maintaining an index. A row id is the event's position in the log
+//! (issue 10) and is never handed out twice, not even after the newest row left and the object
+//! restarted: the newest position handed out is recorded inside the snapshot's `kv` value
+//! (`logPosition`, no row of its own), and under the `logPosition` key before a delete the
+//! snapshot did not cover (rare); a restart resumes after the newest of those and of the rows
+//! (`subscriptions::log::resume_after`). Delivered rows are deleted in batches (see
 //! `delivery::deletes`). Each outbox row carries its event's session and sequence number, so
 //! storing the event also records how far the session got; the snapshot itself is written in
 //! batches (see `Runtime`). The `channels` table is the enrichment directory's stored copy (see
@@ -24,9 +28,30 @@ use crate::delivery::enrich::{ChannelChange, KnownChannel};
 use crate::delivery::inserts::{insert_sql, COLUMNS, MAX_SQL_PARAMS, ROWS_PER_STATEMENT};
 use crate::delivery::lanes::Lanes;
 use crate::gateway::SessionSnapshot;
+use crate::subscriptions::log::{must_record, resume_after};
 
 const SETTINGS_KEY: &str = "settings";
 const SNAPSHOT_KEY: &str = "snapshot";
+/// The newest log position handed out, when recorded apart from the snapshot.
+const POSITION_KEY: &str = "logPosition";
+
+/// The snapshot as stored: its fields and, beside them, the newest log position handed out when
+/// it was written (costs no row: the snapshot is written anyway before events leave).
+#[derive(Serialize)]
+struct StoredSnapshot<'a> {
+    #[serde(flatten)]
+    snapshot: &'a SessionSnapshot,
+    #[serde(rename = "logPosition")]
+    log_position: i64,
+}
+
+/// The log position a stored snapshot recorded (none from builds before issue 10), or the one
+/// recorded alone.
+#[derive(Serialize, Deserialize)]
+struct RecordedPosition {
+    #[serde(rename = "logPosition", default)]
+    log_position: Option<i64>,
+}
 
 /// One event waiting for delivery.
 #[derive(Clone, Debug, Deserialize)]
@@ -119,6 +144,9 @@ pub struct Store {
     write_statements: Cell<u64>,
     /// The row id the next new event gets.
     next_id: Cell<i64>,
+    /// The newest position recorded in `kv` (with the snapshot or alone): a restart resumes
+    /// after it even if every row is gone.
+    recorded_position: Cell<i64>,
 }
 
 fn int(value: u64) -> SqlStorageValue {
@@ -145,7 +173,7 @@ fn id_filters(ids: Option<&[i64]>, fixed_params: usize) -> Vec<(String, Vec<SqlS
 
 impl Store {
     /// Opens the database at `schema_version`, already migrated (see [`super::migrate`]); new
-    /// events get row ids after the newest stored one.
+    /// events get row ids after the newest stored one and after the newest position recorded.
     pub fn open(sql: SqlStorage, schema_version: u32) -> worker::Result<Self> {
         // Read raw: one value, no object to deserialise. NULL (no rows) starts at 1.
         let newest = match sql
@@ -163,13 +191,43 @@ impl Store {
                 )))
             }
         };
-        Ok(Self {
+        let store = Self {
             sql,
             schema_version,
             rows_written: Cell::new(0),
             write_statements: Cell::new(0),
-            next_id: Cell::new(newest.saturating_add(1)),
-        })
+            next_id: Cell::new(0),
+            recorded_position: Cell::new(0),
+        };
+        let recorded = [SNAPSHOT_KEY, POSITION_KEY]
+            .into_iter()
+            .map(|key| store.get::<RecordedPosition>(key))
+            .collect::<worker::Result<Vec<_>>>()?
+            .into_iter()
+            .filter_map(|r| r?.log_position)
+            .max()
+            .unwrap_or(0);
+        store.recorded_position.set(recorded);
+        store
+            .next_id
+            .set(resume_after(Some(newest), [recorded]).saturating_add(1));
+        Ok(store)
+    }
+
+    /// The newest position handed out so far.
+    fn allocated_position(&self) -> i64 {
+        self.next_id.get().saturating_sub(1)
+    }
+
+    /// Records the newest position handed out before rows up to `leaving` (all, if `None`) are
+    /// deleted, unless a record already covers them (see [`must_record`]).
+    fn keep_position_before_deleting(&self, leaving: Option<i64>) -> worker::Result<()> {
+        let allocated = self.allocated_position();
+        if must_record(self.recorded_position.get(), allocated, leaving) {
+            self.put(POSITION_KEY, &RecordedPosition { log_position: Some(allocated) })?;
+            self.recorded_position.set(allocated);
+        }
+        Ok(())
     }
 
     /// The schema version of the database, for `/status`.
@@ -273,9 +331,19 @@ impl Store {
         Ok(Some(snapshot))
     }
 
-    /// Stores the session snapshot.
+    /// Stores the session snapshot, with the newest log position handed out beside it.
     pub fn save_snapshot(&self, snapshot: &SessionSnapshot) -> worker::Result<()> {
-        self.put(SNAPSHOT_KEY, snapshot)
+        let log_position = self.allocated_position();
+        self.put(
+            SNAPSHOT_KEY,
+            &StoredSnapshot {
+                snapshot,
+                log_position,
+            },
+        )?;
+        self.recorded_position
+            .set(self.recorded_position.get().max(log_position));
+        Ok(())
     }
 
     /// The row id for the next new event: ids only grow, so an id never precedes an older
@@ -353,6 +421,7 @@ impl Store {
 
     /// Removes delivered events: one statement for each [`MAX_SQL_PARAMS`] of them.
     pub fn delete_delivered(&self, ids: &[i64]) -> worker::Result<()> {
+        self.keep_position_before_deleting(ids.iter().copied().max())?;
         for (filter, params) in id_filters(Some(ids), 0) {
             self.write(&format!("DELETE FROM outbox WHERE {filter}"), params)?;
         }
@@ -431,6 +500,7 @@ impl Store {
 
     /// Deletes dead letters (all, or those with the given row ids).
     pub fn drop_dead_letters(&self, ids: Option<&[i64]>) -> worker::Result<usize> {
+        self.keep_position_before_deleting(ids.map(|ids| ids.iter().copied().max().unwrap_or(0)))?;
         let mut affected = 0;
         for (filter, params) in id_filters(ids, 0) {
             affected += self.write_counting(

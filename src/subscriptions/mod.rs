@@ -7,7 +7,8 @@
 //!   event types, direct messages; an empty filter matches all), and the facts of an event a
 //!   filter looks at.
 //! - [`log`]: when an event leaves the log: the last subscription holding it is done, or
-//!   retention (age, most entries) removes it.
+//!   retention (age, most entries) removes it; and where positions resume after a restart, so
+//!   that one is never handed out twice (wired: the outbox row id is the position).
 //! - [`token`]: pull tokens (`dgdp_<bot>_<64 hex>`), naming their bot, stored as SHA-256 hashes.
 //! - [`definition`]: a subscription as the admin API creates it (push: webhook URL and
 //!   write-only secret; pull: a name) and shows it (never the secret).
@@ -27,5 +28,5 @@ pub use definition::{Kind, SubscriptionRequest, SubscriptionSpec, SubscriptionVi
 pub use fanout::{Due, Fanout, SubscriptionId};
 pub use filter::{EventFacts, Filter, FilterJson};
 pub use inbox::{AckRequest, InboxEntry, InboxQuery, Page, PullProgress, WaitSlots};
-pub use log::{Holds, Retention};
+pub use log::{must_record, resume_after, Holds, Retention};
 pub use token::{bot_of, new_token, token_hash, token_matches, valid_name};
