@@ -224,7 +224,12 @@ impl Store {
     fn keep_position_before_deleting(&self, leaving: Option<i64>) -> worker::Result<()> {
         let allocated = self.allocated_position();
         if must_record(self.recorded_position.get(), allocated, leaving) {
-            self.put(POSITION_KEY, &RecordedPosition { log_position: Some(allocated) })?;
+            self.put(
+                POSITION_KEY,
+                &RecordedPosition {
+                    log_position: Some(allocated),
+                },
+            )?;
             self.recorded_position.set(allocated);
         }
         Ok(())

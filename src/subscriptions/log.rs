@@ -106,7 +106,11 @@ mod tests {
     fn issue_10_log_positions_never_repeat_after_the_newest_entry_left() {
         assert_eq!(resume_after(None, []), 0, "empty: the first position is 1");
         assert_eq!(resume_after(Some(7), []), 7);
-        assert_eq!(resume_after(None, [9]), 9, "every entry left: the record counts");
+        assert_eq!(
+            resume_after(None, [9]),
+            9,
+            "every entry left: the record counts"
+        );
         assert_eq!(resume_after(Some(7), [9, 4]), 9);
         assert_eq!(resume_after(Some(12), [9]), 12);
         // Deleting entries up to 9 with positions up to 9 handed out and 5 recorded: record.
