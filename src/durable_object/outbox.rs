@@ -210,10 +210,18 @@ impl Outbox {
         Ok(row)
     }
 
-    /// The webhook accepted `row`: its lane moves on and its row joins the batch to delete.
-    /// Says when to flush the batch ([`Outbox::flush_deletes`]).
-    pub fn mark_delivered(&self, row: &OutboxRow, now: u64) -> Next {
+    /// The webhook accepted `row`: its lane moves on, its delivery state (if it had one) is
+    /// removed, and its row joins the batch to delete. Says when to flush the batch
+    /// ([`Outbox::flush_deletes`]).
+    pub fn mark_delivered(&self, store: &Store, row: &OutboxRow, now: u64) -> Next {
         self.counters.borrow_mut().delivered += 1;
+        if row.tracked {
+            // Without it the row is a plain pending event: a restart before the batch's delete
+            // sends it again (at least once), never loses it.
+            if let Err(e) = store.forget_delivery(row.id) {
+                console_error!("could not record the delivery of {}: {e}", row.event_id());
+            }
+        }
         self.lanes
             .borrow_mut()
             .finish(&row.channel, Finished::Removed, now);
@@ -237,13 +245,17 @@ impl Outbox {
             counters.failed_attempts += 1;
             counters.last_error = Some(reason.to_owned());
         }
-        let stored = store.retry_at(row.id, attempts, at, reason);
+        let stored = store.retry_at(row.id, row.created_at, attempts, at, reason);
         self.lanes
             .borrow_mut()
             .finish(&row.channel, Finished::RetryAt(at), now);
         match stored {
             // The stored row now says `attempts`; its copy waits for the next attempt.
-            Ok(()) => self.keep_copy(OutboxRow { attempts, ..row }),
+            Ok(()) => self.keep_copy(OutboxRow {
+                attempts,
+                tracked: true,
+                ..row
+            }),
             Err(e) => console_error!("could not record the delivery of {}: {e}", row.event_id()),
         }
     }
@@ -261,7 +273,7 @@ impl Outbox {
         console_error!("event {} dead-lettered: {reason}", row.event_id());
         self.counters.borrow_mut().last_error = Some(reason.to_owned());
         before_leaving(u64::try_from(row.sequence).unwrap_or(0));
-        match store.dead_letter(row.id, attempts, reason, MAX_DEAD_LETTERS) {
+        match store.dead_letter(row.id, row.created_at, attempts, reason, MAX_DEAD_LETTERS) {
             Ok(discarded) => {
                 self.counters.borrow_mut().dead_letters_discarded += discarded as u64;
             }

@@ -225,7 +225,7 @@ impl Runtime {
     /// The webhook accepted `row`: its row joins the batch to delete, removed when the batch is
     /// full or its timer fires, whichever comes first.
     pub fn delivered(self: &Rc<Self>, row: &OutboxRow) {
-        match self.outbox.mark_delivered(row, now()) {
+        match self.outbox.mark_delivered(&self.store, row, now()) {
             Next::FlushNow => self.flush_deletes(),
             Next::ScheduleFlush => {
                 let runtime = self.clone();
@@ -339,6 +339,7 @@ impl Runtime {
                 body,
                 created_at: i64::try_from(now).unwrap_or(i64::MAX),
                 attempts: 0,
+                tracked: false,
             },
             event_type: dispatch.event_type.clone(),
         };

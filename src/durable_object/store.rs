@@ -11,7 +11,11 @@
 //! (`logPosition`, no row of its own), and under the `logPosition` key before a delete the
 //! snapshot did not cover (rare); a restart resumes after the newest of those and of the rows
 //! (`subscriptions::log::resume_after`). Delivered rows are deleted in batches (see
-//! `delivery::deletes`). Each outbox row carries its event's session and sequence number, so
+//! `delivery::deletes`). Since schema version 3 the outbox is the event log: a row says which
+//! subscriptions still hold it (`holders`; for now always the `default` one, `POST /connect`'s
+//! webhook), and a subscription's delivery state of an event is a `deliveries` row only while it
+//! is not plain (retried, dead, or replayed): an event delivered at the first attempt still
+//! costs one row inserted and one deleted. Each outbox row carries its event's session and sequence number, so
 //! storing the event also records how far the session got; the snapshot itself is written in
 //! batches (see `Runtime`). The `channels` table is the enrichment directory's stored copy (see
 //! `delivery::enrich`): a row per channel, written only when what is known of it changes.
@@ -53,7 +57,7 @@ struct RecordedPosition {
     log_position: Option<i64>,
 }
 
-/// One event waiting for delivery.
+/// One event waiting for delivery (to the `default` subscription).
 #[derive(Clone, Debug, Deserialize)]
 pub struct OutboxRow {
     /// Row id: the order of arrival.
@@ -66,11 +70,27 @@ pub struct OutboxRow {
     pub channel: String,
     /// The request body.
     pub body: String,
-    /// When it arrived (ms).
+    /// When its delivery started (ms): its arrival, or when its dead letter was replayed.
     pub created_at: i64,
     /// Attempts made so far.
     pub attempts: i64,
+    /// Whether its delivery has a `deliveries` row (retried, dead or replayed), to remove with it.
+    #[serde(deserialize_with = "flag")]
+    pub tracked: bool,
 }
+
+/// An SQL integer (`0` or not) read as a flag.
+fn flag<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
+    Ok(i64::deserialize(value)? != 0)
+}
+
+/// The holders of a new event: the `default` subscription alone, until push subscriptions are
+/// wired.
+const DEFAULT_HOLDERS: &str = "1";
+
+/// The `default` subscription's delivery state beside each log row (`d`, NULL when plain).
+const WITH_DELIVERY: &str =
+    "outbox o LEFT JOIN deliveries d ON d.subscription = 1 AND d.position = o.id";
 
 impl OutboxRow {
     /// `x-discord-gateway-event-id`: stable across retries and replays.
@@ -125,6 +145,11 @@ struct MaxSequence {
 }
 
 #[derive(Deserialize)]
+struct Position {
+    position: i64,
+}
+
+#[derive(Deserialize)]
 struct DeadRow {
     id: i64,
     session_id: String,
@@ -153,9 +178,13 @@ fn int(value: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
-/// `id IN (?, ?, ...)` filters for a list of row ids, as many as it takes to bind each with at
-/// most [`MAX_SQL_PARAMS`] parameters beside `fixed_params` others; or `1 = 1` for all.
-fn id_filters(ids: Option<&[i64]>, fixed_params: usize) -> Vec<(String, Vec<SqlStorageValue>)> {
+/// `<column> IN (?, ?, ...)` filters for a list of row ids, as many as it takes to bind each
+/// with at most [`MAX_SQL_PARAMS`] parameters beside `fixed_params` others; or `1 = 1` for all.
+fn id_filters(
+    column: &str,
+    ids: Option<&[i64]>,
+    fixed_params: usize,
+) -> Vec<(String, Vec<SqlStorageValue>)> {
     match ids {
         None => vec![("1 = 1".to_owned(), Vec::new())],
         Some(ids) => ids
@@ -163,7 +192,7 @@ fn id_filters(ids: Option<&[i64]>, fixed_params: usize) -> Vec<(String, Vec<SqlS
             .map(|batch| {
                 let marks = vec!["?"; batch.len()].join(", ");
                 (
-                    format!("id IN ({marks})"),
+                    format!("{column} IN ({marks})"),
                     batch.iter().map(|id| (*id).into()).collect(),
                 )
             })
@@ -264,19 +293,6 @@ impl Store {
         Ok(cursor.rows_written())
     }
 
-    /// Runs a statement ending in `RETURNING id` and counts the rows it touched.
-    fn write_counting(&self, query: &str, params: Vec<SqlStorageValue>) -> worker::Result<usize> {
-        #[derive(Deserialize)]
-        struct Id {
-            #[allow(dead_code)]
-            id: i64,
-        }
-        let cursor = self.sql.exec(query, params)?;
-        let touched = cursor.to_array::<Id>()?.len();
-        self.count_write(&cursor);
-        Ok(touched)
-    }
-
     fn get<T: DeserializeOwned>(&self, key: &str) -> worker::Result<Option<T>> {
         let rows: Vec<Value> = self
             .sql
@@ -373,7 +389,7 @@ impl Store {
                     event.event_type.into(),
                     event.body.into(),
                     int(event.now),
-                    int(event.now),
+                    DEFAULT_HOLDERS.into(),
                 ]);
             }
             self.write(&insert_sql(chunk.len()), params)?;
@@ -391,7 +407,11 @@ impl Store {
             next_attempt_at: i64,
         }
         let cursor = self.sql.exec(
-            "SELECT channel, id, next_attempt_at FROM outbox WHERE dead = 0 ORDER BY id",
+            &format!(
+                "SELECT o.channel AS channel, o.id AS id,
+                        COALESCE(d.next_attempt_at, o.created_at) AS next_attempt_at
+                 FROM {WITH_DELIVERY} WHERE COALESCE(d.dead, 0) = 0 ORDER BY o.id"
+            ),
             None,
         )?;
         let mut failure = None;
@@ -417,49 +437,108 @@ impl Store {
         let rows: Vec<OutboxRow> = self
             .sql
             .exec(
-                "SELECT id, session_id, sequence, channel, body, created_at, attempts FROM outbox WHERE id = ?",
+                &format!(
+                    "SELECT o.id AS id, o.session_id AS session_id, o.sequence AS sequence,
+                            o.channel AS channel, o.body AS body,
+                            COALESCE(d.since, o.created_at) AS created_at,
+                            COALESCE(d.attempts, 0) AS attempts,
+                            d.position IS NOT NULL AS tracked
+                     FROM {WITH_DELIVERY} WHERE o.id = ?"
+                ),
                 vec![id.into()],
             )?
             .to_array()?;
         Ok(rows.into_iter().next())
     }
 
-    /// Removes delivered events: one statement for each [`MAX_SQL_PARAMS`] of them.
+    /// Removes delivered events: one statement for each [`MAX_SQL_PARAMS`] of them. (The
+    /// delivery state of those that had one is gone already: [`Store::forget_delivery`].)
     pub fn delete_delivered(&self, ids: &[i64]) -> worker::Result<()> {
         self.keep_position_before_deleting(ids.iter().copied().max())?;
-        for (filter, params) in id_filters(Some(ids), 0) {
+        for (filter, params) in id_filters("id", Some(ids), 0) {
             self.write(&format!("DELETE FROM outbox WHERE {filter}"), params)?;
         }
         Ok(())
     }
 
-    /// Records a failed attempt and when to try again.
-    pub fn retry_at(&self, id: i64, attempts: i64, at: u64, error: &str) -> worker::Result<()> {
+    /// Removes the delivery state of the event at `position` (it was delivered).
+    pub fn forget_delivery(&self, position: i64) -> worker::Result<()> {
         self.write(
-            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
-            vec![attempts.into(), int(at), error.into(), id.into()],
+            "DELETE FROM deliveries WHERE subscription = 1 AND position = ?",
+            vec![position.into()],
         )?;
         Ok(())
     }
 
-    /// Gives up on an event: it stays as a dead letter; beyond `keep` dead letters, the oldest
-    /// are removed. Returns how many were removed that way.
+    /// Records a failed attempt at the event at `position`, whose delivery started at `since`,
+    /// and when to try again.
+    pub fn retry_at(
+        &self,
+        position: i64,
+        since: i64,
+        attempts: i64,
+        at: u64,
+        error: &str,
+    ) -> worker::Result<()> {
+        self.write(
+            "INSERT INTO deliveries (subscription, position, attempts, next_attempt_at, since, last_error)
+             VALUES (1, ?, ?, ?, ?, ?)
+             ON CONFLICT (subscription, position) DO UPDATE SET attempts = excluded.attempts,
+                next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
+            vec![position.into(), attempts.into(), int(at), since.into(), error.into()],
+        )?;
+        Ok(())
+    }
+
+    /// Gives up on the event at `position`: it stays as a dead letter; beyond `keep` dead
+    /// letters, the oldest are removed. Returns how many were removed that way.
     pub fn dead_letter(
         &self,
-        id: i64,
+        position: i64,
+        since: i64,
         attempts: i64,
         error: &str,
         keep: u64,
     ) -> worker::Result<usize> {
         self.write(
-            "UPDATE outbox SET dead = 1, attempts = ?, last_error = ? WHERE id = ?",
-            vec![attempts.into(), error.into(), id.into()],
+            "INSERT INTO deliveries (subscription, position, attempts, next_attempt_at, since, last_error, dead)
+             VALUES (1, ?, ?, 0, ?, ?, 1)
+             ON CONFLICT (subscription, position) DO UPDATE SET attempts = excluded.attempts,
+                last_error = excluded.last_error, dead = 1",
+            vec![position.into(), attempts.into(), since.into(), error.into()],
         )?;
-        self.write_counting(
-            "DELETE FROM outbox WHERE dead = 1 AND id NOT IN
-               (SELECT id FROM outbox WHERE dead = 1 ORDER BY id DESC LIMIT ?) RETURNING id",
+        let beyond = self.positions_leaving(
+            "DELETE FROM deliveries WHERE subscription = 1 AND dead = 1 AND position NOT IN
+               (SELECT position FROM deliveries WHERE subscription = 1 AND dead = 1
+                ORDER BY position DESC LIMIT ?) RETURNING position",
             vec![int(keep)],
-        )
+        )?;
+        // Older than the dead letters kept, so never the newest row: no position to record.
+        self.delete_log_rows(&beyond)?;
+        Ok(beyond.len())
+    }
+
+    /// Runs a statement ending in `RETURNING position` and returns the positions.
+    fn positions_leaving(
+        &self,
+        query: &str,
+        params: Vec<SqlStorageValue>,
+    ) -> worker::Result<Vec<i64>> {
+        let cursor = self.sql.exec(query, params)?;
+        let positions: Vec<Position> = cursor.to_array()?;
+        self.count_write(&cursor);
+        Ok(positions.into_iter().map(|p| p.position).collect())
+    }
+
+    /// Deletes the log rows at `positions` (held by the `default` subscription alone).
+    fn delete_log_rows(&self, positions: &[i64]) -> worker::Result<()> {
+        if positions.is_empty() {
+            return Ok(());
+        }
+        for (filter, params) in id_filters("id", Some(positions), 0) {
+            self.write(&format!("DELETE FROM outbox WHERE {filter}"), params)?;
+        }
+        Ok(())
     }
 
     /// Dead letters, oldest first.
@@ -467,8 +546,11 @@ impl Store {
         let rows: Vec<DeadRow> = self
             .sql
             .exec(
-                "SELECT id, session_id, sequence, event_type, channel, created_at, attempts, last_error
-                 FROM outbox WHERE dead = 1 ORDER BY id LIMIT ?",
+                "SELECT o.id AS id, o.session_id AS session_id, o.sequence AS sequence,
+                        o.event_type AS event_type, o.channel AS channel, d.since AS created_at,
+                        d.attempts AS attempts, d.last_error AS last_error
+                 FROM deliveries d JOIN outbox o ON o.id = d.position
+                 WHERE d.subscription = 1 AND d.dead = 1 ORDER BY d.position LIMIT ?",
                 vec![int(limit)],
             )?
             .to_array()?;
@@ -489,16 +571,18 @@ impl Store {
     /// Puts dead letters (all, or those with the given row ids) back in line, as new.
     pub fn replay_dead_letters(&self, ids: Option<&[i64]>, now: u64) -> worker::Result<usize> {
         let mut affected = 0;
-        for (filter, mut params) in id_filters(ids, 2) {
+        for (filter, mut params) in id_filters("position", ids, 2) {
             let mut all = vec![int(now), int(now)];
             all.append(&mut params);
-            affected += self.write_counting(
-                &format!(
-                    "UPDATE outbox SET dead = 0, attempts = 0, created_at = ?, next_attempt_at = ?, last_error = NULL
-                     WHERE dead = 1 AND {filter} RETURNING id"
-                ),
-                all,
-            )?;
+            affected += self
+                .positions_leaving(
+                    &format!(
+                        "UPDATE deliveries SET dead = 0, attempts = 0, since = ?, next_attempt_at = ?, last_error = NULL
+                         WHERE subscription = 1 AND dead = 1 AND {filter} RETURNING position"
+                    ),
+                    all,
+                )?
+                .len();
         }
         Ok(affected)
     }
@@ -507,11 +591,15 @@ impl Store {
     pub fn drop_dead_letters(&self, ids: Option<&[i64]>) -> worker::Result<usize> {
         self.keep_position_before_deleting(ids.map(|ids| ids.iter().copied().max().unwrap_or(0)))?;
         let mut affected = 0;
-        for (filter, params) in id_filters(ids, 0) {
-            affected += self.write_counting(
-                &format!("DELETE FROM outbox WHERE dead = 1 AND {filter} RETURNING id"),
+        for (filter, params) in id_filters("position", ids, 0) {
+            let dropped = self.positions_leaving(
+                &format!(
+                    "DELETE FROM deliveries WHERE subscription = 1 AND dead = 1 AND {filter} RETURNING position"
+                ),
                 params,
             )?;
+            self.delete_log_rows(&dropped)?;
+            affected += dropped.len();
         }
         Ok(affected)
     }
@@ -568,9 +656,13 @@ impl Store {
         let rows: Vec<OutboxCounts> = self
             .sql
             .exec(
-                "SELECT COALESCE(SUM(dead = 0), 0) AS pending, COALESCE(SUM(dead = 1), 0) AS dead,
-                        MIN(CASE WHEN dead = 0 THEN created_at END) AS oldest
-                 FROM outbox",
+                &format!(
+                    "SELECT COALESCE(SUM(COALESCE(d.dead, 0) = 0), 0) AS pending,
+                            COALESCE(SUM(d.dead = 1), 0) AS dead,
+                            MIN(CASE WHEN COALESCE(d.dead, 0) = 0
+                                THEN COALESCE(d.since, o.created_at) END) AS oldest
+                     FROM {WITH_DELIVERY}"
+                ),
                 None,
             )?
             .to_array()?;
