@@ -148,6 +148,7 @@ impl AlarmKeeper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     const NOW: u64 = 1_000_000;
 
@@ -324,22 +325,6 @@ mod tests {
                     self.alarm = None;
                 }
             }
-        }
-    }
-
-    /// A small deterministic generator (xorshift), so failures replay by seed.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
         }
     }
 

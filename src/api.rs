@@ -320,12 +320,7 @@ impl ConnectRequest {
         &mut self,
         draw: impl FnOnce() -> Result<[u8; GENERATED_KEY_BYTES], ApiError>,
     ) -> Result<Option<String>, ApiError> {
-        if self.webhook_secret.as_deref() != Some(GENERATE_SECRET) {
-            return Ok(None);
-        }
-        let secret = secret_from_key(&draw()?);
-        self.webhook_secret = Some(secret.clone());
-        Ok(Some(secret))
+        generate_secret_if_asked(&mut self.webhook_secret, draw)
     }
 
     /// Checks every field and builds the settings, naming the field and the rule on failure.
@@ -723,6 +718,20 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// Replaces a `webhookSecret` of `"generate"` with a new `whsec_` secret made of the key `draw`
+/// gives, and returns that secret to be shown once; `draw` is called only then. Shared by
+/// `/connect` and the subscriptions' admin API.
+pub(crate) fn generate_secret_if_asked(
+    webhook_secret: &mut Option<String>,
+    draw: impl FnOnce() -> Result<[u8; GENERATED_KEY_BYTES], ApiError>,
+) -> Result<Option<String>, ApiError> {
+    if webhook_secret.as_deref() != Some(GENERATE_SECRET) {
+        return Ok(None);
+    }
+    let secret = secret_from_key(&draw()?);
+    *webhook_secret = Some(secret.clone());
+    Ok(Some(secret))
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,8 @@ pub mod schema;
 pub mod shards;
 pub mod subscriptions;
 pub mod talk;
+#[cfg(test)]
+mod test_rng;
 
 #[cfg(all(target_arch = "wasm32", feature = "entry"))]
 mod admin_page;

@@ -18,8 +18,8 @@ use serde_json::{Map, Value};
 
 use super::filter::{Filter, FilterJson};
 use super::token::valid_name;
-use crate::api::{json_object, ApiError, WebhookTarget, GENERATE_SECRET};
-use crate::delivery::signature::{secret_from_key, GENERATED_KEY_BYTES};
+use crate::api::{json_object, ApiError, WebhookTarget};
+use crate::delivery::signature::GENERATED_KEY_BYTES;
 
 /// The name of the push subscription that `POST /connect`'s `webhookUrl` makes.
 pub const DEFAULT_SUBSCRIPTION: &str = "default";
@@ -131,12 +131,7 @@ impl SubscriptionRequest {
         &mut self,
         draw: impl FnOnce() -> Result<[u8; GENERATED_KEY_BYTES], ApiError>,
     ) -> Result<Option<String>, ApiError> {
-        if self.webhook_secret.as_deref() != Some(GENERATE_SECRET) {
-            return Ok(None);
-        }
-        let secret = secret_from_key(&draw()?);
-        self.webhook_secret = Some(secret.clone());
-        Ok(Some(secret))
+        crate::api::generate_secret_if_asked(&mut self.webhook_secret, draw)
     }
 
     /// Checks every field, naming the field and the rule on failure.

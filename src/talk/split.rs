@@ -215,6 +215,7 @@ fn fence_line(after: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     fn contents(parts: &[Part]) -> Vec<&str> {
         parts.iter().map(|p| p.content.as_str()).collect()
@@ -304,22 +305,6 @@ mod tests {
         assert_eq!(contents(&parts).concat(), zalgo);
     }
 
-    /// A small deterministic generator (xorshift), so failures replay by seed.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> usize {
-            (self.next() % n) as usize
-        }
-    }
-
     const PIECES: &[&str] = &[
         "word",
         "a",
@@ -353,11 +338,11 @@ mod tests {
 
     fn random_text(rng: &mut Rng) -> String {
         let mut text = String::new();
-        for _ in 0..rng.below(1500) {
-            if rng.below(200) == 0 {
-                text.push_str(&"x".repeat(rng.below(3000)));
+        for _ in 0..rng.index(1500) {
+            if rng.index(200) == 0 {
+                text.push_str(&"x".repeat(rng.index(3000)));
             } else {
-                text.push_str(PIECES[rng.below(PIECES.len() as u64)]);
+                text.push_str(PIECES[rng.index(PIECES.len())]);
             }
         }
         text
@@ -374,7 +359,7 @@ mod tests {
             let limit = if seed % 4 == 0 {
                 MAX_MESSAGE_CHARS
             } else {
-                MIN_LIMIT + rng.below(400)
+                MIN_LIMIT + rng.index(400)
             };
             let boundaries: std::collections::HashSet<usize> = text
                 .grapheme_indices(true)
