@@ -177,3 +177,192 @@ describe('issue 10: subscriptions in the object', () => {
     d = undefined;
   });
 });
+
+const GUILD = '1290000000000000100';
+const TEXT_CHANNEL = '1290000000000000102';
+const THREAD = '1290000000000000104';
+
+/** The id of the simulator's guild `index` (its ids are shifted by index << 22). */
+function guildId(index) {
+  return (BigInt(GUILD) + (BigInt(index) << 22n)).toString();
+}
+
+/** The events a path accepted (200), parsed, in the order they arrived. */
+function accepted(receiver, pathName, statuses) {
+  return receiver.requests
+    .map((r, i) => ({ r, status: statuses.get(i) ?? 200 }))
+    .filter(({ r, status }) => r.path === pathName && status === 200)
+    .map(({ r }) => ({ body: r.json(), headers: r.headers }));
+}
+
+/** A receiver handler answering `status(path)` and remembering what it answered. */
+function answering(receiver, status) {
+  const statuses = new Map();
+  receiver.setHandler((req, index) => {
+    const s = status(req.path);
+    statuses.set(index, s);
+    return { status: s };
+  });
+  return statuses;
+}
+
+describe('issue 10: push tenants', () => {
+  let d;
+  afterEach(() => d?.stop());
+
+  test('issue 10 push: two tenants each receive exactly their guilds\' events; one down with 503 does not hold the other back, and gets everything after, in order per channel', async () => {
+    d = await deployment();
+    await d.sim.control('/_sim/config', { guilds: 3 });
+    await d.connectReady();
+    const tenantA = [guildId(0), guildId(1)];
+    const tenantB = [guildId(2)];
+    const a = await d.call('POST', '/subscriptions', {
+      name: 'tenant-a',
+      kind: 'push',
+      webhookUrl: `${d.receiver.url}/tenant-a`,
+      webhookSecret: 'generate',
+      filter: { guildIds: tenantA },
+    });
+    assert.equal(a.status, 201, JSON.stringify(a.json));
+    const b = await d.call('POST', '/subscriptions', {
+      name: 'tenant-b',
+      kind: 'push',
+      webhookUrl: `${d.receiver.url}/tenant-b`,
+      filter: { guildIds: tenantB },
+    });
+    assert.equal(b.status, 201, JSON.stringify(b.json));
+
+    let aDown = true;
+    const statuses = answering(d.receiver, (p) => (p === '/tenant-a' && aDown ? 503 : 200));
+    for (const guildIndex of [0, 1, 2]) {
+      for (let i = 0; i < 2; i++) {
+        await d.dispatch({ preset: 'guild_message', count: 3, guildIndex });
+        await d.dispatch({ preset: 'reaction_add', guildIndex });
+      }
+    }
+    const perGuild = 8;
+    // Tenant B gets all of its events while tenant A answers nothing but 503.
+    await waitFor(async () => (accepted(d.receiver, '/tenant-b', statuses).length >= perGuild ? true : null), {
+      timeoutMs: 20_000,
+      message: 'tenant B has its events',
+    });
+    await waitFor(async () => (accepted(d.receiver, '/webhook', statuses).length >= 3 * perGuild ? true : null), {
+      message: 'default has every event',
+    });
+    assert.equal(accepted(d.receiver, '/tenant-a', statuses).length, 0, 'A accepted nothing yet');
+    assert.ok(
+      d.receiver.requests.some((r) => r.path === '/tenant-a'),
+      'A was tried (and answered 503) meanwhile',
+    );
+    let status = await d.status();
+    const subs = Object.fromEntries(status.subscriptions.map((s) => [s.name, s]));
+    assert.equal(subs['tenant-b'].delivered, perGuild);
+    assert.equal(subs['tenant-b'].pending, 0);
+    assert.equal(subs['tenant-a'].pending, 2 * perGuild, 'A still holds all of its events');
+    assert.ok(subs['tenant-a'].failedAttempts > 0 && /503/.test(subs['tenant-a'].lastError), JSON.stringify(subs['tenant-a']));
+    assert.equal(subs.default.delivered, 3 * perGuild);
+    assert.equal(status.delivery.delivered, 3 * perGuild, '`delivery` stays the default subscription\'s');
+
+    aDown = false;
+    await waitFor(async () => (accepted(d.receiver, '/tenant-a', statuses).length >= 2 * perGuild ? true : null), {
+      timeoutMs: 30_000,
+      message: 'tenant A has its events after it came back',
+    });
+    const gotA = accepted(d.receiver, '/tenant-a', statuses);
+    const gotB = accepted(d.receiver, '/tenant-b', statuses);
+    const all = accepted(d.receiver, '/webhook', statuses);
+    const ids = (list) => list.map(({ headers }) => headers['x-discord-gateway-event-id']);
+    const expected = (guilds) => all.filter(({ body }) => guilds.includes(body.data.guild_id));
+    assert.deepEqual(new Set(ids(gotA)), new Set(ids(expected(tenantA))), 'A: exactly its guilds');
+    assert.deepEqual(ids(gotB), ids(expected(tenantB)), 'B: exactly its guild, in order');
+    assert.equal(gotA.length, new Set(ids(gotA)).size, 'no duplicate');
+    // Per channel, A got them in the order the gateway sent them (default's order).
+    for (const channel of new Set(gotA.map(({ body }) => body.data.channel_id))) {
+      const inChannel = (list) => ids(list.filter(({ body }) => body.data.channel_id === channel));
+      assert.deepEqual(inChannel(gotA), inChannel(all), `order in channel ${channel}`);
+    }
+    // The bot token goes to the default webhook only (Chat SDK); A's requests are signed.
+    assert.ok(all.every(({ headers }) => headers['x-discord-gateway-token']));
+    assert.ok([...gotA, ...gotB].every(({ headers }) => !headers['x-discord-gateway-token']));
+    assert.ok(gotA.every(({ headers }) => headers['webhook-signature']?.startsWith('v1,')));
+    status = await waitFor(async () => {
+      const s = await d.status();
+      return s.subscriptions.every((x) => x.pending === 0 && x.inFlight === 0) ? s : null;
+    }, { message: 'nothing pending' });
+    assert.deepEqual(
+      status.subscriptions.map((s) => [s.name, s.delivered, s.lag]),
+      [['default', 3 * perGuild, 0], ['tenant-a', 2 * perGuild, 0], ['tenant-b', perGuild, 0]],
+    );
+  });
+
+  test('issue 10 filters: a channel filter (with its threads), a DM filter and an event-type filter each let through exactly what they name', async () => {
+    d = await deployment();
+    await d.connectReady();
+    for (const [name, filter] of [
+      ['channel', { channelIds: [TEXT_CHANNEL] }],
+      ['dms', { directMessages: true }],
+      ['reactions', { eventTypes: ['MESSAGE_REACTION_ADD'] }],
+    ]) {
+      const res = await d.call('POST', '/subscriptions', { name, kind: 'push', webhookUrl: `${d.receiver.url}/${name}`, filter });
+      assert.equal(res.status, 201, JSON.stringify(res.json));
+    }
+    const statuses = answering(d.receiver, () => 200);
+    let sent = 0;
+    for (const preset of ['guild_message', 'thread_message', 'dm_message', 'reaction_add', 'dm_reaction_add', 'thread_reaction_add']) {
+      sent += (await d.dispatch({ preset, ignoreIntents: true })).sent.length;
+    }
+    assert.equal(sent, 6);
+    await waitFor(async () => (accepted(d.receiver, '/webhook', statuses).length >= sent ? true : null), { message: 'default has all 6' });
+    const all = accepted(d.receiver, '/webhook', statuses);
+    const key = ({ body }) => `${body.type}@${body.data.channel_id}`;
+    const expect = {
+      '/channel': all.filter(({ body }) => [TEXT_CHANNEL, THREAD].includes(body.data.channel_id)),
+      '/dms': all.filter(({ body }) => !body.data.guild_id),
+      '/reactions': all.filter(({ body }) => body.type === 'GATEWAY_MESSAGE_REACTION_ADD'),
+    };
+    assert.ok(expect['/channel'].some(({ body }) => body.data.channel_id === THREAD), 'the thread is in the test');
+    assert.equal(expect['/dms'].length, 2);
+    assert.equal(expect['/reactions'].length, 3);
+    await waitFor(async () => {
+      const s = await d.status();
+      return s.subscriptions.every((x) => x.pending === 0) ? s : null;
+    }, { message: 'every subscription done' });
+    for (const [pathName, want] of Object.entries(expect)) {
+      assert.deepEqual(accepted(d.receiver, pathName, statuses).map(key), want.map(key), pathName);
+    }
+  });
+
+  test('issue 10 cost: rows written per event with one push subscription (k = 1) and with three (k = 3)', async () => {
+    d = await deployment();
+    await d.connectReady();
+    const statuses = answering(d.receiver, () => 200);
+    const burst = async () => {
+      const before = (await d.status()).delivery.storageRowsWritten;
+      const sent = [];
+      for (const channel of ['1300000000000000911', '1300000000000000912', '1300000000000000913']) {
+        const { sent: some } = await d.dispatch({ preset: 'guild_message', count: 50, overrides: { channel_id: channel } });
+        sent.push(...some);
+      }
+      await waitFor(async () => {
+        const s = await d.status();
+        return s.subscriptions.every((x) => x.pending === 0 && x.inFlight === 0) && s.subscriptions[0].delivered >= total + sent.length
+          ? s
+          : null;
+      }, { timeoutMs: 30_000, message: 'the burst is delivered everywhere' });
+      total += sent.length;
+      const after = (await d.status()).delivery.storageRowsWritten;
+      return (after - before) / sent.length;
+    };
+    let total = 0;
+    const k1 = await burst();
+    for (const name of ['t1', 't2']) {
+      const res = await d.call('POST', '/subscriptions', { name, kind: 'push', webhookUrl: `${d.receiver.url}/${name}` });
+      assert.equal(res.status, 201);
+    }
+    const k3 = await burst();
+    console.log(`issue 10 cost: rows written per event, k = 1: ${k1.toFixed(2)}, k = 3: ${k3.toFixed(2)}`);
+    assert.ok(k1 <= 2.1, `k = 1: ${k1} rows per event`);
+    assert.ok(k3 <= 4.2, `k = 3: ${k3} rows per event (one insert, two holder updates, one delete)`);
+    assert.equal(accepted(d.receiver, '/t1', statuses).length, 150);
+  });
+});

@@ -721,8 +721,13 @@ pub struct StatusResponse {
     pub gateway: EngineStatus,
     /// The webhook, when configured.
     pub webhook: Option<WebhookSummary>,
-    /// Delivery health.
+    /// Delivery health of the `default` subscription (`POST /connect`'s webhook), and the
+    /// object's storage counters.
     pub delivery: DeliveryStatus,
+    /// Every subscription, `default` first: pending, in flight, dead letters, delivered,
+    /// failed attempts, last error, lag (issue 10).
+    #[serde(default)]
+    pub subscriptions: Vec<SubscriptionStatus>,
     /// Whether `ALLOW_INSECURE_WEBHOOKS` is on (development only).
     pub insecure_webhooks_allowed: bool,
     /// Alarm firings since this instance of the object started (each one is billed).

@@ -80,10 +80,18 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         }
         RouteId::Status => json(200, &runtime.status()),
         RouteId::DeadLetters => {
-            let dead_letters = runtime.outbox.dead_letters(&runtime.store)?;
+            let subscription = match dead_letter_subscription(runtime, &req) {
+                Ok(id) => id,
+                Err(e) => return error(&e),
+            };
+            let dead_letters = runtime.outbox.dead_letters(&runtime.store, subscription)?;
             json(200, &DeadLetterList { dead_letters })
         }
         RouteId::ReplayDeadLetters | RouteId::DropDeadLetters => {
+            let subscription = match dead_letter_subscription(runtime, &req) {
+                Ok(id) => id,
+                Err(e) => return error(&e),
+            };
             let selection = match read_body(&req)
                 .await
                 .and_then(|body| DeadLetterSelection::from_json(&body))
@@ -93,9 +101,11 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
             };
             let ids = selection.ids();
             let affected = if route.id == RouteId::ReplayDeadLetters {
-                runtime.replay_dead_letters(ids)?
+                runtime.replay_dead_letters(subscription, ids)?
             } else {
-                runtime.outbox.drop_dead(&runtime.store, ids)?
+                runtime
+                    .outbox
+                    .drop_dead(&runtime.store, subscription, ids)?
             };
             json(
                 200,
@@ -118,6 +128,20 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         // The Worker entry answers these itself; the object has no such route.
         RouteId::Bots | RouteId::ForgetBot | RouteId::AdminPage => miss(&Miss::NotFound, &path),
     }
+}
+
+/// The push subscription whose dead letters a route acts on: `?subscription=<name>`, or
+/// `default`.
+fn dead_letter_subscription(
+    runtime: &Runtime,
+    req: &Request,
+) -> std::result::Result<crate::subscriptions::SubscriptionId, ApiError> {
+    let name = req.url().ok().and_then(|url| {
+        url.query_pairs()
+            .find(|(key, _)| key == "subscription")
+            .map(|(_, value)| value.into_owned())
+    });
+    runtime.subscriptions.push_id(name.as_deref())
 }
 
 /// A key for a generated webhook secret, from the platform's CSPRNG (`crypto.getRandomValues`).

@@ -27,15 +27,16 @@ use std::cell::Cell;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{SqlCursor, SqlStorage, SqlStorageValue};
 
+use super::subscriptions::DEFAULT_ID;
 use crate::api::{ConnectSettings, DeadLetter};
 use crate::delivery::enrich::{ChannelChange, KnownChannel};
 use crate::delivery::inserts::{insert_sql, COLUMNS, MAX_SQL_PARAMS, ROWS_PER_STATEMENT};
-use crate::delivery::lanes::Lanes;
 use crate::gateway::SessionSnapshot;
 use crate::schema::DEFAULT_SUBSCRIPTION_ID;
 use crate::subscriptions::log::{
     must_record, resume_after, sole_holder, HOLDS_SQL, WITHOUT_HOLDER_SQL,
 };
+use crate::subscriptions::{Fanout, SubscriptionId};
 
 const SETTINGS_KEY: &str = "settings";
 const SNAPSHOT_KEY: &str = "snapshot";
@@ -90,9 +91,10 @@ fn flag<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
     Ok(i64::deserialize(value)? != 0)
 }
 
-/// The `default` subscription's delivery state beside each log row (`d`, NULL when plain).
+/// A subscription's delivery state beside each log row (`d`, NULL when plain); the
+/// subscription is bound as the first `?`.
 const WITH_DELIVERY: &str =
-    "outbox o LEFT JOIN deliveries d ON d.subscription = 1 AND d.position = o.id";
+    "outbox o LEFT JOIN deliveries d ON d.subscription = ? AND d.position = o.id";
 
 impl OutboxRow {
     /// `x-discord-gateway-event-id`: stable across retries and replays.
@@ -166,9 +168,19 @@ pub struct SubscriptionRow {
     pub definition: String,
 }
 
-/// The `default` subscription's id, bound as text for [`HOLDS_SQL`].
-fn default_id() -> SqlStorageValue {
-    DEFAULT_SUBSCRIPTION_ID.to_string().into()
+/// A subscription id as SQL needs it.
+fn sql_id(subscription: SubscriptionId) -> i64 {
+    i64::try_from(subscription).unwrap_or(i64::MAX)
+}
+
+/// A subscription id bound as an integer (`deliveries.subscription`).
+fn sub_int(subscription: SubscriptionId) -> SqlStorageValue {
+    sql_id(subscription).into()
+}
+
+/// A subscription id bound as text, for [`HOLDS_SQL`] and [`WITHOUT_HOLDER_SQL`].
+fn sub_text(subscription: SubscriptionId) -> SqlStorageValue {
+    subscription.to_string().into()
 }
 
 #[derive(Deserialize)]
@@ -424,9 +436,19 @@ impl Store {
         Ok(())
     }
 
-    /// The lanes of every pending event, built from the outbox one row at a time: the rows are
-    /// never all in memory at once (on either side of the Wasm boundary), only the lanes are.
-    pub fn lanes(&self) -> worker::Result<Lanes> {
+    /// The lanes of every pending event of each push subscription in `push`, built from the
+    /// outbox one row at a time: the rows are never all in memory at once (on either side of
+    /// the Wasm boundary), only the lanes are.
+    pub fn lanes(&self, push: &[SubscriptionId]) -> worker::Result<Fanout> {
+        let mut fanout = Fanout::default();
+        for subscription in push {
+            self.load_lanes(*subscription, &mut fanout)?;
+        }
+        Ok(fanout)
+    }
+
+    /// One subscription's lanes into `fanout`.
+    fn load_lanes(&self, subscription: SubscriptionId, fanout: &mut Fanout) -> worker::Result<()> {
         #[derive(Deserialize)]
         struct LaneRow {
             channel: String,
@@ -440,28 +462,22 @@ impl Store {
                  FROM {WITH_DELIVERY} WHERE COALESCE(d.dead, 0) = 0 AND {HOLDS_SQL}
                  ORDER BY o.id"
             ),
-            vec![default_id()],
+            vec![sub_int(subscription), sub_text(subscription)],
         )?;
-        let mut failure = None;
-        let lanes = Lanes::load(cursor.next::<LaneRow>().map_while(|row| match row {
-            Ok(row) => Some((
-                row.channel,
+        for row in cursor.next::<LaneRow>() {
+            let row = row?;
+            fanout.push(
+                subscription,
+                &row.channel,
                 row.id,
                 u64::try_from(row.next_attempt_at).unwrap_or(0),
-            )),
-            Err(e) => {
-                failure = Some(e);
-                None
-            }
-        }));
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(lanes),
+            );
         }
+        Ok(())
     }
 
-    /// One pending event by id.
-    pub fn row(&self, id: i64) -> worker::Result<Option<OutboxRow>> {
+    /// One pending event by id, with `subscription`'s delivery state of it.
+    pub fn row(&self, subscription: SubscriptionId, id: i64) -> worker::Result<Option<OutboxRow>> {
         let rows: Vec<OutboxRow> = self
             .sql
             .exec(
@@ -473,7 +489,7 @@ impl Store {
                             d.position IS NOT NULL AS tracked, o.holders AS holders
                      FROM {WITH_DELIVERY} WHERE o.id = ?"
                 ),
-                vec![id.into()],
+                vec![sub_int(subscription), id.into()],
             )?
             .to_array()?;
         Ok(rows.into_iter().next())
@@ -489,11 +505,15 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the delivery state of the event at `position` (it was delivered).
-    pub fn forget_delivery(&self, position: i64) -> worker::Result<()> {
+    /// Removes `subscription`'s delivery state of the event at `position` (it was delivered).
+    pub fn forget_delivery(
+        &self,
+        subscription: SubscriptionId,
+        position: i64,
+    ) -> worker::Result<()> {
         self.write(
-            "DELETE FROM deliveries WHERE subscription = 1 AND position = ?",
-            vec![position.into()],
+            "DELETE FROM deliveries WHERE subscription = ? AND position = ?",
+            vec![sub_int(subscription), position.into()],
         )?;
         Ok(())
     }
@@ -502,6 +522,7 @@ impl Store {
     /// and when to try again.
     pub fn retry_at(
         &self,
+        subscription: SubscriptionId,
         position: i64,
         since: i64,
         attempts: i64,
@@ -510,10 +531,17 @@ impl Store {
     ) -> worker::Result<()> {
         self.write(
             "INSERT INTO deliveries (subscription, position, attempts, next_attempt_at, since, last_error)
-             VALUES (1, ?, ?, ?, ?, ?)
+             VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (subscription, position) DO UPDATE SET attempts = excluded.attempts,
                 next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
-            vec![position.into(), attempts.into(), int(at), since.into(), error.into()],
+            vec![
+                sub_int(subscription),
+                position.into(),
+                attempts.into(),
+                int(at),
+                since.into(),
+                error.into(),
+            ],
         )?;
         Ok(())
     }
@@ -522,6 +550,7 @@ impl Store {
     /// letters, the oldest are removed. Returns how many were removed that way.
     pub fn dead_letter(
         &self,
+        subscription: SubscriptionId,
         position: i64,
         since: i64,
         attempts: i64,
@@ -530,19 +559,24 @@ impl Store {
     ) -> worker::Result<usize> {
         self.write(
             "INSERT INTO deliveries (subscription, position, attempts, next_attempt_at, since, last_error, dead)
-             VALUES (1, ?, ?, 0, ?, ?, 1)
+             VALUES (?, ?, ?, 0, ?, ?, 1)
              ON CONFLICT (subscription, position) DO UPDATE SET attempts = excluded.attempts,
                 last_error = excluded.last_error, dead = 1",
-            vec![position.into(), attempts.into(), since.into(), error.into()],
+            vec![
+                sub_int(subscription),
+                position.into(),
+                attempts.into(),
+                since.into(),
+                error.into(),
+            ],
         )?;
         let beyond = self.positions_leaving(
-            "DELETE FROM deliveries WHERE subscription = 1 AND dead = 1 AND position NOT IN
-               (SELECT position FROM deliveries WHERE subscription = 1 AND dead = 1
+            "DELETE FROM deliveries WHERE subscription = ? AND dead = 1 AND position NOT IN
+               (SELECT position FROM deliveries WHERE subscription = ? AND dead = 1
                 ORDER BY position DESC LIMIT ?) RETURNING position",
-            vec![int(keep)],
+            vec![sub_int(subscription), sub_int(subscription), int(keep)],
         )?;
-        // Older than the dead letters kept, so never the newest row: no position to record.
-        self.release_holds(DEFAULT_SUBSCRIPTION_ID, Some(&beyond), |_| {})?;
+        self.release_holds(sql_id(subscription), Some(&beyond), |_| {})?;
         Ok(beyond.len())
     }
 
@@ -734,8 +768,12 @@ impl Store {
         Ok(rows.into_iter().map(|c| (c.subscription, c.dead)).collect())
     }
 
-    /// Dead letters, oldest first.
-    pub fn dead_letters(&self, limit: u64) -> worker::Result<Vec<DeadLetter>> {
+    /// `subscription`'s dead letters, oldest first.
+    pub fn dead_letters(
+        &self,
+        subscription: SubscriptionId,
+        limit: u64,
+    ) -> worker::Result<Vec<DeadLetter>> {
         let rows: Vec<DeadRow> = self
             .sql
             .exec(
@@ -743,8 +781,8 @@ impl Store {
                         o.event_type AS event_type, o.channel AS channel, d.since AS created_at,
                         d.attempts AS attempts, d.last_error AS last_error
                  FROM deliveries d JOIN outbox o ON o.id = d.position
-                 WHERE d.subscription = 1 AND d.dead = 1 ORDER BY d.position LIMIT ?",
-                vec![int(limit)],
+                 WHERE d.subscription = ? AND d.dead = 1 ORDER BY d.position LIMIT ?",
+                vec![sub_int(subscription), int(limit)],
             )?
             .to_array()?;
         Ok(rows
@@ -761,17 +799,23 @@ impl Store {
             .collect())
     }
 
-    /// Puts dead letters (all, or those with the given row ids) back in line, as new.
-    pub fn replay_dead_letters(&self, ids: Option<&[i64]>, now: u64) -> worker::Result<usize> {
+    /// Puts `subscription`'s dead letters (all, or those with the given row ids) back in
+    /// line, as new.
+    pub fn replay_dead_letters(
+        &self,
+        subscription: SubscriptionId,
+        ids: Option<&[i64]>,
+        now: u64,
+    ) -> worker::Result<usize> {
         let mut affected = 0;
-        for (filter, mut params) in id_filters("position", ids, 2) {
-            let mut all = vec![int(now), int(now)];
+        for (filter, mut params) in id_filters("position", ids, 3) {
+            let mut all = vec![int(now), int(now), sub_int(subscription)];
             all.append(&mut params);
             affected += self
                 .positions_leaving(
                     &format!(
                         "UPDATE deliveries SET dead = 0, attempts = 0, since = ?, next_attempt_at = ?, last_error = NULL
-                         WHERE subscription = 1 AND dead = 1 AND {filter} RETURNING position"
+                         WHERE subscription = ? AND dead = 1 AND {filter} RETURNING position"
                     ),
                     all,
                 )?
@@ -780,18 +824,25 @@ impl Store {
         Ok(affected)
     }
 
-    /// Deletes dead letters (all, or those with the given row ids).
-    pub fn drop_dead_letters(&self, ids: Option<&[i64]>) -> worker::Result<usize> {
+    /// Deletes `subscription`'s dead letters (all, or those with the given row ids): it
+    /// releases them.
+    pub fn drop_dead_letters(
+        &self,
+        subscription: SubscriptionId,
+        ids: Option<&[i64]>,
+    ) -> worker::Result<usize> {
         self.keep_position_before_deleting(ids.map(|ids| ids.iter().copied().max().unwrap_or(0)))?;
         let mut affected = 0;
-        for (filter, params) in id_filters("position", ids, 0) {
+        for (filter, mut params) in id_filters("position", ids, 1) {
+            let mut all = vec![sub_int(subscription)];
+            all.append(&mut params);
             let dropped = self.positions_leaving(
                 &format!(
-                    "DELETE FROM deliveries WHERE subscription = 1 AND dead = 1 AND {filter} RETURNING position"
+                    "DELETE FROM deliveries WHERE subscription = ? AND dead = 1 AND {filter} RETURNING position"
                 ),
-                params,
+                all,
             )?;
-            self.release_holds(DEFAULT_SUBSCRIPTION_ID, Some(&dropped), |_| {})?;
+            self.release_holds(sql_id(subscription), Some(&dropped), |_| {})?;
             affected += dropped.len();
         }
         Ok(affected)
@@ -856,7 +907,7 @@ impl Store {
                                 THEN COALESCE(d.since, o.created_at) END) AS oldest
                      FROM {WITH_DELIVERY} WHERE {HOLDS_SQL}"
                 ),
-                vec![default_id()],
+                vec![sub_int(DEFAULT_ID), sub_text(DEFAULT_ID)],
             )?
             .to_array()?;
         Ok(rows.into_iter().next().unwrap_or_default())

@@ -24,6 +24,15 @@ use crate::subscriptions::{
 /// The `default` subscription's id, as the fan-out and `holders` name it.
 pub const DEFAULT_ID: SubscriptionId = DEFAULT_SUBSCRIPTION_ID as SubscriptionId;
 
+/// Who holds a new event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewHolders {
+    /// As stored in `outbox.holders` (`"1,4"`).
+    pub text: String,
+    /// The push subscriptions among them, each delivering it on its own lane.
+    pub push: Vec<SubscriptionId>,
+}
+
 /// One stored subscription besides `default`.
 #[derive(Clone, Debug)]
 pub struct Subscription {
@@ -67,27 +76,78 @@ impl Subscriptions {
         })
     }
 
-    /// The stored `holders` of a new event: `default` and every subscription whose filter
-    /// matches. Without other subscriptions the event is not even read (the hot path of one
-    /// webhook stays as it was).
+    /// The holders of a new event: `default` and every subscription whose filter matches.
+    /// Without other subscriptions the event is not even read (the hot path of one webhook
+    /// stays as it was). `None`: no subscription holds it, it is not stored.
     pub fn holders(
         &self,
         event_type: &str,
         raw_data: &str,
         thread_parent: impl Fn(u64) -> Option<u64>,
-    ) -> Option<String> {
+    ) -> Option<NewHolders> {
         let list = self.list.borrow();
-        if list.is_empty() {
-            return holders_text([DEFAULT_ID]);
+        let mut push = vec![DEFAULT_ID];
+        let mut all = vec![DEFAULT_ID];
+        if !list.is_empty() {
+            let facts = EventFacts::of(event_type, raw_data, thread_parent);
+            for s in list.iter().filter(|s| s.spec.filter.matches(&facts)) {
+                all.push(s.id);
+                if matches!(s.spec.kind, Kind::Push(_)) {
+                    push.push(s.id);
+                }
+            }
         }
-        let facts = EventFacts::of(event_type, raw_data, thread_parent);
-        holders_text(
-            std::iter::once(DEFAULT_ID).chain(
-                list.iter()
-                    .filter(|s| s.spec.filter.matches(&facts))
+        Some(NewHolders {
+            text: holders_text(all)?,
+            push,
+        })
+    }
+
+    /// The push subscriptions' ids, `default` first.
+    pub fn push_ids(&self) -> Vec<SubscriptionId> {
+        std::iter::once(DEFAULT_ID)
+            .chain(
+                self.list
+                    .borrow()
+                    .iter()
+                    .filter(|s| matches!(s.spec.kind, Kind::Push(_)))
                     .map(|s| s.id),
-            ),
-        )
+            )
+            .collect()
+    }
+
+    /// The webhook of push subscription `id` (not `default`: its target is the connect
+    /// settings'); `None` once deleted.
+    pub fn target(&self, id: SubscriptionId) -> Option<WebhookTarget> {
+        self.list
+            .borrow()
+            .iter()
+            .find(|s| s.id == id)
+            .and_then(|s| match &s.spec.kind {
+                Kind::Push(target) => Some(target.clone()),
+                Kind::Pull => None,
+            })
+    }
+
+    /// The push subscription whose dead letters a route names (`default` when `name` is
+    /// `None`): `404` if none has the name, `400` for a pull subscription.
+    pub fn push_id(&self, name: Option<&str>) -> Result<SubscriptionId, ApiError> {
+        let Some(name) = name.filter(|n| *n != DEFAULT_SUBSCRIPTION) else {
+            return Ok(DEFAULT_ID);
+        };
+        let found = self.named(name)?;
+        match found.spec.kind {
+            Kind::Push(_) => Ok(found.id),
+            Kind::Pull => Err(ApiError::bad_request(
+                Some("subscription"),
+                format!("{name:?} is a pull subscription: it has no dead letters"),
+            )),
+        }
+    }
+
+    /// Whether there is no subscription besides `default`.
+    pub fn is_empty(&self) -> bool {
+        self.list.borrow().is_empty()
     }
 
     /// The subscription named `name` (not `default`).
