@@ -332,6 +332,36 @@ describe('issue 10: push tenants', () => {
     }
   });
 
+  test('issue 10 dead letters per subscription: a tenant\'s dead letter is its own, listed, replayed and dropped with ?subscription=', async () => {
+    d = await deployment();
+    await d.connectReady();
+    assert.equal((await d.call('POST', '/subscriptions', { name: 'tenant-a', kind: 'push', webhookUrl: `${d.receiver.url}/tenant-a` })).status, 201);
+    assert.equal((await d.call('POST', '/subscriptions', { name: 'agent', kind: 'pull', filter: { guildIds: ['42'] } })).status, 201);
+    let refuse = true;
+    const statuses = answering(d.receiver, (p) => (p === '/tenant-a' && refuse ? 400 : 200));
+    await d.dispatch({ preset: 'guild_message', count: 2 });
+    const letters = await waitFor(async () => {
+      const res = await d.call('GET', '/dead-letters?subscription=tenant-a');
+      return res.json.deadLetters?.length === 2 ? res.json.deadLetters : null;
+    }, { message: 'two dead letters of tenant-a' });
+    assert.deepEqual((await d.call('GET', '/dead-letters')).json.deadLetters, [], 'default delivered them: none of its own');
+    assert.equal(accepted(d.receiver, '/webhook', statuses).length, 2);
+    let subs = Object.fromEntries((await d.status()).subscriptions.map((x) => [x.name, x]));
+    assert.equal(subs['tenant-a'].deadLetters, 2);
+    assert.equal(subs.default.deadLetters, 0);
+    assert.equal((await d.call('GET', '/dead-letters?subscription=agent')).json.field, 'subscription', 'a pull subscription has none');
+    assert.equal((await d.call('GET', '/dead-letters?subscription=nope')).status, 404);
+
+    refuse = false;
+    const replayed = await d.call('POST', '/dead-letters/replay?subscription=tenant-a', { ids: [letters[0].id] });
+    assert.deepEqual(replayed.json, { affected: 1 });
+    await waitFor(async () => (accepted(d.receiver, '/tenant-a', statuses).length === 1 ? true : null), { message: 'replayed to tenant-a' });
+    assert.equal(accepted(d.receiver, '/webhook', statuses).length, 2, 'default is not sent it again');
+    assert.deepEqual((await d.call('POST', '/dead-letters/drop?subscription=tenant-a', { all: true })).json, { affected: 1 });
+    subs = Object.fromEntries((await d.status()).subscriptions.map((x) => [x.name, x]));
+    assert.deepEqual([subs['tenant-a'].deadLetters, subs['tenant-a'].lag, subs.default.lag], [0, 0, 0], 'released: nothing left');
+  });
+
   test('issue 10 cost: rows written per event with one push subscription (k = 1) and with three (k = 3)', async () => {
     d = await deployment();
     await d.connectReady();

@@ -165,7 +165,7 @@ pub const ROUTES: &[Route] = &[
         path: "/dead-letters",
         auth: Auth::Admin,
         served_by: ServedBy::Object,
-        does: "events given up on",
+        does: "events given up on, of `?subscription=<name>` (a push subscription; default `default`)",
         answers: "`200 {\"deadLetters\":[...]}`",
     },
     Route {
@@ -174,7 +174,7 @@ pub const ROUTES: &[Route] = &[
         path: "/dead-letters/replay",
         auth: Auth::Admin,
         served_by: ServedBy::Object,
-        does: "`{\"ids\":[...]}` (1 to 1,000 ids) or `{\"all\":true}`: deliver again",
+        does: "`{\"ids\":[...]}` (1 to 1,000 ids) or `{\"all\":true}`: deliver again (`?subscription=` as above)",
         answers: "`200 {\"affected\":n}`",
     },
     Route {
@@ -183,7 +183,7 @@ pub const ROUTES: &[Route] = &[
         path: "/dead-letters/drop",
         auth: Auth::Admin,
         served_by: ServedBy::Object,
-        does: "`{\"ids\":[...]}` (1 to 1,000 ids) or `{\"all\":true}`: delete",
+        does: "`{\"ids\":[...]}` (1 to 1,000 ids) or `{\"all\":true}`: delete (`?subscription=` as above)",
         answers: "`200 {\"affected\":n}`",
     },
     Route {

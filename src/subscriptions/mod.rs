@@ -1,5 +1,6 @@
-//! The rules of the event log's subscriptions, sans-IO (issue 10; not wired into the Durable
-//! Object yet: the storage, the admin and pull routes and per-subscription delivery come next).
+//! The rules of the event log's subscriptions, sans-IO (issue 10). The Durable Object follows
+//! them in `durable_object::subscriptions` (the owner), `durable_object::outbox` (push
+//! delivery through one [`Fanout`]) and `durable_object::store` (holders and their release).
 //!
 //! Pure Rust, tested natively:
 //!
