@@ -255,7 +255,12 @@ describe('issue 10: push tenants', () => {
       d.receiver.requests.some((r) => r.path === '/tenant-a'),
       'A was tried (and answered 503) meanwhile',
     );
-    let status = await d.status();
+    // The receiver has them before the object has their answers: wait for the counts.
+    let status = await waitFor(async () => {
+      const st = await d.status();
+      const by = Object.fromEntries(st.subscriptions.map((s) => [s.name, s]));
+      return by['tenant-b'].delivered === 2 * perGuild && by.default.delivered === 3 * perGuild ? st : null;
+    }, { message: 'B and default counted every delivery' });
     const subs = Object.fromEntries(status.subscriptions.map((s) => [s.name, s]));
     assert.equal(subs['tenant-b'].delivered, 2 * perGuild);
     assert.equal(subs['tenant-b'].pending, 0);
@@ -349,7 +354,7 @@ describe('issue 10: push tenants', () => {
       return res.json.deadLetters?.length === 2 ? res.json.deadLetters : null;
     }, { message: 'two dead letters of tenant-a' });
     assert.deepEqual((await d.call('GET', '/dead-letters')).json.deadLetters, [], 'default delivered them: none of its own');
-    assert.equal(accepted(d.receiver, '/webhook', statuses).length, 2);
+    await waitFor(async () => (accepted(d.receiver, '/webhook', statuses).length === 2 ? true : null), { message: 'default has both' });
     let subs = Object.fromEntries((await d.status()).subscriptions.map((x) => [x.name, x]));
     assert.equal(subs['tenant-a'].deadLetters, 2);
     assert.equal(subs.default.deadLetters, 0);
@@ -362,7 +367,11 @@ describe('issue 10: push tenants', () => {
     await waitFor(async () => (accepted(d.receiver, '/tenant-a', statuses).length === 1 ? true : null), { message: 'replayed to tenant-a' });
     assert.equal(accepted(d.receiver, '/webhook', statuses).length, 2, 'default is not sent it again');
     assert.deepEqual((await d.call('POST', '/dead-letters/drop?subscription=tenant-a', { all: true })).json, { affected: 1 });
-    subs = Object.fromEntries((await d.status()).subscriptions.map((x) => [x.name, x]));
+    // The replayed one is released once its answer is back; the dropped one at once.
+    subs = await waitFor(async () => {
+      const all = Object.fromEntries((await d.status()).subscriptions.map((x) => [x.name, x]));
+      return all['tenant-a'].delivered === 1 && all['tenant-a'].inFlight === 0 ? all : null;
+    }, { message: 'the replayed one delivered' });
     assert.deepEqual([subs['tenant-a'].deadLetters, subs['tenant-a'].lag, subs.default.lag], [0, 0, 0], 'released: nothing left');
   });
 
