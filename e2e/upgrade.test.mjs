@@ -14,7 +14,7 @@ import { deployment } from './fixture.mjs';
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'release-0.1-outbox');
 /** The schema version this build brings a database to (src/schema.rs, CURRENT_VERSION). */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const EVENT_ID = 'x-discord-gateway-event-id';
 
@@ -27,7 +27,8 @@ function copyFixture() {
 
 /** The object's SQLite file in a storage dir (the one that is not Miniflare's metadata). */
 function objectDatabase(dir) {
-  const folder = path.join(dir, 'do', fs.readdirSync(path.join(dir, 'do'))[0]);
+  // The gateway object's folder (after a run, the bot registry has one beside it).
+  const folder = path.join(dir, 'do', '-DiscordGatewayDO');
   return path.join(folder, fs.readdirSync(folder).find((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite'));
 }
 
@@ -80,6 +81,44 @@ describe('issue 10: storage migrations', () => {
     // A restart on the upgraded database finds it current and keeps it so.
     await d.restart();
     assert.equal((await d.status()).schemaVersion, SCHEMA_VERSION);
+
+    // Version 3: the webhook is the `default` subscription; delivery state left the log rows.
+    await d.worker.stop();
+    const db = new DatabaseSync(objectDatabase(dir));
+    try {
+      const subscriptions = db.prepare('SELECT id, name, kind FROM subscriptions').all();
+      assert.deepEqual(subscriptions.map((s) => [s.id, s.name, s.kind]), [[1, 'default', 'push']]);
+      const columns = db.prepare('PRAGMA table_info(outbox)').all().map((c) => c.name);
+      assert.ok(columns.includes('holders') && !columns.includes('dead') && !columns.includes('attempts'), columns.join());
+      assert.equal(db.prepare('SELECT COUNT(*) AS n FROM deliveries').get().n, 0, 'every delivery done, none left behind');
+    } finally {
+      db.close();
+    }
+  });
+
+  test('issue 10 storage migrations: version 3 moves the retries and dead letters to the default subscription', async () => {
+    const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'expected.json'), 'utf8'));
+    dir = copyFixture();
+    const stored = new DatabaseSync(objectDatabase(dir));
+    const states = stored.prepare('SELECT id, attempts, dead, last_error FROM outbox WHERE attempts > 0 OR dead = 1 ORDER BY id').all();
+    stored.close();
+    d = await deployment({ persistDir: dir });
+    assert.equal((await d.status()).schemaVersion, SCHEMA_VERSION);
+    const list = (await d.call('GET', '/dead-letters')).json.deadLetters;
+    assert.deepEqual(list.map((l) => l.eventId), expected.deadLetters.map((e) => e.eventId));
+    await d.worker.stop();
+    const db = new DatabaseSync(objectDatabase(dir));
+    try {
+      const moved = db.prepare('SELECT position, attempts, dead, last_error FROM deliveries WHERE subscription = 1 ORDER BY position').all();
+      assert.deepEqual(
+        moved.map((m) => [m.position, m.attempts, m.dead, m.last_error]),
+        states.map((s) => [s.id, s.attempts, s.dead, s.last_error]),
+        'each retry and dead letter, as it was',
+      );
+      assert.ok(moved.some((m) => m.dead === 1));
+    } finally {
+      db.close();
+    }
   });
 
   test('issue 10 storage migrations: a new database starts at the current version', async () => {

@@ -149,7 +149,16 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         init.with_body(Some(Uint8Array::from(body.as_slice()).into()));
     }
     init.with_headers(headers);
-    let inner = Request::new_with_init(&format!("https://gateway.internal{}", route.path), &init)?;
+    // The query goes along (e.g. `?subscription=`); the object ignores `name`.
+    let query = req
+        .url()?
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let inner = Request::new_with_init(
+        &format!("https://gateway.internal{}{query}", route.path),
+        &init,
+    )?;
     let stub = env
         .durable_object(BINDING)?
         .id_from_name(&name)?

@@ -10,7 +10,9 @@
 //! Version 1 is the schema of the first release, which recorded no version: a database with
 //! its tables but without a `schema_version` table is at version 1. The version is recorded
 //! from version 2 on, in the one-row table version 2 creates. Every statement is also
-//! idempotent (`IF NOT EXISTS`), so a step that runs again changes nothing.
+//! idempotent (`IF NOT EXISTS`, `INSERT OR IGNORE`), so a step that runs again changes nothing,
+//! except `ALTER TABLE`, which only its step's transaction guards (it runs once, with the
+//! version recorded beside it).
 //!
 //! Pure: the object (`durable_object::store`) runs the statements.
 
@@ -59,7 +61,55 @@ pub const MIGRATIONS: &[Migration] = &[
         what: "the schema version is recorded",
         statements: &[VERSION_TABLE],
     },
+    Migration {
+        version: 3,
+        what: "the outbox becomes the event log: subscriptions (the `default` one is /connect's \
+               webhook), each event's holders, per-subscription delivery state",
+        statements: &[
+            // AUTOINCREMENT: a deleted subscription's id is never given to another, so no
+            // leftover state of it can be inherited.
+            "CREATE TABLE IF NOT EXISTS subscriptions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                definition TEXT NOT NULL,
+                token_hash TEXT,
+                cursor INTEGER NOT NULL DEFAULT 0,
+                missed INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL
+            )",
+            "INSERT OR IGNORE INTO subscriptions (id, name, kind, definition, created_at)
+                VALUES (1, 'default', 'push', '{}', 0)",
+            // A row only while an event's delivery to a subscription is not plain: retried,
+            // dead, or replayed. A first attempt that succeeds writes none.
+            "CREATE TABLE IF NOT EXISTS deliveries (
+                subscription INTEGER NOT NULL,
+                position INTEGER NOT NULL,
+                attempts INTEGER NOT NULL,
+                next_attempt_at INTEGER NOT NULL,
+                since INTEGER NOT NULL,
+                last_error TEXT,
+                dead INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (subscription, position)
+            ) WITHOUT ROWID",
+            // The first release's webhook is the `default` subscription: its retries and dead
+            // letters move over as they are.
+            "INSERT OR IGNORE INTO deliveries
+                (subscription, position, attempts, next_attempt_at, since, last_error, dead)
+                SELECT 1, id, attempts, next_attempt_at, created_at, last_error, dead
+                FROM outbox WHERE attempts > 0 OR dead = 1",
+            // Which subscriptions still hold the event (comma-separated ids).
+            "ALTER TABLE outbox ADD COLUMN holders TEXT NOT NULL DEFAULT '1'",
+            "ALTER TABLE outbox DROP COLUMN attempts",
+            "ALTER TABLE outbox DROP COLUMN next_attempt_at",
+            "ALTER TABLE outbox DROP COLUMN last_error",
+            "ALTER TABLE outbox DROP COLUMN dead",
+        ],
+    },
 ];
+
+/// The id of the `default` subscription (`POST /connect`'s webhook), created by version 3.
+pub const DEFAULT_SUBSCRIPTION_ID: i64 = 1;
 
 /// The table holding the schema version (one row), created by version 2.
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
@@ -184,18 +234,18 @@ mod tests {
             assert_eq!(m.version as usize, i + 1, "{}", m.what);
             assert!(!m.statements.is_empty());
         }
-        assert_eq!(CURRENT_VERSION, 2);
+        assert_eq!(CURRENT_VERSION, 3);
     }
 
     #[test]
     fn issue_10_an_empty_database_gets_every_step_in_order() {
-        assert_eq!(versions(plan(EMPTY).unwrap()), vec![1, 2]);
+        assert_eq!(versions(plan(EMPTY).unwrap()), vec![1, 2, 3]);
     }
 
     #[test]
     fn issue_10_the_unversioned_first_release_is_version_1_and_gets_the_rest() {
         assert_eq!(RELEASE_0_1.version(), Ok(1));
-        assert_eq!(versions(plan(RELEASE_0_1).unwrap()), vec![2]);
+        assert_eq!(versions(plan(RELEASE_0_1).unwrap()), vec![2, 3]);
     }
 
     #[test]
@@ -212,6 +262,11 @@ mod tests {
                 let s = s.trim_start().to_ascii_uppercase();
                 assert!(
                     !s.starts_with("CREATE") || s.contains("IF NOT EXISTS"),
+                    "not idempotent in step {}: {s}",
+                    m.version
+                );
+                assert!(
+                    !s.starts_with("INSERT") || s.contains("OR IGNORE"),
                     "not idempotent in step {}: {s}",
                     m.version
                 );

@@ -33,7 +33,9 @@ setInterval(() => {
     const req = rx.requests[seen++];
     const t = new Date(req.receivedAt).toISOString().slice(11, 23);
     const id = req.headers['x-discord-gateway-event-id'] ?? req.headers['x-event-id'];
-    process.stdout.write(`${t} ${describe(req)}${id ? `  [id ${id}]` : ''}\n`);
+    // Other paths than /webhook are other subscriptions' webhooks (README, "One bot, many tenants").
+    const to = req.path === '/webhook' ? '' : `${req.path} `;
+    process.stdout.write(`${t} ${to}${describe(req)}${id ? `  [id ${id}]` : ''}\n`);
   }
 }, 50);
 const stop = async () => {

@@ -25,7 +25,7 @@ pub const COLUMNS: [&str; 8] = [
     "event_type",
     "body",
     "created_at",
-    "next_attempt_at",
+    "holders",
 ];
 
 /// Rows one `INSERT` stores: as many as fit in [`MAX_SQL_PARAMS`] parameters.
@@ -132,7 +132,7 @@ mod tests {
         );
         assert_eq!(
             insert_sql(2),
-            "INSERT INTO outbox (id, session_id, sequence, channel, event_type, body, created_at, next_attempt_at) \
+            "INSERT INTO outbox (id, session_id, sequence, channel, event_type, body, created_at, holders) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?)"
         );
     }

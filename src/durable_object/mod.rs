@@ -8,6 +8,9 @@
 //! - [`post`]: one webhook POST, straight from `web_sys`.
 //! - [`store`]: SQLite: settings, session snapshot, outbox.
 //! - `migrate`: brings the stored schema up to date in the constructor, or refuses a newer one.
+//! - [`subscriptions`]: the subscriptions' one owner: loaded at start, changed with their rows,
+//!   the holders of each new event.
+//! - `subscription_routes`: the admin API of subscriptions.
 //! - [`routes`]: the control API as fetch routes.
 //! - [`talk`]: the talk-back routes (messages, reactions) through the REST rate limiter.
 //! - `coordinator`: a sharded bot's coordinator: settings, shard sets, identify queue,
@@ -27,6 +30,8 @@ pub mod runtime;
 mod shard_link;
 mod socket_events;
 pub mod store;
+mod subscription_routes;
+pub mod subscriptions;
 pub(crate) mod talk;
 mod webhook;
 

@@ -1,7 +1,8 @@
 //! `Outbox`: the one owner of the outbox's bookkeeping (issue 10, "one outbox owner").
 //!
-//! It holds what the object keeps in memory about waiting events (the per-channel lanes, the
-//! copies of stored events, the batch of delivered rows still to delete, the delivery counters)
+//! It holds what the object keeps in memory about waiting events (each push subscription's
+//! per-channel lanes in one [`Fanout`], the copies of stored events, the batch of delivered
+//! rows still to delete, the delivery counters per subscription)
 //! and changes it only together with the stored rows, through a small API: enqueue, take the
 //! next due events, mark one delivered, failed (retry later) or dead, replay or drop dead
 //! letters, status. The runtime owns the object and calls it; the webhook side (`webhook.rs`)
@@ -10,17 +11,27 @@
 //!
 //! Events leaving the outbox (delivered rows deleted, dead letters) must first be covered by the
 //! session snapshot; that is the runtime's, so those calls take `before_leaving(sequence)`.
+//!
+//! An event is stored once whatever number of subscriptions hold it. Each push subscription
+//! delivers it on its own lane and releases it when done (`Store::release_one`); the last
+//! holder's release joins the delete batch. The copy in memory serves the `default`
+//! subscription (which holds every event); the other push subscriptions read the event back
+//! from storage (a read, not a write).
 
 use std::cell::{Cell, RefCell};
 
 use worker::console_error;
 
+use std::collections::BTreeMap;
+
 use super::store::{NewEvent, OutboxRow, Store};
-use crate::api::{DeadLetter, DeliveryStatus, MAX_DEAD_LETTERS};
+use super::subscriptions::DEFAULT_ID;
+use crate::api::{DeadLetter, DeliveryStatus, SubscriptionCounts, MAX_DEAD_LETTERS};
 use crate::delivery::deletes::{DeleteBatch, Next};
 use crate::delivery::inserts::{InsertBatch, ROWS_PER_STATEMENT};
-use crate::delivery::lanes::{Finished, Lanes};
+use crate::delivery::lanes::Finished;
 use crate::delivery::warm::Warm;
+use crate::subscriptions::{Fanout, SubscriptionId};
 
 /// An event received and not stored yet: the row it becomes (its id allocated on arrival).
 pub struct Received {
@@ -28,6 +39,19 @@ pub struct Received {
     pub row: OutboxRow,
     /// Its dispatch type.
     pub event_type: String,
+    /// The push subscriptions that hold it (each gets it on its own lane).
+    pub push_holders: Vec<SubscriptionId>,
+}
+
+/// One push subscription's delivery counters (since the object started).
+#[derive(Clone, Default)]
+struct Delivered {
+    /// Events its webhook accepted.
+    delivered: u64,
+    /// Its attempts that will be retried.
+    failed_attempts: u64,
+    /// Its last failure.
+    last_error: Option<String>,
 }
 
 /// Counters of the delivery side.
@@ -69,33 +93,45 @@ impl std::fmt::Display for Refused {
 pub struct Outbox {
     /// Events received and not stored yet (stored together when the turn ends).
     inserts: RefCell<InsertBatch<Received>>,
-    /// Pending events per channel, and which channels have a request under way.
-    lanes: RefCell<Lanes>,
+    /// Each push subscription's pending events per channel, and which channels have a request
+    /// under way.
+    lanes: RefCell<Fanout>,
     /// Copies of waiting events, so delivery need not read them back from storage.
     warm: RefCell<Warm<OutboxRow>>,
     /// Delivered events whose rows are still to be deleted.
     deletes: RefCell<DeleteBatch>,
+    /// The `default` subscription's and the object's counters (`/status` `delivery`).
     counters: RefCell<Counters>,
+    /// Every push subscription's counters (`/status` `subscriptions`).
+    per_subscription: RefCell<BTreeMap<SubscriptionId, Delivered>>,
     /// Rows were put back in line while requests were under way: reload the lanes once idle.
     lanes_stale: Cell<bool>,
 }
 
 impl Outbox {
-    /// The outbox of the stored rows (after a restart, none has a copy in memory).
-    pub fn load(store: &Store) -> worker::Result<Self> {
+    /// The outbox of the stored rows for the push subscriptions `push` (after a restart, none
+    /// has a copy in memory).
+    pub fn load(store: &Store, push: &[SubscriptionId]) -> worker::Result<Self> {
         Ok(Self {
             inserts: RefCell::new(InsertBatch::default()),
-            lanes: RefCell::new(store.lanes()?),
+            lanes: RefCell::new(store.lanes(push)?),
             warm: RefCell::new(Warm::default()),
             deletes: RefCell::new(DeleteBatch::default()),
             counters: RefCell::default(),
+            per_subscription: RefCell::default(),
             lanes_stale: Cell::new(false),
         })
     }
 
-    /// Events waiting (in flight and not yet stored included).
+    /// Events waiting for the `default` subscription (in flight and not yet stored included):
+    /// what `maxPending` bounds. A tenant that is down does not make the object refuse events.
     pub fn pending(&self) -> usize {
-        self.lanes.borrow().pending() + self.inserts.borrow().len()
+        self.lanes.borrow().pending(DEFAULT_ID) + self.inserts.borrow().len()
+    }
+
+    /// Whether any push subscription has an event waiting (or one is not stored yet).
+    pub fn has_work(&self) -> bool {
+        self.lanes.borrow().total_pending() + self.inserts.borrow().len() > 0
     }
 
     /// When the next waiting event is due, if any waits.
@@ -142,6 +178,7 @@ impl Outbox {
                     event_type: &r.event_type,
                     body: &r.row.body,
                     now: u64::try_from(r.row.created_at).unwrap_or(0),
+                    holders: &r.row.holders,
                 })
                 .collect();
             if let Err(e) = store.insert_events(&events) {
@@ -158,34 +195,59 @@ impl Outbox {
             }
             for r in chunk {
                 let at = u64::try_from(r.row.created_at).unwrap_or(0);
-                self.lanes.borrow_mut().push(&r.row.channel, r.row.id, at);
+                let mut lanes = self.lanes.borrow_mut();
+                for subscription in &r.push_holders {
+                    lanes.push(*subscription, &r.row.channel, r.row.id, at);
+                }
+                drop(lanes);
                 // Stored first; the copy only saves reading it back.
-                self.keep_copy(r.row);
+                if r.push_holders.contains(&DEFAULT_ID) {
+                    self.keep_copy(r.row);
+                }
             }
         }
     }
 
-    /// Takes the events due at `now` of idle channels, so that at most `concurrency` requests
-    /// are under way; each is now in flight until it is marked. Cheap when nothing is due.
-    pub fn take_due(&self, store: &Store, now: u64, concurrency: usize) -> Vec<OutboxRow> {
-        let limit = concurrency.saturating_sub(self.lanes.borrow().in_flight());
-        if limit == 0 {
+    /// Takes the events due at `now` of idle lanes, so that at most `concurrency` requests
+    /// are under way in all and each push subscription holds at most its share
+    /// ([`Fanout::take_due`]); each is now in flight until it is marked. Cheap when nothing is
+    /// due.
+    pub fn take_due(
+        &self,
+        store: &Store,
+        now: u64,
+        concurrency: usize,
+    ) -> Vec<(SubscriptionId, OutboxRow)> {
+        if self.lanes.borrow().total_in_flight() >= concurrency {
             return Vec::new();
         }
-        let due = self.lanes.borrow_mut().take_due(now, limit);
+        let due = self.lanes.borrow_mut().take_due(now, concurrency);
         let mut rows = Vec::with_capacity(due.len());
-        for (channel, id) in due {
-            match self.take_row(store, id) {
-                Ok(Some(row)) => rows.push(row),
-                Ok(None) => self
-                    .lanes
-                    .borrow_mut()
-                    .finish(&channel, Finished::Removed, now),
+        for due in due {
+            let (subscription, id) = (due.subscription, due.position);
+            let row = if subscription == DEFAULT_ID {
+                self.take_row(store, id)
+            } else {
+                store.row(subscription, id)
+            };
+            match row {
+                Ok(Some(row)) => rows.push((subscription, row)),
+                Ok(None) => {
+                    self.lanes.borrow_mut().finish(
+                        subscription,
+                        &due.channel,
+                        Finished::Removed,
+                        now,
+                    );
+                }
                 Err(e) => {
                     console_error!("could not read event {id}: {e}");
-                    self.lanes
-                        .borrow_mut()
-                        .finish(&channel, Finished::RetryAt(now + 1_000), now);
+                    self.lanes.borrow_mut().finish(
+                        subscription,
+                        &due.channel,
+                        Finished::RetryAt(now + 1_000),
+                        now,
+                    );
                 }
             }
         }
@@ -203,55 +265,115 @@ impl Outbox {
         if let Some(row) = self.warm.borrow_mut().take(id) {
             return Ok(Some(row));
         }
-        let row = store.row(id)?;
+        let row = store.row(DEFAULT_ID, id)?;
         if row.is_some() {
             self.counters.borrow_mut().events_read_back += 1;
         }
         Ok(row)
     }
 
-    /// The webhook accepted `row`: its lane moves on and its row joins the batch to delete.
-    /// Says when to flush the batch ([`Outbox::flush_deletes`]).
-    pub fn mark_delivered(&self, row: &OutboxRow, now: u64) -> Next {
-        self.counters.borrow_mut().delivered += 1;
+    /// Counts for `subscription` (and for `/status` `delivery` when it is `default`).
+    fn count(&self, subscription: SubscriptionId, change: impl Fn(&mut Delivered)) {
+        change(
+            self.per_subscription
+                .borrow_mut()
+                .entry(subscription)
+                .or_default(),
+        );
+        if subscription == DEFAULT_ID {
+            let mut counters = self.counters.borrow_mut();
+            let mut default = Delivered {
+                delivered: counters.delivered,
+                failed_attempts: counters.failed_attempts,
+                last_error: counters.last_error.take(),
+            };
+            change(&mut default);
+            counters.delivered = default.delivered;
+            counters.failed_attempts = default.failed_attempts;
+            counters.last_error = default.last_error;
+        }
+    }
+
+    /// `subscription`'s webhook accepted `row`: its lane moves on, its delivery state (if it
+    /// had one) is removed, and it releases the event: the row joins the batch to delete when
+    /// no other subscription holds it (else only its `holders` change). Says when to flush the
+    /// batch ([`Outbox::flush_deletes`]).
+    pub fn mark_delivered(
+        &self,
+        store: &Store,
+        subscription: SubscriptionId,
+        row: &OutboxRow,
+        now: u64,
+    ) -> Next {
+        self.count(subscription, |c| c.delivered += 1);
         self.lanes
             .borrow_mut()
-            .finish(&row.channel, Finished::Removed, now);
+            .finish(subscription, &row.channel, Finished::Removed, now);
+        let last = store
+            .release_one(
+                i64::try_from(subscription).unwrap_or(i64::MAX),
+                row.id,
+                &row.holders,
+            )
+            .unwrap_or_else(|e| {
+                console_error!("could not release {}: {e}", row.event_id());
+                false
+            });
+        if row.tracked {
+            // Without it the row is a plain pending event: a restart before the batch's delete
+            // sends it again (at least once), never loses it.
+            if let Err(e) = store.forget_delivery(subscription, row.id) {
+                console_error!("could not record the delivery of {}: {e}", row.event_id());
+            }
+        }
+        if !last {
+            return Next::Wait;
+        }
         self.deletes
             .borrow_mut()
             .push(row.id, u64::try_from(row.sequence).unwrap_or(0))
     }
 
-    /// An attempt at `row` failed: try again at `at` (its copy waits in memory meanwhile).
+    /// An attempt of `subscription` at `row` failed: try again at `at` (the `default`
+    /// subscription's copy waits in memory meanwhile).
+    #[allow(clippy::too_many_arguments)]
     pub fn mark_failed(
         &self,
         store: &Store,
+        subscription: SubscriptionId,
         row: OutboxRow,
         attempts: i64,
         at: u64,
         reason: &str,
         now: u64,
     ) {
-        {
-            let mut counters = self.counters.borrow_mut();
-            counters.failed_attempts += 1;
-            counters.last_error = Some(reason.to_owned());
-        }
-        let stored = store.retry_at(row.id, attempts, at, reason);
+        self.count(subscription, |c| {
+            c.failed_attempts += 1;
+            c.last_error = Some(reason.to_owned());
+        });
+        let stored = store.retry_at(subscription, row.id, row.created_at, attempts, at, reason);
         self.lanes
             .borrow_mut()
-            .finish(&row.channel, Finished::RetryAt(at), now);
+            .finish(subscription, &row.channel, Finished::RetryAt(at), now);
         match stored {
             // The stored row now says `attempts`; its copy waits for the next attempt.
-            Ok(()) => self.keep_copy(OutboxRow { attempts, ..row }),
+            Ok(()) if subscription == DEFAULT_ID => self.keep_copy(OutboxRow {
+                attempts,
+                tracked: true,
+                ..row
+            }),
+            Ok(()) => {}
             Err(e) => console_error!("could not record the delivery of {}: {e}", row.event_id()),
         }
     }
 
-    /// Gives up on `row`: it stays as a dead letter (at most [`MAX_DEAD_LETTERS`] are kept).
+    /// `subscription` gives up on `row`: it stays as its dead letter (at most
+    /// [`MAX_DEAD_LETTERS`] are kept per subscription).
+    #[allow(clippy::too_many_arguments)]
     pub fn mark_dead(
         &self,
         store: &Store,
+        subscription: SubscriptionId,
         row: &OutboxRow,
         attempts: i64,
         reason: &str,
@@ -259,9 +381,16 @@ impl Outbox {
         before_leaving: impl FnOnce(u64),
     ) {
         console_error!("event {} dead-lettered: {reason}", row.event_id());
-        self.counters.borrow_mut().last_error = Some(reason.to_owned());
+        self.count(subscription, |c| c.last_error = Some(reason.to_owned()));
         before_leaving(u64::try_from(row.sequence).unwrap_or(0));
-        match store.dead_letter(row.id, attempts, reason, MAX_DEAD_LETTERS) {
+        match store.dead_letter(
+            subscription,
+            row.id,
+            row.created_at,
+            attempts,
+            reason,
+            MAX_DEAD_LETTERS,
+        ) {
             Ok(discarded) => {
                 self.counters.borrow_mut().dead_letters_discarded += discarded as u64;
             }
@@ -269,7 +398,20 @@ impl Outbox {
         }
         self.lanes
             .borrow_mut()
-            .finish(&row.channel, Finished::Removed, now);
+            .finish(subscription, &row.channel, Finished::Removed, now);
+    }
+
+    /// A request of `subscription`, deleted while it was under way, ended: nothing to record.
+    pub fn forget_attempt(&self, subscription: SubscriptionId, row: &OutboxRow, now: u64) {
+        self.lanes
+            .borrow_mut()
+            .finish(subscription, &row.channel, Finished::Removed, now);
+    }
+
+    /// Forgets a deleted subscription's lanes and counters.
+    pub fn remove_subscription(&self, subscription: SubscriptionId) {
+        self.lanes.borrow_mut().remove(subscription);
+        self.per_subscription.borrow_mut().remove(&subscription);
     }
 
     /// Deletes the rows of delivered events now, after `before_leaving` with the newest
@@ -285,36 +427,53 @@ impl Outbox {
         }
     }
 
-    /// Dead letters, oldest first.
-    pub fn dead_letters(&self, store: &Store) -> worker::Result<Vec<DeadLetter>> {
-        store.dead_letters(MAX_DEAD_LETTERS)
+    /// `subscription`'s dead letters, oldest first.
+    pub fn dead_letters(
+        &self,
+        store: &Store,
+        subscription: SubscriptionId,
+    ) -> worker::Result<Vec<DeadLetter>> {
+        store.dead_letters(subscription, MAX_DEAD_LETTERS)
     }
 
-    /// Puts dead letters (all, or those with the given row ids) back in line, as new; returns
-    /// how many.
+    /// Puts `subscription`'s dead letters (all, or those with the given row ids) back in line,
+    /// as new; returns how many. `push` are the push subscriptions, whose lanes are reloaded.
     pub fn replay(
         &self,
         store: &Store,
+        subscription: SubscriptionId,
         ids: Option<&[i64]>,
         now: u64,
+        push: &[SubscriptionId],
         before_reading: impl FnOnce(u64),
     ) -> worker::Result<usize> {
-        let replayed = store.replay_dead_letters(ids, now)?;
-        self.reload_lanes(store, before_reading)?;
+        let replayed = store.replay_dead_letters(subscription, ids, now)?;
+        self.reload_lanes(store, push, before_reading)?;
         Ok(replayed)
     }
 
-    /// Deletes dead letters (all, or those with the given row ids); returns how many.
-    pub fn drop_dead(&self, store: &Store, ids: Option<&[i64]>) -> worker::Result<usize> {
-        store.drop_dead_letters(ids)
+    /// Deletes `subscription`'s dead letters (all, or those with the given row ids); returns
+    /// how many.
+    pub fn drop_dead(
+        &self,
+        store: &Store,
+        subscription: SubscriptionId,
+        ids: Option<&[i64]>,
+    ) -> worker::Result<usize> {
+        store.drop_dead_letters(subscription, ids)
     }
 
     /// Rebuilds the lanes from storage now, or once no request is under way.
-    fn reload_lanes(&self, store: &Store, before_reading: impl FnOnce(u64)) -> worker::Result<()> {
-        if self.lanes.borrow().in_flight() == 0 {
+    fn reload_lanes(
+        &self,
+        store: &Store,
+        push: &[SubscriptionId],
+        before_reading: impl FnOnce(u64),
+    ) -> worker::Result<()> {
+        if self.lanes.borrow().total_in_flight() == 0 {
             self.flush_inserts(store);
             self.flush_deletes(store, before_reading);
-            *self.lanes.borrow_mut() = store.lanes()?;
+            *self.lanes.borrow_mut() = store.lanes(push)?;
         } else {
             // Requests under way keep their lanes busy; merge the replayed rows in once they end.
             self.lanes_stale.set(true);
@@ -324,10 +483,15 @@ impl Outbox {
 
     /// Reloads the lanes if rows were put back in line while requests were under way and none
     /// is any more.
-    pub fn reload_if_stale(&self, store: &Store, before_reading: impl FnOnce(u64)) {
-        if self.lanes_stale.get() && self.lanes.borrow().in_flight() == 0 {
+    pub fn reload_if_stale(
+        &self,
+        store: &Store,
+        push: &[SubscriptionId],
+        before_reading: impl FnOnce(u64),
+    ) {
+        if self.lanes_stale.get() && self.lanes.borrow().total_in_flight() == 0 {
             self.lanes_stale.set(false);
-            if let Err(e) = self.reload_lanes(store, before_reading) {
+            if let Err(e) = self.reload_lanes(store, push, before_reading) {
                 console_error!("could not reload the outbox: {e}");
             }
         }
@@ -339,8 +503,8 @@ impl Outbox {
         let counters = self.counters.borrow();
         let lanes = self.lanes.borrow();
         DeliveryStatus {
-            pending: lanes.pending() as u64,
-            in_flight: lanes.in_flight() as u64,
+            pending: lanes.pending(DEFAULT_ID) as u64,
+            in_flight: lanes.in_flight(DEFAULT_ID) as u64,
             oldest_pending_age_ms: counts
                 .oldest
                 .map(|at| now.saturating_sub(u64::try_from(at).unwrap_or(0))),
@@ -353,6 +517,17 @@ impl Outbox {
             storage_write_statements: store.write_statements(),
             events_read_back: counters.events_read_back,
             last_error: counters.last_error.clone(),
+        }
+    }
+
+    /// The delivery side of `subscription`'s counts (requests under way, delivered, failed
+    /// attempts, last error) into `counts`.
+    pub fn delivery_counts(&self, subscription: SubscriptionId, counts: &mut SubscriptionCounts) {
+        counts.in_flight = self.lanes.borrow().in_flight(subscription) as u64;
+        if let Some(c) = self.per_subscription.borrow().get(&subscription) {
+            counts.delivered = c.delivered;
+            counts.failed_attempts = c.failed_attempts;
+            counts.last_error.clone_from(&c.last_error);
         }
     }
 }

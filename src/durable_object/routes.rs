@@ -50,7 +50,7 @@ pub fn miss(miss: &Miss, path: &str) -> Result<Response> {
 }
 
 /// The request's body, up to what the Worker entry may forward (a cut-off body is an error).
-async fn read_body(req: &Request) -> std::result::Result<Vec<u8>, ApiError> {
+pub(super) async fn read_body(req: &Request) -> std::result::Result<Vec<u8>, ApiError> {
     read_request_body(req, MAX_FORWARDED_BODY_BYTES)
         .await
         .map_err(ApiError::from)
@@ -130,10 +130,18 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
             internal_from_shard(runtime, route.id, &req).await
         }
         RouteId::DeadLetters => {
-            let dead_letters = runtime.outbox.dead_letters(&runtime.store)?;
+            let subscription = match dead_letter_subscription(runtime, &req) {
+                Ok(id) => id,
+                Err(e) => return error(&e),
+            };
+            let dead_letters = runtime.outbox.dead_letters(&runtime.store, subscription)?;
             json(200, &DeadLetterList { dead_letters })
         }
         RouteId::ReplayDeadLetters | RouteId::DropDeadLetters => {
+            let subscription = match dead_letter_subscription(runtime, &req) {
+                Ok(id) => id,
+                Err(e) => return error(&e),
+            };
             let selection = match read_body(&req)
                 .await
                 .and_then(|body| DeadLetterSelection::from_json(&body))
@@ -143,9 +151,11 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
             };
             let ids = selection.ids();
             let affected = if route.id == RouteId::ReplayDeadLetters {
-                runtime.replay_dead_letters(ids)?
+                runtime.replay_dead_letters(subscription, ids)?
             } else {
-                runtime.outbox.drop_dead(&runtime.store, ids)?
+                runtime
+                    .outbox
+                    .drop_dead(&runtime.store, subscription, ids)?
             };
             json(
                 200,
@@ -153,6 +163,13 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
                     affected: affected as u64,
                 },
             )
+        }
+        RouteId::ListSubscriptions
+        | RouteId::CreateSubscription
+        | RouteId::GetSubscription
+        | RouteId::ReplaceSubscription
+        | RouteId::DeleteSubscription => {
+            super::subscription_routes::handle(runtime, route.id, req).await
         }
         RouteId::SendMessage
         | RouteId::AddReaction
@@ -196,8 +213,22 @@ async fn internal_from_shard(
     }
 }
 
+/// The push subscription whose dead letters a route acts on: `?subscription=<name>`, or
+/// `default`.
+fn dead_letter_subscription(
+    runtime: &Runtime,
+    req: &Request,
+) -> std::result::Result<crate::subscriptions::SubscriptionId, ApiError> {
+    let name = req.url().ok().and_then(|url| {
+        url.query_pairs()
+            .find(|(key, _)| key == "subscription")
+            .map(|(_, value)| value.into_owned())
+    });
+    runtime.subscriptions.push_id(name.as_deref())
+}
+
 /// A key for a generated webhook secret, from the platform's CSPRNG (`crypto.getRandomValues`).
-fn random_key() -> std::result::Result<[u8; GENERATED_KEY_BYTES], ApiError> {
+pub(super) fn random_key() -> std::result::Result<[u8; GENERATED_KEY_BYTES], ApiError> {
     let mut key = [0; GENERATED_KEY_BYTES];
     getrandom::fill(&mut key).map_err(|e| {
         ApiError::new(

@@ -14,15 +14,21 @@ use super::migrate::migrate;
 use super::outbox::{Outbox, Received};
 use super::shard_link::{self, ShardSide};
 use super::store::{OutboxRow, Store};
+use super::subscriptions::{NewHolders, Subscriptions, DEFAULT_ID};
 use super::{gateway_io, webhook};
 use crate::alarm::{AlarmKeeper, AlarmWrite};
-use crate::api::{ConnectSettings, DeliverySettings, StatusResponse, WebhookSummary};
+use crate::api::{
+    ApiError, ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse,
+    SubscriptionCounts, SubscriptionListing, SubscriptionStatus, WebhookSummary,
+};
 use crate::delivery::deletes::Next;
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
 use crate::gateway::{
     Action, ConnectionId, Dispatch, Engine, EventFilter, Input, LazySeededJitter, SessionSnapshot,
 };
+use crate::subscriptions::definition::DEFAULT_SUBSCRIPTION;
+use crate::subscriptions::SubscriptionId;
 
 /// How long a delivered event's row may wait for the rest of its batch before it is deleted.
 const DELETE_FLUSH_DELAY: Duration = Duration::from_millis(100);
@@ -45,6 +51,8 @@ pub struct Runtime {
     pub socket: RefCell<Option<(ConnectionId, WebSocket)>>,
     /// The outbox's bookkeeping: lanes, copies in memory, deletes to come, counters.
     pub outbox: Outbox,
+    /// The subscriptions (besides `default`, the connect settings' webhook).
+    pub subscriptions: Subscriptions,
     /// The sequence number the stored snapshot has reached.
     persisted_sequence: Cell<Option<u64>>,
     pub insecure_webhooks: bool,
@@ -98,7 +106,8 @@ impl Runtime {
         if let Some(snapshot) = snapshot {
             engine.restore(snapshot);
         }
-        let outbox = Outbox::load(&store)?;
+        let subscriptions = Subscriptions::load(&store)?;
+        let outbox = Outbox::load(&store, &subscriptions.push_ids())?;
         // Enrichment is a nicety: a stored directory that cannot be read must not keep the
         // object from running.
         let stored_channels = store.channels().unwrap_or_else(|e| {
@@ -126,6 +135,7 @@ impl Runtime {
             settings: RefCell::new(settings),
             socket: RefCell::new(None),
             outbox,
+            subscriptions,
             persisted_sequence: Cell::new(persisted_sequence),
             insecure_webhooks,
             api_base,
@@ -250,10 +260,14 @@ impl Runtime {
         }
     }
 
-    /// The webhook accepted `row`: its row joins the batch to delete, removed when the batch is
-    /// full or its timer fires, whichever comes first.
-    pub fn delivered(self: &Rc<Self>, row: &OutboxRow) {
-        match self.outbox.mark_delivered(row, now()) {
+    /// `subscription`'s webhook accepted `row`: it releases it; the last holder's release
+    /// joins the batch to delete, removed when the batch is full or its timer fires, whichever
+    /// comes first.
+    pub fn delivered(self: &Rc<Self>, subscription: SubscriptionId, row: &OutboxRow) {
+        match self
+            .outbox
+            .mark_delivered(&self.store, subscription, row, now())
+        {
             Next::FlushNow => self.flush_deletes(),
             Next::ScheduleFlush => {
                 let runtime = self.clone();
@@ -341,6 +355,22 @@ impl Runtime {
     }
 
     fn enqueue(self: &Rc<Self>, dispatch: &Dispatch, now: u64) {
+        let holders = {
+            let directory = self.directory.borrow();
+            self.subscriptions
+                .holders(&dispatch.event_type, &dispatch.data, |channel| {
+                    directory.thread_parent(channel)
+                })
+        };
+        // Matched by no subscription: not stored. The snapshot still covers its sequence (it
+        // follows the engine, and a later stored event advances it on restart).
+        let Some(NewHolders {
+            text: holders,
+            push: push_holders,
+        }) = holders
+        else {
+            return;
+        };
         let max_pending = self
             .settings
             .borrow()
@@ -372,8 +402,11 @@ impl Runtime {
                 body,
                 created_at: i64::try_from(now).unwrap_or(i64::MAX),
                 attempts: 0,
+                tracked: false,
+                holders,
             },
             event_type: dispatch.event_type.clone(),
+            push_holders,
         };
         match self.outbox.receive(received) {
             Next::FlushNow => self.flush_inserts(),
@@ -394,18 +427,99 @@ impl Runtime {
     /// Starts due deliveries and sets the alarm to the earliest deadline.
     pub fn after_io(self: &Rc<Self>) {
         self.outbox
-            .reload_if_stale(&self.store, |sequence| self.event_left_outbox(sequence));
+            .reload_if_stale(&self.store, &self.subscriptions.push_ids(), |sequence| {
+                self.event_left_outbox(sequence)
+            });
         webhook::pump(self);
         self.schedule_alarm();
     }
 
-    /// Puts dead letters (all, or those with the given row ids) back in line; returns how many.
-    pub fn replay_dead_letters(self: &Rc<Self>, ids: Option<&[i64]>) -> worker::Result<usize> {
-        let replayed = self.outbox.replay(&self.store, ids, now(), |sequence| {
-            self.event_left_outbox(sequence)
-        })?;
+    /// Puts `subscription`'s dead letters (all, or those with the given row ids) back in line;
+    /// returns how many.
+    pub fn replay_dead_letters(
+        self: &Rc<Self>,
+        subscription: SubscriptionId,
+        ids: Option<&[i64]>,
+    ) -> worker::Result<usize> {
+        let replayed = self.outbox.replay(
+            &self.store,
+            subscription,
+            ids,
+            now(),
+            &self.subscriptions.push_ids(),
+            |sequence| self.event_left_outbox(sequence),
+        )?;
         self.after_io();
         Ok(replayed)
+    }
+
+    /// Every subscription with its counts, `default` first (the events received so far stored
+    /// and the delivered ones deleted first, so the counts are right).
+    pub fn subscription_listings(&self) -> worker::Result<Vec<SubscriptionListing>> {
+        self.flush_inserts();
+        self.flush_deletes();
+        let settings = self.settings.borrow();
+        let views = self
+            .subscriptions
+            .views(settings.as_ref().map(|s| &s.webhook));
+        let ids: Vec<u64> = views.iter().map(|(id, _)| *id).collect();
+        let counts = Subscriptions::stored_counts(&self.store, &ids)?;
+        Ok(views
+            .into_iter()
+            .zip(counts)
+            .map(|((id, subscription), mut counts)| {
+                self.outbox.delivery_counts(id, &mut counts);
+                SubscriptionListing {
+                    subscription,
+                    counts,
+                }
+            })
+            .collect())
+    }
+
+    /// `/status` `subscriptions`. With `default` alone, its counts are `delivery`'s (no scan of
+    /// the log).
+    fn subscription_statuses(&self, delivery: &DeliveryStatus) -> Vec<SubscriptionStatus> {
+        if self.subscriptions.is_empty() {
+            let mut counts = SubscriptionCounts {
+                pending: delivery.pending,
+                dead_letters: delivery.dead_letters,
+                lag: delivery.pending + delivery.dead_letters,
+                ..SubscriptionCounts::default()
+            };
+            self.outbox.delivery_counts(DEFAULT_ID, &mut counts);
+            return vec![SubscriptionStatus {
+                name: DEFAULT_SUBSCRIPTION.to_owned(),
+                kind: "push".to_owned(),
+                counts,
+            }];
+        }
+        match self.subscription_listings() {
+            Ok(listings) => listings
+                .into_iter()
+                .map(|l| SubscriptionStatus {
+                    name: l.subscription.name,
+                    kind: l.subscription.kind.to_owned(),
+                    counts: l.counts,
+                })
+                .collect(),
+            Err(e) => {
+                console_error!("could not count the subscriptions: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Deletes the subscription `name`, releasing the events it holds.
+    pub fn delete_subscription(self: &Rc<Self>, name: &str) -> Result<(), ApiError> {
+        self.flush_inserts();
+        self.flush_deletes();
+        let id = self.subscriptions.delete(&self.store, name, |sequence| {
+            self.event_left_outbox(sequence)
+        })?;
+        self.outbox.remove_subscription(id);
+        self.after_io();
+        Ok(())
     }
 
     /// Forgets the socket if it is `id`.
@@ -424,7 +538,7 @@ impl Runtime {
         // (a finished request starts the next): they are work all the same, and a restart must
         // bring the object back to them.
         let delivering = self.settings.borrow().is_some();
-        let delivery = (delivering && self.outbox.pending() > 0).then(|| {
+        let delivery = (delivering && self.outbox.has_work()).then(|| {
             self.outbox
                 .next_due()
                 .filter(|due| *due > now)
@@ -490,6 +604,8 @@ impl Runtime {
         self.flush_inserts();
         self.flush_deletes();
         let now = now();
+        let delivery = self.outbox.status(&self.store, now);
+        let subscriptions = self.subscription_statuses(&delivery);
         let engine = self.engine.borrow();
         StatusResponse {
             gateway: engine.status(),
@@ -499,7 +615,8 @@ impl Runtime {
                 secret_configured: s.webhook.secret.is_some(),
                 legacy_secret: s.webhook.signing_key().is_some_and(|key| key.is_legacy()),
             }),
-            delivery: self.outbox.status(&self.store, now),
+            delivery,
+            subscriptions,
             insecure_webhooks_allowed: self.insecure_webhooks,
             alarm_wakeups: self.alarm_wakeups.get(),
             schema_version: self.store.schema_version(),

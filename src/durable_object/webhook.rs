@@ -1,16 +1,22 @@
-//! Delivering outbox events to the webhook, beside the gateway loop: one request at a time per
-//! channel, a few channels at once, never awaited by frame processing. A leaf: it takes due
-//! events from the [`Outbox`](super::outbox::Outbox), sends each, and reports the outcome to it.
+//! Delivering outbox events to the push subscriptions' webhooks, beside the gateway loop: one
+//! request at a time per subscription and channel, a few at once (shared between the
+//! subscriptions), never awaited by frame processing. A leaf: it takes due events from the
+//! [`Outbox`](super::outbox::Outbox), sends each to its subscription's webhook, and reports the
+//! outcome to it. The `default` subscription's webhook is the connect settings'; only its
+//! unsigned requests carry the bot token (`x-discord-gateway-token`, the Chat SDK's check):
+//! another tenant's never do.
 
 use std::rc::Rc;
 
 use super::post::post;
 use super::runtime::{now, Runtime};
 use super::store::OutboxRow;
+use super::subscriptions::DEFAULT_ID;
 use crate::api::{ConnectSettings, WebhookTarget};
 use crate::delivery::envelope::{EVENT_ID_HEADER, GATEWAY_TOKEN_HEADER};
 use crate::delivery::retry::{Attempt, Outcome, RetryPolicy};
 use crate::delivery::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::subscriptions::SubscriptionId;
 
 /// The most of a webhook's answer that is read; the rest is cancelled. Only the status counts.
 const MAX_RESPONSE_BODY_BYTES: u32 = 64 * 1024;
@@ -23,17 +29,34 @@ pub fn pump(runtime: &Rc<Runtime>) {
     };
     // At most 5: a Worker may hold six connections, the gateway socket takes one.
     let concurrency = settings.delivery.concurrency as usize;
-    for row in runtime.outbox.take_due(&runtime.store, now(), concurrency) {
-        worker::wasm_bindgen_futures::spawn_local(deliver(runtime.clone(), settings.clone(), row));
+    for (subscription, row) in runtime.outbox.take_due(&runtime.store, now(), concurrency) {
+        let target = if subscription == DEFAULT_ID {
+            Some(settings.webhook.clone())
+        } else {
+            runtime.subscriptions.target(subscription)
+        };
+        let Some(target) = target else {
+            // Deleted since: its lanes are gone already.
+            runtime.outbox.forget_attempt(subscription, &row, now());
+            continue;
+        };
+        worker::wasm_bindgen_futures::spawn_local(deliver(
+            runtime.clone(),
+            settings.clone(),
+            subscription,
+            target,
+            row,
+        ));
     }
 }
 
 /// The headers of one attempt. Signed (a secret is set): the Standard Webhooks headers, and no
-/// credential at all. Unsigned: the bot token in `x-discord-gateway-token`, which is how the
-/// Chat SDK adapter authenticates the gateway. Both carry `x-discord-gateway-event-id`.
+/// credential at all. Unsigned: for the `default` subscription (`token` given), the bot token
+/// in `x-discord-gateway-token`, which is how the Chat SDK adapter authenticates the gateway;
+/// for another subscription nothing. All carry `x-discord-gateway-event-id`.
 fn request_headers(
     target: &WebhookTarget,
-    token: &str,
+    token: Option<&str>,
     row: &OutboxRow,
 ) -> Vec<(&'static str, String)> {
     let event_id = row.event_id();
@@ -50,17 +73,27 @@ fn request_headers(
             headers.push((TIMESTAMP_HEADER, timestamp.to_string()));
             headers.push((SIGNATURE_HEADER, signature));
         }
-        None => headers.push((GATEWAY_TOKEN_HEADER, token.to_owned())),
+        None => {
+            if let Some(token) = token {
+                headers.push((GATEWAY_TOKEN_HEADER, token.to_owned()));
+            }
+        }
     }
     headers
 }
 
-async fn attempt(settings: &ConnectSettings, row: &OutboxRow) -> Attempt {
-    let headers = request_headers(&settings.webhook, &settings.gateway.token, row);
+async fn attempt(
+    settings: &ConnectSettings,
+    subscription: SubscriptionId,
+    target: &WebhookTarget,
+    row: &OutboxRow,
+) -> Attempt {
+    let token = (subscription == DEFAULT_ID).then_some(settings.gateway.token.as_str());
+    let headers = request_headers(target, token, row);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let timeout = u32::try_from(settings.delivery.timeout_ms).unwrap_or(u32::MAX);
     match post(
-        &settings.webhook.url,
+        &target.url,
         &headers,
         &row.body,
         timeout,
@@ -77,8 +110,20 @@ async fn attempt(settings: &ConnectSettings, row: &OutboxRow) -> Attempt {
     }
 }
 
-async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: OutboxRow) {
-    let result = attempt(&settings, &row).await;
+async fn deliver(
+    runtime: Rc<Runtime>,
+    settings: Rc<ConnectSettings>,
+    subscription: SubscriptionId,
+    target: WebhookTarget,
+    row: OutboxRow,
+) {
+    let result = attempt(&settings, subscription, &target, &row).await;
+    if subscription != DEFAULT_ID && runtime.subscriptions.target(subscription).is_none() {
+        // Deleted while the request was under way: its holds are released already.
+        runtime.outbox.forget_attempt(subscription, &row, now());
+        runtime.after_io();
+        return;
+    }
     let attempts = row.attempts.saturating_add(1);
     let policy = RetryPolicy {
         max_age_ms: settings.delivery.max_age_ms,
@@ -92,18 +137,28 @@ async fn deliver(runtime: Rc<Runtime>, settings: Rc<ConnectSettings>, row: Outbo
         worker::js_sys::Math::random(),
     );
     match outcome {
-        Outcome::Delivered => runtime.delivered(&row),
+        Outcome::Delivered => runtime.delivered(subscription, &row),
         Outcome::Retry { at, reason } => {
-            runtime
-                .outbox
-                .mark_failed(&runtime.store, row, attempts, at, &reason, now());
+            runtime.outbox.mark_failed(
+                &runtime.store,
+                subscription,
+                row,
+                attempts,
+                at,
+                &reason,
+                now(),
+            );
         }
         Outcome::DeadLetter { reason } => {
-            runtime
-                .outbox
-                .mark_dead(&runtime.store, &row, attempts, &reason, now(), |sequence| {
-                    runtime.event_left_outbox(sequence)
-                });
+            runtime.outbox.mark_dead(
+                &runtime.store,
+                subscription,
+                &row,
+                attempts,
+                &reason,
+                now(),
+                |sequence| runtime.event_left_outbox(sequence),
+            );
         }
     }
     runtime.after_io();

@@ -130,6 +130,16 @@ impl Fanout {
         self.lanes.get(&subscription).map_or(0, Lanes::pending)
     }
 
+    /// Events waiting over every subscription (one event waiting for two counts twice).
+    pub fn total_pending(&self) -> usize {
+        self.lanes.values().map(Lanes::pending).sum()
+    }
+
+    /// Requests under way over every subscription.
+    pub fn total_in_flight(&self) -> usize {
+        self.lanes.values().map(Lanes::in_flight).sum()
+    }
+
     /// Requests under way for `subscription`.
     pub fn in_flight(&self, subscription: SubscriptionId) -> usize {
         self.lanes.get(&subscription).map_or(0, Lanes::in_flight)

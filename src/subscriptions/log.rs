@@ -9,6 +9,28 @@
 //! ([`PullProgress::retention_removed`](super::inbox::PullProgress::retention_removed)), and its
 //! next page starts with a gap.
 
+/// Where a restarted object's log positions resume: after the newest stored entry, and after
+/// the newest position ever recorded apart from the entries (with the session snapshot, or
+/// before a delete that would otherwise lose it), whichever is later. Entries leave the log, the
+/// newest included, so the newest stored entry alone could hand out a position again, and a
+/// cursor past it would skip the new event. `None`: nothing stored; positions start at 1.
+pub fn resume_after(newest_entry: Option<i64>, recorded: impl IntoIterator<Item = i64>) -> i64 {
+    recorded
+        .into_iter()
+        .chain(newest_entry)
+        .max()
+        .unwrap_or(0)
+        .max(0)
+}
+
+/// Whether positions up to `allocated` must be recorded before entries up to `leaving` (all
+/// entries, if `None`) are deleted: only if some position beyond the recorded one
+/// (`recorded`) was handed out and could leave with them. The session snapshot records it for
+/// free just before most deletes, so this is rarely a write of its own.
+pub fn must_record(recorded: i64, allocated: i64, leaving: Option<i64>) -> bool {
+    allocated > recorded && leaving.is_none_or(|newest_leaving| newest_leaving > recorded)
+}
+
 /// How much of the log is kept, whoever still holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retention {
@@ -69,6 +91,39 @@ impl Holds {
     }
 }
 
+/// The stored `holders` of a new event: the ids of the subscriptions that hold it, in order,
+/// comma-separated (`"1,4"`). `None`: it matched none, and is not stored at all.
+pub fn holders_text(ids: impl IntoIterator<Item = u64>) -> Option<String> {
+    let mut text = String::new();
+    for id in ids {
+        if !text.is_empty() {
+            text.push(',');
+        }
+        text.push_str(&id.to_string());
+    }
+    (!text.is_empty()).then_some(text)
+}
+
+/// Whether stored `holders` name `subscription`.
+pub fn holds(holders: &str, subscription: u64) -> bool {
+    holders
+        .split(',')
+        .any(|id| id.parse::<u64>() == Ok(subscription))
+}
+
+/// Whether `subscription` is the only holder in stored `holders`: releasing it removes the
+/// event (no other subscription can be added to an event once stored).
+pub fn sole_holder(holders: &str, subscription: u64) -> bool {
+    holders.parse::<u64>() == Ok(subscription)
+}
+
+/// SQL: whether the row's `holders` name the subscription bound as `?`.
+pub const HOLDS_SQL: &str = "(',' || holders || ',') LIKE ('%,' || ? || ',%')";
+
+/// SQL: the row's `holders` without the subscription bound as `?`.
+pub const WITHOUT_HOLDER_SQL: &str =
+    "TRIM(REPLACE(',' || holders || ',', ',' || ? || ',', ','), ',')";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +136,25 @@ mod tests {
     };
 
     #[test]
+    fn issue_10_log_positions_never_repeat_after_the_newest_entry_left() {
+        assert_eq!(resume_after(None, []), 0, "empty: the first position is 1");
+        assert_eq!(resume_after(Some(7), []), 7);
+        assert_eq!(
+            resume_after(None, [9]),
+            9,
+            "every entry left: the record counts"
+        );
+        assert_eq!(resume_after(Some(7), [9, 4]), 9);
+        assert_eq!(resume_after(Some(12), [9]), 12);
+        // Deleting entries up to 9 with positions up to 9 handed out and 5 recorded: record.
+        assert!(must_record(5, 9, Some(9)));
+        assert!(must_record(5, 9, None), "all of them");
+        // Older entries only, or everything handed out already recorded: no write.
+        assert!(!must_record(5, 9, Some(5)));
+        assert!(!must_record(9, 9, Some(9)));
+    }
+
+    #[test]
     fn issue_10_log_retention_removes_the_oldest_beyond_the_bound_or_the_age() {
         let entries = [(1, 0), (2, 500), (3, 900), (4, 950), (5, 990)];
         assert_eq!(RETENTION.expired(entries, 5, 1_000), vec![1, 2], "5 kept 3");
@@ -90,6 +164,16 @@ mod tests {
             Vec::<u64>::new()
         );
         assert_eq!(RETENTION.expired(entries, 5, 10_000), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn issue_10_log_holders_are_the_matching_subscriptions() {
+        assert_eq!(holders_text([]), None, "matched none: not stored");
+        assert_eq!(holders_text([1]).as_deref(), Some("1"));
+        assert_eq!(holders_text([1, 4, 12]).as_deref(), Some("1,4,12"));
+        assert!(holds("1,4,12", 4) && holds("1,4,12", 12) && !holds("1,4,12", 2));
+        assert!(!holds("14", 1) && !holds("", 1));
+        assert!(sole_holder("1", 1) && !sole_holder("1,4", 1) && !sole_holder("4", 1));
     }
 
     #[test]

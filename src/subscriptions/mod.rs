@@ -1,5 +1,6 @@
-//! The rules of the event log's subscriptions, sans-IO (issue 10; not wired into the Durable
-//! Object yet: the storage, the admin and pull routes and per-subscription delivery come next).
+//! The rules of the event log's subscriptions, sans-IO (issue 10). The Durable Object follows
+//! them in `durable_object::subscriptions` (the owner), `durable_object::outbox` (push
+//! delivery through one [`Fanout`]) and `durable_object::store` (holders and their release).
 //!
 //! Pure Rust, tested natively:
 //!
@@ -7,7 +8,8 @@
 //!   event types, direct messages; an empty filter matches all), and the facts of an event a
 //!   filter looks at.
 //! - [`log`]: when an event leaves the log: the last subscription holding it is done, or
-//!   retention (age, most entries) removes it.
+//!   retention (age, most entries) removes it; and where positions resume after a restart, so
+//!   that one is never handed out twice (wired: the outbox row id is the position).
 //! - [`token`]: pull tokens (`dgdp_<bot>_<64 hex>`), naming their bot, stored as SHA-256 hashes.
 //! - [`definition`]: a subscription as the admin API creates it (push: webhook URL and
 //!   write-only secret; pull: a name) and shows it (never the secret).
@@ -23,9 +25,12 @@ pub mod inbox;
 pub mod log;
 pub mod token;
 
-pub use definition::{Kind, SubscriptionRequest, SubscriptionSpec, SubscriptionView};
+pub use definition::{
+    Kind, StoredDefinition, SubscriptionCreated, SubscriptionRequest, SubscriptionSpec,
+    SubscriptionView,
+};
 pub use fanout::{Due, Fanout, SubscriptionId};
 pub use filter::{EventFacts, Filter, FilterJson};
 pub use inbox::{AckRequest, InboxEntry, InboxQuery, Page, PullProgress, WaitSlots};
-pub use log::{Holds, Retention};
+pub use log::{holders_text, holds, must_record, resume_after, sole_holder, Holds, Retention};
 pub use token::{bot_of, new_token, token_hash, token_matches, valid_name};
