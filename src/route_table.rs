@@ -440,7 +440,7 @@ pub fn lookup(method: &str, path: &str) -> Result<&'static Route, Miss> {
 mod tests {
     use super::*;
 
-    const IDS: [RouteId; 18] = [
+    const IDS: [RouteId; 23] = [
         RouteId::Connect,
         RouteId::Disconnect,
         RouteId::Status,
