@@ -1,4 +1,4 @@
-//! Admin token checks for the control API.
+//! Bearer token checks for the control API (the admin token; pull tokens are read here too).
 
 use std::hint::black_box;
 
@@ -22,26 +22,26 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     black_box(difference) == 0
 }
 
-/// Whether an `Authorization` header value carries `expected` as a bearer token.
-///
-/// Accepts `Bearer <token>`: the scheme in any case, then one or more spaces, then the token,
-/// compared with [`constant_time_eq`]. Whitespace around the whole value is ignored. An empty
-/// `expected` never matches, so an unset secret cannot be satisfied by an empty token.
-pub fn bearer_token_matches(authorization_header: Option<&str>, expected: &str) -> bool {
-    if expected.is_empty() {
-        return false;
-    }
-    let Some(value) = authorization_header else {
-        return false;
-    };
-    let Some((scheme, token)) = value.trim().split_once(' ') else {
-        return false;
-    };
+/// The token of an `Authorization: Bearer <token>` header value, if it has that form: the
+/// scheme in any case, then one or more spaces, then the token (no other whitespace).
+/// Whitespace around the whole value is ignored.
+pub fn bearer_token(authorization_header: Option<&str>) -> Option<&str> {
+    let (scheme, token) = authorization_header?.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return false;
+        return None;
     }
     let token = token.trim_start_matches(' ');
-    !token.is_empty() && constant_time_eq(token.as_bytes(), expected.as_bytes())
+    (!token.is_empty()).then_some(token)
+}
+
+/// Whether an `Authorization` header value carries `expected` as a bearer token.
+///
+/// Accepts what [`bearer_token`] reads, compared with [`constant_time_eq`]. An empty
+/// `expected` never matches, so an unset secret cannot be satisfied by an empty token.
+pub fn bearer_token_matches(authorization_header: Option<&str>, expected: &str) -> bool {
+    !expected.is_empty()
+        && bearer_token(authorization_header)
+            .is_some_and(|token| constant_time_eq(token.as_bytes(), expected.as_bytes()))
 }
 
 #[cfg(test)]

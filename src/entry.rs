@@ -11,13 +11,14 @@ use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Respons
 
 use crate::admin_page;
 use crate::api::{ApiError, ConnectRequest, MAX_BODY_BYTES};
-use crate::auth::bearer_token_matches;
+use crate::auth::{bearer_token, bearer_token_matches};
 use crate::credentials::{AllowedHosts, EnvironmentCredentials};
 use crate::durable_object::routes::miss;
 use crate::durable_object::runtime::{env_string, insecure_webhooks_allowed};
 use crate::http_body::read_request_body;
 use crate::registry::{REGISTRY_BINDING, REGISTRY_INSTANCE};
 use crate::route_table::{lookup, Auth, Miss, RouteId, ServedBy};
+use crate::subscriptions::bot_of;
 
 /// The Durable Object binding the entry forwards to.
 pub const BINDING: &str = "DISCORD_GATEWAY";
@@ -78,28 +79,20 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     }
     // Each route's rule from the table (a new `Auth` rule must be handled here); a 405 takes the
     // admin token too, so as not to reveal more.
-    match found.as_ref().map_or(Auth::Admin, |route| route.auth) {
-        Auth::Public => {} // the operator's page: its files were served above
-        Auth::Admin => {
-            let Some(admin_token) = env_string(&env, "GATEWAY_ADMIN_TOKEN") else {
-                return error(&ApiError::new(
-                    503,
-                    None,
-                    "GATEWAY_ADMIN_TOKEN is not set: run `wrangler secret put GATEWAY_ADMIN_TOKEN`; the control routes stay closed until then",
-                ));
-            };
-            let authorization = req.headers().get("authorization").ok().flatten();
-            if !bearer_token_matches(authorization.as_deref(), &admin_token) {
-                let mut response = error(&ApiError::new(
-                    401,
-                    None,
-                    "missing or wrong admin token: send Authorization: Bearer <GATEWAY_ADMIN_TOKEN>",
-                ))?;
-                response.headers_mut().set("www-authenticate", "Bearer")?;
+    let authorization = req.headers().get("authorization").ok().flatten();
+    let caller = match found.as_ref().map_or(Auth::Admin, |route| route.auth) {
+        Auth::Public => Caller::Admin, // the operator's page: its files were served above
+        rule => match authenticate(rule, authorization.as_deref(), &env) {
+            Ok(caller) => caller,
+            Err(e) => {
+                let mut response = error(&e)?;
+                if e.status == 401 {
+                    response.headers_mut().set("www-authenticate", "Bearer")?;
+                }
                 return Ok(response);
             }
-        }
-    }
+        },
+    };
     let route = match found {
         Ok(route) => route,
         Err(e) => return miss(&e, &path),
@@ -108,9 +101,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return entry_route(route.id, &req, &env, &path).await;
     }
     let route_method = Method::from(route.method);
-    let name = match instance_name(&req) {
-        Ok(name) => name,
-        Err(e) => return error(&e),
+    // A pull token names its bot; otherwise `?name=` does.
+    let name = match &caller {
+        Caller::Subscription { bot, .. } => bot.clone(),
+        Caller::Admin => match instance_name(&req) {
+            Ok(name) => name,
+            Err(e) => return error(&e),
+        },
     };
 
     let headers = Headers::new();
@@ -137,8 +134,21 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         headers.set("content-type", "application/json")?;
         init.with_body(Some(Uint8Array::from(body.as_slice()).into()));
     }
+    // The object checks a pull token itself (against the hash it keeps); the admin token is
+    // never forwarded: a request without a token is the admin's.
+    if let Caller::Subscription { token, .. } = &caller {
+        headers.set("authorization", &format!("Bearer {token}"))?;
+    }
     init.with_headers(headers);
-    let inner = Request::new_with_init(&format!("https://gateway.internal{}", route.path), &init)?;
+    let query = req
+        .url()
+        .ok()
+        .and_then(|url| url.query().map(|q| format!("?{q}")))
+        .unwrap_or_default();
+    let inner = Request::new_with_init(
+        &format!("https://gateway.internal{}{query}", route.path),
+        &init,
+    )?;
     let stub = env
         .durable_object(BINDING)?
         .id_from_name(&name)?
@@ -153,6 +163,60 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         });
     }
     Ok(response)
+}
+
+/// Who called, once the route's rule let them in.
+enum Caller {
+    /// The admin token (or a public route).
+    Admin,
+    /// A well-formed pull token; the object checks it against its stored hash.
+    Subscription {
+        /// The bot the token names.
+        bot: String,
+        /// The token.
+        token: String,
+    },
+}
+
+/// Applies a route's [`Auth`] rule to the `Authorization` header.
+fn authenticate(
+    rule: Auth,
+    authorization: Option<&str>,
+    env: &Env,
+) -> std::result::Result<Caller, ApiError> {
+    const ADMIN_HINT: &str =
+        "missing or wrong admin token: send Authorization: Bearer <GATEWAY_ADMIN_TOKEN>";
+    const PULL_HINT: &str = "missing or malformed subscription token: send Authorization: Bearer dgdp_<bot>_<hex> (the token POST /subscriptions gave a pull subscription)";
+    let pull_token = bearer_token(authorization)
+        .and_then(|token| Some((bot_of(token)?.to_owned(), token.to_owned())));
+    let admin = || -> std::result::Result<Caller, ApiError> {
+        let Some(admin_token) = env_string(env, "GATEWAY_ADMIN_TOKEN") else {
+            return Err(ApiError::new(
+                503,
+                None,
+                "GATEWAY_ADMIN_TOKEN is not set: run `wrangler secret put GATEWAY_ADMIN_TOKEN`; the control routes stay closed until then",
+            ));
+        };
+        if bearer_token_matches(authorization, &admin_token) {
+            Ok(Caller::Admin)
+        } else {
+            Err(ApiError::new(401, None, ADMIN_HINT))
+        }
+    };
+    match (rule, pull_token) {
+        (Auth::Public, _) => Ok(Caller::Admin),
+        (Auth::Subscription | Auth::AdminOrSubscription, Some((bot, token))) => {
+            Ok(Caller::Subscription { bot, token })
+        }
+        (Auth::Subscription, None) => Err(ApiError::new(401, None, PULL_HINT)),
+        (Auth::Admin | Auth::AdminOrSubscription, None) => admin(),
+        // A pull token on an admin route: refused without consulting the object.
+        (Auth::Admin, Some(_)) => Err(ApiError::new(
+            401,
+            None,
+            format!("{ADMIN_HINT} (a subscription's token opens only /v1/inbox, /v1/ack, /v1/me and the talk-back routes)"),
+        )),
+    }
 }
 
 /// The routes the entry answers itself: the bot registry and the operator's page.

@@ -10,12 +10,14 @@
 //! - `migrate`: brings the stored schema up to date in the constructor, or refuses a newer one.
 //! - [`routes`]: the control API as fetch routes.
 //! - [`talk`]: the talk-back routes (messages, reactions) through the REST rate limiter.
+//! - [`pull`]: the pull routes (inbox, ack, me), long polls, pull tokens (rotate, revoke).
 
 mod gateway_io;
 mod http;
 mod migrate;
 mod outbox;
 mod post;
+pub(crate) mod pull;
 pub(crate) mod routes;
 pub mod runtime;
 mod socket_events;

@@ -49,6 +49,8 @@ pub struct Runtime {
     pub api_base: String,
     /// The bot's Discord REST rate limiter, shared by every talk-back request.
     pub talk: Rc<super::talk::Talk>,
+    /// The long polls of pull subscriptions.
+    pub pull: Rc<super::pull::Pull>,
     recovered: Cell<bool>,
     alarm: RefCell<AlarmKeeper>,
     /// Alarm handlers waiting for the alarm's storage calls to complete.
@@ -118,6 +120,7 @@ impl Runtime {
             insecure_webhooks,
             api_base,
             talk: super::talk::Talk::new(),
+            pull: super::pull::Pull::new(),
             recovered: Cell::new(false),
             alarm: RefCell::new(AlarmKeeper::new()),
             alarm_waiters: RefCell::new(Vec::new()),
@@ -251,6 +254,8 @@ impl Runtime {
     /// reads the outbox.
     pub fn flush_inserts(&self) {
         self.outbox.flush_inserts(&self.store);
+        // Long polls read again (each reads only its own subscription's events).
+        self.pull.wake(|_| true);
     }
 
     fn execute(self: &Rc<Self>, action: Action, now: u64) {

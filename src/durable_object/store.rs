@@ -22,6 +22,8 @@
 //! Snowflakes are stored as text: SQL integers reach Wasm as JavaScript numbers, which cannot
 //! hold them.
 
+mod pull;
+
 use std::cell::Cell;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -33,6 +35,8 @@ use crate::delivery::inserts::{insert_sql, COLUMNS, MAX_SQL_PARAMS, ROWS_PER_STA
 use crate::delivery::lanes::Lanes;
 use crate::gateway::SessionSnapshot;
 use crate::subscriptions::log::{must_record, resume_after};
+
+pub use pull::PullRow;
 
 const SETTINGS_KEY: &str = "settings";
 const SNAPSHOT_KEY: &str = "snapshot";

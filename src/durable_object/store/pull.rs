@@ -1,0 +1,186 @@
+//! The pull side of the log in SQLite (issues 10 and 11): a pull subscription's token hash,
+//! cursor and missed count (its `subscriptions` row), and the events it still holds (the log
+//! rows whose `holders` name it).
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use worker::SqlStorageValue;
+
+use super::{int, Store};
+use crate::subscriptions::PullProgress;
+
+/// A pull subscription as stored.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PullRow {
+    /// Its id (what `holders` lists).
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its definition JSON (the filter).
+    pub definition: String,
+    /// The SHA-256 of its token; `None` once revoked.
+    pub token_hash: Option<String>,
+    /// The acknowledged position.
+    pub cursor: i64,
+    /// Events retention removed before it read them.
+    pub missed: i64,
+}
+
+impl PullRow {
+    /// Its cursor and missed count.
+    pub fn progress(&self) -> PullProgress {
+        PullProgress {
+            cursor: u64::try_from(self.cursor).unwrap_or(0),
+            missed: u64::try_from(self.missed).unwrap_or(0),
+        }
+    }
+}
+
+/// `holders` names the subscription bound as the statement's parameter.
+const HELD_BY: &str = "(',' || holders || ',') LIKE ('%,' || ? || ',%')";
+
+impl Store {
+    /// Every pull subscription (few: they are read whole to check a token in constant time
+    /// against each hash).
+    pub fn pull_subscriptions(&self) -> worker::Result<Vec<PullRow>> {
+        self.sql
+            .exec(
+                "SELECT id, name, definition, token_hash, cursor, missed FROM subscriptions
+                 WHERE kind = 'pull' ORDER BY id",
+                None,
+            )?
+            .to_array()
+    }
+
+    /// The pull subscription `name`, if there is one (`Err` text says when it is not pull).
+    pub fn pull_subscription(&self, name: &str) -> worker::Result<Option<PullRow>> {
+        Ok(self
+            .pull_subscriptions()?
+            .into_iter()
+            .find(|row| row.name == name))
+    }
+
+    /// The kind of the subscription `name`, if it exists.
+    pub fn subscription_kind(&self, name: &str) -> worker::Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct Kind {
+            kind: String,
+        }
+        let rows: Vec<Kind> = self
+            .sql
+            .exec(
+                "SELECT kind FROM subscriptions WHERE name = ?",
+                vec![name.into()],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().next().map(|k| k.kind))
+    }
+
+    /// The events `subscription` holds after `after`, in log order, at most `limit`: each
+    /// position with its body (the webhook's JSON, Chat SDK enrichment included).
+    pub fn held_events(
+        &self,
+        subscription: i64,
+        after: u64,
+        limit: usize,
+    ) -> worker::Result<Vec<(u64, Box<RawValue>)>> {
+        #[derive(Deserialize)]
+        struct Held {
+            id: i64,
+            body: String,
+        }
+        let rows: Vec<Held> = self
+            .sql
+            .exec(
+                &format!(
+                    "SELECT id, body FROM outbox WHERE id > ? AND {HELD_BY} ORDER BY id LIMIT ?"
+                ),
+                vec![int(after), subscription.into(), int(limit as u64)],
+            )?
+            .to_array()?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let body = RawValue::from_string(row.body).unwrap_or_else(|e| {
+                    // Bodies are built as JSON; were one not, it is shown as an error string.
+                    serde_json::value::to_raw_value(&format!("unreadable event body: {e}"))
+                        .unwrap_or_default()
+                });
+                (u64::try_from(row.id).unwrap_or(0), body)
+            })
+            .collect())
+    }
+
+    /// The events `subscription` holds, oldest first, as `(position, created_at)`.
+    pub fn held_oldest_first(&self, subscription: i64) -> worker::Result<Vec<(u64, u64)>> {
+        #[derive(Deserialize)]
+        struct Held {
+            id: i64,
+            created_at: i64,
+        }
+        let rows: Vec<Held> = self
+            .sql
+            .exec(
+                &format!("SELECT id, created_at FROM outbox WHERE {HELD_BY} ORDER BY id"),
+                vec![subscription.into()],
+            )?
+            .to_array()?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    u64::try_from(r.id).unwrap_or(0),
+                    u64::try_from(r.created_at).unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+
+    /// How many events `subscription` holds after `after`.
+    pub fn held_count(&self, subscription: i64, after: u64) -> worker::Result<u64> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let rows: Vec<Count> = self
+            .sql
+            .exec(
+                &format!("SELECT COUNT(*) AS n FROM outbox WHERE id > ? AND {HELD_BY}"),
+                vec![int(after), subscription.into()],
+            )?
+            .to_array()?;
+        Ok(rows.first().map_or(0, |c| u64::try_from(c.n).unwrap_or(0)))
+    }
+
+    /// Stores a pull subscription's cursor and missed count.
+    pub fn save_pull_progress(
+        &self,
+        subscription: i64,
+        progress: &PullProgress,
+    ) -> worker::Result<()> {
+        self.write(
+            "UPDATE subscriptions SET cursor = ?, missed = ? WHERE id = ?",
+            vec![
+                int(progress.cursor),
+                int(progress.missed),
+                subscription.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Sets (or, with `None`, clears: revoked) the token hash of the pull subscription `name`;
+    /// whether it exists.
+    pub fn set_token_hash(&self, name: &str, hash: Option<&str>) -> worker::Result<bool> {
+        let hash = hash.map_or(SqlStorageValue::Null, Into::into);
+        Ok(self.write(
+            "UPDATE subscriptions SET token_hash = ? WHERE name = ? AND kind = 'pull'",
+            vec![hash, name.into()],
+        )? > 0)
+    }
+
+    /// The newest position the log has handed out (an ack may not go past it).
+    pub fn log_head(&self) -> u64 {
+        u64::try_from(self.allocated_position()).unwrap_or(0)
+    }
+}
