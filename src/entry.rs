@@ -1,7 +1,10 @@
 //! The thin Worker in front of the Durable Object (cargo feature `entry`, on by default).
 //!
-//! The routes of [`crate::route_table`], each behind its rule (all but the operator's page:
-//! `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`). `?name=` picks the object (one per bot).
+//! The routes of [`crate::route_table`], each behind its rule: `Authorization: Bearer
+//! <GATEWAY_ADMIN_TOKEN>` for the admin routes; a pull subscription's token
+//! (`dgdp_<bot>_<hex>`) for `/v1/inbox`, `/v1/ack` and `/v1/me`, either for the talk-back
+//! routes; none for the operator's page. `?name=` picks the object (one per bot); a pull token
+//! names its bot itself, and goes to the object, which checks it against the hash it keeps.
 //! `/connect` fills `botToken`, `webhookUrl` and `webhookSecret` from `DISCORD_BOT_TOKEN`,
 //! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them, and only for the
 //! environment's own webhook or a host in `ALLOWED_WEBHOOK_HOSTS` ([`crate::credentials`]).
@@ -11,14 +14,13 @@ use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Respons
 
 use crate::admin_page;
 use crate::api::{ApiError, ConnectRequest, MAX_BODY_BYTES};
-use crate::auth::{bearer_token, bearer_token_matches};
+use crate::auth::{route_caller, Caller};
 use crate::credentials::{AllowedHosts, EnvironmentCredentials};
 use crate::durable_object::routes::miss;
 use crate::durable_object::runtime::{env_string, insecure_webhooks_allowed};
 use crate::http_body::read_request_body;
 use crate::registry::{REGISTRY_BINDING, REGISTRY_INSTANCE};
 use crate::route_table::{lookup, Auth, Miss, RouteId, ServedBy};
-use crate::subscriptions::bot_of;
 
 /// The Durable Object binding the entry forwards to.
 pub const BINDING: &str = "DISCORD_GATEWAY";
@@ -82,7 +84,11 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let authorization = req.headers().get("authorization").ok().flatten();
     let caller = match found.as_ref().map_or(Auth::Admin, |route| route.auth) {
         Auth::Public => Caller::Admin, // the operator's page: its files were served above
-        rule => match authenticate(rule, authorization.as_deref(), &env) {
+        rule => match route_caller(
+            rule,
+            authorization.as_deref(),
+            env_string(&env, "GATEWAY_ADMIN_TOKEN").as_deref(),
+        ) {
             Ok(caller) => caller,
             Err(e) => {
                 let mut response = error(&e)?;
@@ -163,60 +169,6 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         });
     }
     Ok(response)
-}
-
-/// Who called, once the route's rule let them in.
-enum Caller {
-    /// The admin token (or a public route).
-    Admin,
-    /// A well-formed pull token; the object checks it against its stored hash.
-    Subscription {
-        /// The bot the token names.
-        bot: String,
-        /// The token.
-        token: String,
-    },
-}
-
-/// Applies a route's [`Auth`] rule to the `Authorization` header.
-fn authenticate(
-    rule: Auth,
-    authorization: Option<&str>,
-    env: &Env,
-) -> std::result::Result<Caller, ApiError> {
-    const ADMIN_HINT: &str =
-        "missing or wrong admin token: send Authorization: Bearer <GATEWAY_ADMIN_TOKEN>";
-    const PULL_HINT: &str = "missing or malformed subscription token: send Authorization: Bearer dgdp_<bot>_<hex> (the token POST /subscriptions gave a pull subscription)";
-    let pull_token = bearer_token(authorization)
-        .and_then(|token| Some((bot_of(token)?.to_owned(), token.to_owned())));
-    let admin = || -> std::result::Result<Caller, ApiError> {
-        let Some(admin_token) = env_string(env, "GATEWAY_ADMIN_TOKEN") else {
-            return Err(ApiError::new(
-                503,
-                None,
-                "GATEWAY_ADMIN_TOKEN is not set: run `wrangler secret put GATEWAY_ADMIN_TOKEN`; the control routes stay closed until then",
-            ));
-        };
-        if bearer_token_matches(authorization, &admin_token) {
-            Ok(Caller::Admin)
-        } else {
-            Err(ApiError::new(401, None, ADMIN_HINT))
-        }
-    };
-    match (rule, pull_token) {
-        (Auth::Public, _) => Ok(Caller::Admin),
-        (Auth::Subscription | Auth::AdminOrSubscription, Some((bot, token))) => {
-            Ok(Caller::Subscription { bot, token })
-        }
-        (Auth::Subscription, None) => Err(ApiError::new(401, None, PULL_HINT)),
-        (Auth::Admin | Auth::AdminOrSubscription, None) => admin(),
-        // A pull token on an admin route: refused without consulting the object.
-        (Auth::Admin, Some(_)) => Err(ApiError::new(
-            401,
-            None,
-            format!("{ADMIN_HINT} (a subscription's token opens only /v1/inbox, /v1/ack, /v1/me and the talk-back routes)"),
-        )),
-    }
 }
 
 /// The routes the entry answers itself: the bot registry and the operator's page.

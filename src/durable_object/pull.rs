@@ -29,7 +29,8 @@ use crate::route_table::RouteId;
 use crate::subscriptions::filter::{is_direct_message_type, ChannelPlace};
 use crate::subscriptions::token::TOKEN_RANDOM_BYTES;
 use crate::subscriptions::{
-    new_token, token_hash, token_matches, AckRequest, Filter, FilterJson, InboxQuery, WaitSlots,
+    new_token, token_hash, token_matches, AckRequest, Filter, FilterJson, InboxQuery, Retention,
+    WaitSlots,
 };
 use crate::talk::request::Caller;
 
@@ -50,6 +51,8 @@ pub struct Pull {
     slots: RefCell<WaitSlots>,
     waiters: RefCell<Vec<Waiter>>,
     next_waiter: Cell<u64>,
+    /// When every pull subscription is pruned next ([`prune_all_if_due`]).
+    next_prune: Cell<u64>,
 }
 
 /// A held slot, given back when the request ends (answered or dropped).
@@ -68,12 +71,14 @@ impl Pull {
             slots: RefCell::new(WaitSlots::new(MAX_HELD_WAITS)),
             waiters: RefCell::new(Vec::new()),
             next_waiter: Cell::new(0),
+            next_prune: Cell::new(0),
         })
     }
 
-    /// Long polls held now.
-    pub fn held(&self) -> usize {
-        self.slots.borrow().held()
+    /// Whether a long poll waits (only then is it worth telling which subscriptions got
+    /// events).
+    pub fn has_waiters(&self) -> bool {
+        !self.waiters.borrow().is_empty()
     }
 
     fn hold(self: &Rc<Self>) -> std::result::Result<Slot, ApiError> {
@@ -214,6 +219,72 @@ pub fn channel_place(runtime: &Runtime, channel_id: u64) -> ChannelPlace {
     }
 }
 
+/// How long a pull subscription's events wait, and how many: the `/connect` delivery
+/// settings' `maxAgeMs` and `maxPending` (the defaults before any `/connect`).
+fn retention(runtime: &Runtime) -> Retention {
+    let delivery = runtime
+        .settings
+        .borrow()
+        .as_ref()
+        .map(|s| s.delivery)
+        .unwrap_or_default();
+    Retention {
+        max_age_ms: delivery.max_age_ms,
+        max_entries: delivery.max_pending,
+    }
+}
+
+/// Applies retention to one pull subscription: the events it holds that are too old, or
+/// beyond the most it may hold, oldest first, are counted as missed (its next page starts with
+/// a gap) and released (they leave the log unless another subscription holds them).
+fn prune(runtime: &Runtime, row: &mut PullRow) -> std::result::Result<(), ApiError> {
+    let leaving = runtime
+        .store
+        .retention_leaving(row.id, &retention(runtime), now())
+        .map_err(storage)?;
+    if leaving.is_empty() {
+        return Ok(());
+    }
+    let mut progress = row.progress();
+    for position in &leaving {
+        progress.retention_removed(u64::try_from(*position).unwrap_or(0));
+    }
+    runtime
+        .store
+        .save_pull_progress(row.id, &progress)
+        .map_err(storage)?;
+    runtime
+        .store
+        .release_holds(row.id, Some(&leaving), |sequence| {
+            runtime.event_left_outbox(sequence)
+        })
+        .map_err(storage)?;
+    row.missed = i64::try_from(progress.missed).unwrap_or(i64::MAX);
+    Ok(())
+}
+
+/// How often every pull subscription is pruned, read or not (an agent that stopped polling
+/// must not keep the log growing).
+const PRUNE_EVERY_MS: u64 = 60_000;
+
+/// Prunes every pull subscription, at most once per [`PRUNE_EVERY_MS`].
+pub fn prune_all_if_due(runtime: &Runtime) {
+    let now = now();
+    if now < runtime.pull.next_prune.get() {
+        return;
+    }
+    runtime.pull.next_prune.set(now + PRUNE_EVERY_MS);
+    let rows = match runtime.store.pull_subscriptions() {
+        Ok(rows) => rows,
+        Err(e) => return worker::console_error!("could not read the pull subscriptions: {e}"),
+    };
+    for mut row in rows {
+        if let Err(e) = prune(runtime, &mut row) {
+            worker::console_error!("retention of subscription {}: {}", row.name, e.error);
+        }
+    }
+}
+
 /// Answers a pull route or a token route (the object's router picked it from the table).
 pub async fn handle(runtime: &Rc<Runtime>, id: RouteId, req: Request) -> Result<Response> {
     let outcome = match id {
@@ -257,6 +328,7 @@ async fn inbox(runtime: &Rc<Runtime>, req: &Request) -> std::result::Result<Resp
     loop {
         // Events received this turn are stored (and their holders known) first.
         runtime.flush_inserts();
+        prune(runtime, &mut agent.row)?;
         let progress = agent.row.progress();
         let after = query.after.unwrap_or(progress.cursor);
         let events = runtime
@@ -288,13 +360,21 @@ async fn ack(runtime: &Rc<Runtime>, req: &Request) -> std::result::Result<Respon
     let request = AckRequest::from_json(&body)?;
     runtime.flush_inserts();
     let mut progress = agent.row.progress();
-    if progress
-        .ack(request.cursor, runtime.store.log_head())?
-        .is_some()
-    {
+    if let Some((from, to)) = progress.ack(request.cursor, runtime.store.log_head())? {
+        let read = runtime
+            .store
+            .held_positions(agent.row.id, from, to)
+            .map_err(storage)?;
+        // Both in this turn: the cursor and the released holds are stored together.
         runtime
             .store
             .save_pull_progress(agent.row.id, &progress)
+            .map_err(storage)?;
+        runtime
+            .store
+            .release_holds(agent.row.id, Some(&read), |sequence| {
+                runtime.event_left_outbox(sequence)
+            })
             .map_err(storage)?;
     }
     ok(&AckResponse {
@@ -312,8 +392,9 @@ struct MeResponse {
 }
 
 fn me(runtime: &Rc<Runtime>, req: &Request) -> std::result::Result<Response, ApiError> {
-    let agent = require_agent(runtime, req)?;
+    let mut agent = require_agent(runtime, req)?;
     runtime.flush_inserts();
+    prune(runtime, &mut agent.row)?;
     let progress = agent.row.progress();
     let lag = runtime
         .store

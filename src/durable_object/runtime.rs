@@ -369,6 +369,7 @@ impl Runtime {
         self.outbox
             .reload_if_stale(&self.store, |sequence| self.event_left_outbox(sequence));
         webhook::pump(self);
+        super::pull::prune_all_if_due(self);
         self.schedule_alarm();
     }
 

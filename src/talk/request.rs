@@ -2,7 +2,8 @@
 //! validated into what is sent to Discord, and who may send them.
 //!
 //! Field names follow Discord's (`channel_id`, `reply_to`, `allowed_mentions`), in requests and
-//! answers alike. Every refusal is a `400` naming the field.
+//! answers alike. Every refusal of a body is a `400` naming the field; a pull subscription's
+//! token outside its filter's channels is a `403` naming `channel_id`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use worker::SqlStorageValue;
 
 use super::{int, Store};
-use crate::subscriptions::PullProgress;
+use crate::subscriptions::{PullProgress, Retention};
 
 /// A pull subscription as stored.
 #[derive(Clone, Debug, Deserialize)]
@@ -111,29 +111,69 @@ impl Store {
             .collect())
     }
 
-    /// The events `subscription` holds, oldest first, as `(position, created_at)`.
-    pub fn held_oldest_first(&self, subscription: i64) -> worker::Result<Vec<(u64, u64)>> {
+    /// The positions `subscription` holds in `(after, up_to]`, in log order.
+    pub fn held_positions(
+        &self,
+        subscription: i64,
+        after: u64,
+        up_to: u64,
+    ) -> worker::Result<Vec<i64>> {
+        #[derive(Deserialize)]
+        struct Held {
+            id: i64,
+        }
+        let rows: Vec<Held> = self
+            .sql
+            .exec(
+                &format!(
+                    "SELECT id FROM outbox WHERE id > ? AND id <= ? AND {HELD_BY} ORDER BY id"
+                ),
+                vec![int(after), int(up_to), subscription.into()],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    /// The positions of the events `subscription` holds that `retention` removes at `now`:
+    /// read oldest first, only as far as the first one that stays.
+    pub fn retention_leaving(
+        &self,
+        subscription: i64,
+        retention: &Retention,
+        now: u64,
+    ) -> worker::Result<Vec<i64>> {
         #[derive(Deserialize)]
         struct Held {
             id: i64,
             created_at: i64,
         }
-        let rows: Vec<Held> = self
-            .sql
-            .exec(
-                &format!("SELECT id, created_at FROM outbox WHERE {HELD_BY} ORDER BY id"),
-                vec![subscription.into()],
-            )?
-            .to_array()?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                (
-                    u64::try_from(r.id).unwrap_or(0),
-                    u64::try_from(r.created_at).unwrap_or(0),
-                )
-            })
-            .collect())
+        let total = self.held_count(subscription, 0)?;
+        let cursor = self.sql.exec(
+            &format!("SELECT id, created_at FROM outbox WHERE {HELD_BY} ORDER BY id"),
+            vec![subscription.into()],
+        )?;
+        let mut failure = None;
+        let leaving = retention.expired(
+            cursor.next::<Held>().map_while(|row| match row {
+                Ok(row) => Some((
+                    u64::try_from(row.id).unwrap_or(0),
+                    u64::try_from(row.created_at).unwrap_or(0),
+                )),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            }),
+            total,
+            now,
+        );
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(leaving
+                .into_iter()
+                .map(|p| i64::try_from(p).unwrap_or(i64::MAX))
+                .collect()),
+        }
     }
 
     /// How many events `subscription` holds after `after`.
