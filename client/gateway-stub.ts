@@ -254,6 +254,58 @@ export interface DeadLetterOutcome {
   affected: number;
 }
 
+// ---- subscriptions (issue 10) ------------------------------------------------------------------
+
+/** Which events a subscription receives; every field may be left out (an empty filter: all). */
+export interface SubscriptionFilter {
+  guildIds?: string[];
+  /** A thread matches when its parent channel is named. */
+  channelIds?: string[];
+  eventTypes?: string[];
+  directMessages?: boolean;
+}
+
+/** Body of `createSubscription` and `replaceSubscription`. */
+export interface SubscriptionRequest {
+  name?: string;
+  kind: "push" | "pull";
+  /** Push only. */
+  webhookUrl?: string;
+  /** Push only: a `whsec_` secret, or `"generate"` (the answer shows it once). */
+  webhookSecret?: string;
+  filter?: SubscriptionFilter;
+}
+
+/** A subscription as the admin API shows it (never its secret, URL or token). */
+export interface SubscriptionView {
+  name: string;
+  kind: "push" | "pull";
+  webhookHost?: string;
+  secretConfigured?: boolean;
+  filter: SubscriptionFilter;
+}
+
+/** How one subscription is doing. */
+export interface SubscriptionCounts {
+  pending: number;
+  inFlight: number;
+  deadLetters: number;
+  delivered: number;
+  failedAttempts: number;
+  lastError: string | null;
+  /** Events of the log it still holds. */
+  lag: number;
+}
+
+export type SubscriptionListing = SubscriptionView & SubscriptionCounts;
+
+/** `201` answer to `createSubscription` (`200` to `replaceSubscription`): shown once. */
+export interface SubscriptionCreated extends SubscriptionView {
+  webhookSecret?: string;
+  /** Pull: the bearer token of `GET /v1/inbox`; stored as a hash only. */
+  token?: string;
+}
+
 // ---- talking back ------------------------------------------------------------------------------
 
 /**
@@ -366,6 +418,16 @@ export interface GatewayStub {
   replayDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome>;
   /** Forgets dead letters: `{ ids: [...] }`, or `{ all: true }` for every one. */
   dropDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome>;
+  /** Every subscription, `default` first, with its counts. */
+  subscriptions(): Promise<{ subscriptions: SubscriptionListing[] }>;
+  /** Creates a push or pull subscription. */
+  createSubscription(request: SubscriptionRequest): Promise<SubscriptionCreated>;
+  /** One subscription by name. */
+  subscription(name: string): Promise<SubscriptionListing>;
+  /** Replaces a subscription's definition (same kind). */
+  replaceSubscription(name: string, request: SubscriptionRequest): Promise<SubscriptionCreated>;
+  /** Deletes a subscription (not `default`), releasing its events. */
+  deleteSubscription(name: string): Promise<{ deleted: string }>;
   /** Posts a message as the bot (split when long), through the bot's REST rate limiter. */
   sendMessage(request: MessageRequest): Promise<MessagesResponse>;
   /** Adds the bot's reaction to a message. */
@@ -470,6 +532,12 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
     deadLetters: () => call<DeadLetterList>("GET", "/dead-letters"),
     replayDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/replay", selection),
     dropDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/drop", selection),
+    subscriptions: () => call<{ subscriptions: SubscriptionListing[] }>("GET", "/subscriptions"),
+    createSubscription: (request) => call<SubscriptionCreated>("POST", "/subscriptions", request),
+    subscription: (name) => call<SubscriptionListing>("GET", "/subscriptions/one", undefined, { query: { subscription: name } }),
+    replaceSubscription: (name, request) =>
+      call<SubscriptionCreated>("PUT", "/subscriptions", request, { query: { subscription: name } }),
+    deleteSubscription: (name) => call<{ deleted: string }>("DELETE", "/subscriptions", undefined, { query: { subscription: name } }),
     sendMessage: (request) => call<MessagesResponse>("POST", "/v1/messages", request),
     addReaction: (request) => call<{ ok: true }>("PUT", "/v1/reactions", request),
     removeReaction: (request) => call<{ ok: true }>("DELETE", "/v1/reactions", request),

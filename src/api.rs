@@ -469,6 +469,72 @@ pub struct DeliveryStatus {
     pub last_error: Option<String>,
 }
 
+/// How one subscription is doing (issue 10): in `GET /subscriptions` beside its view, and in
+/// `/status` `subscriptions` beside its name and kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionCounts {
+    /// Events it holds that are not dead letters (in flight included).
+    pub pending: u64,
+    /// Its requests under way now (push).
+    #[serde(default)]
+    pub in_flight: u64,
+    /// Its dead letters (push).
+    pub dead_letters: u64,
+    /// Events it was given since the object started (push: accepted by its webhook).
+    #[serde(default)]
+    pub delivered: u64,
+    /// Its attempts that failed and will be retried, since the object started (push).
+    #[serde(default)]
+    pub failed_attempts: u64,
+    /// Its last failure, without URL or secret (push).
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Events of the log it still holds: pending plus dead letters.
+    pub lag: u64,
+}
+
+/// One entry of `GET /subscriptions`: what the admin API shows of it, and how it is doing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionListing {
+    /// The subscription (never its secret or token).
+    #[serde(flatten)]
+    pub subscription: crate::subscriptions::SubscriptionView,
+    /// Its counts.
+    #[serde(flatten)]
+    pub counts: SubscriptionCounts,
+}
+
+/// `200` answer to `GET /subscriptions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionList {
+    /// Every subscription, `default` first.
+    pub subscriptions: Vec<SubscriptionListing>,
+}
+
+/// One entry of `/status` `subscriptions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionStatus {
+    /// Its name.
+    pub name: String,
+    /// `push` or `pull`.
+    pub kind: String,
+    /// Its counts.
+    #[serde(flatten)]
+    pub counts: SubscriptionCounts,
+}
+
+/// `200` answer to `DELETE /subscriptions?subscription=<name>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionDeleted {
+    /// The name of the subscription deleted.
+    pub deleted: String,
+}
+
 /// Dead letters kept at most; the oldest are removed beyond this.
 pub const MAX_DEAD_LETTERS: u64 = 1_000;
 

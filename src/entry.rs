@@ -146,10 +146,11 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         headers.set("authorization", &format!("Bearer {token}"))?;
     }
     init.with_headers(headers);
+    // The query goes along (e.g. `?subscription=`); the object ignores `name`.
     let query = req
-        .url()
-        .ok()
-        .and_then(|url| url.query().map(|q| format!("?{q}")))
+        .url()?
+        .query()
+        .map(|q| format!("?{q}"))
         .unwrap_or_default();
     let inner = Request::new_with_init(
         &format!("https://gateway.internal{}{query}", route.path),

@@ -23,6 +23,16 @@ pub enum RouteId {
     ReplayDeadLetters,
     /// `POST /dead-letters/drop`.
     DropDeadLetters,
+    /// `GET /subscriptions`: every subscription, with its counts.
+    ListSubscriptions,
+    /// `POST /subscriptions`: a new push or pull subscription.
+    CreateSubscription,
+    /// `GET /subscriptions/one?subscription=`: one subscription.
+    GetSubscription,
+    /// `PUT /subscriptions?subscription=`: replace a subscription's definition.
+    ReplaceSubscription,
+    /// `DELETE /subscriptions?subscription=`: delete a subscription, releasing its events.
+    DeleteSubscription,
     /// `POST /v1/messages`: post as the bot (split, rate-limited).
     SendMessage,
     /// `PUT /v1/reactions`: add the bot's reaction.
@@ -190,6 +200,51 @@ pub const ROUTES: &[Route] = &[
         served_by: ServedBy::Object,
         does: "`{\"ids\":[...]}` (1 to 1,000 ids) or `{\"all\":true}`: delete",
         answers: "`200 {\"affected\":n}`",
+    },
+    Route {
+        id: RouteId::ListSubscriptions,
+        method: HttpMethod::Get,
+        path: "/subscriptions",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "every subscription (`default` first) with its counts; never a secret or token",
+        answers: "`200 {\"subscriptions\":[...]}`",
+    },
+    Route {
+        id: RouteId::CreateSubscription,
+        method: HttpMethod::Post,
+        path: "/subscriptions",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`{\"name\",\"kind\",\"webhookUrl\"?,\"webhookSecret\"?,\"filter\"?}` (kind `push` or `pull`): a new subscription (see \"One bot, many tenants\")",
+        answers: "`201 {...}` (a pull `token`, a generated `webhookSecret`: shown once)",
+    },
+    Route {
+        id: RouteId::GetSubscription,
+        method: HttpMethod::Get,
+        path: "/subscriptions/one",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`?subscription=<name>`: one subscription with its counts",
+        answers: "`200 {...}`",
+    },
+    Route {
+        id: RouteId::ReplaceSubscription,
+        method: HttpMethod::Put,
+        path: "/subscriptions",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`?subscription=<name>`, a create body: replaces its definition (same kind; new events only)",
+        answers: "`200 {...}`",
+    },
+    Route {
+        id: RouteId::DeleteSubscription,
+        method: HttpMethod::Delete,
+        path: "/subscriptions",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`?subscription=<name>` (required; not `default`): deletes it and releases its events",
+        answers: "`200 {\"deleted\":name}`",
     },
     Route {
         id: RouteId::SendMessage,
@@ -381,13 +436,18 @@ pub fn lookup(method: &str, path: &str) -> Result<&'static Route, Miss> {
 mod tests {
     use super::*;
 
-    const IDS: [RouteId; 18] = [
+    const IDS: [RouteId; 23] = [
         RouteId::Connect,
         RouteId::Disconnect,
         RouteId::Status,
         RouteId::DeadLetters,
         RouteId::ReplayDeadLetters,
         RouteId::DropDeadLetters,
+        RouteId::ListSubscriptions,
+        RouteId::CreateSubscription,
+        RouteId::GetSubscription,
+        RouteId::ReplaceSubscription,
+        RouteId::DeleteSubscription,
         RouteId::SendMessage,
         RouteId::AddReaction,
         RouteId::RemoveReaction,

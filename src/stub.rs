@@ -40,9 +40,12 @@ use worker::{Env, Headers, ObjectNamespace, Request, RequestInit, Stub};
 
 use crate::api::{
     ApiError, ConnectRequest, ConnectResponse, DeadLetterList, DeadLetterOutcome,
-    DeadLetterSelection, DisconnectResponse, StatusResponse,
+    DeadLetterSelection, DisconnectResponse, StatusResponse, SubscriptionCounts,
+    SubscriptionDeleted,
 };
 use crate::route_table::{route, RouteId};
+use crate::subscriptions::token::{TokenRevoked, TokenRotated};
+use crate::subscriptions::FilterJson;
 use crate::talk::presence::{PresenceRequest, PresenceResponse};
 use crate::talk::request::{MessageRequest, MessagesResponse, ReactionRequest, ReactionResponse};
 
@@ -156,6 +159,60 @@ impl GatewayStub {
         self.call(RouteId::DropDeadLetters, Some(selection)).await
     }
 
+    /// `GET /subscriptions`: every subscription (`default` first) with its counts.
+    pub async fn subscriptions(&self) -> Result<SubscriptionListOf, GatewayStubError> {
+        self.call::<(), _>(RouteId::ListSubscriptions, None).await
+    }
+
+    /// `POST /subscriptions`: a new push or pull subscription. The answer holds what is shown
+    /// once: a pull subscription's `token`, a generated `webhookSecret`.
+    pub async fn create_subscription(
+        &self,
+        request: &SubscriptionBody,
+    ) -> Result<SubscriptionAnswer, GatewayStubError> {
+        self.call(RouteId::CreateSubscription, Some(request)).await
+    }
+
+    /// `GET /subscriptions/one?subscription=<name>`: one subscription with its counts.
+    pub async fn subscription(&self, name: &str) -> Result<SubscriptionEntry, GatewayStubError> {
+        self.call_on::<(), _>(RouteId::GetSubscription, Some(name), None)
+            .await
+    }
+
+    /// `PUT /subscriptions?subscription=<name>`: replaces its definition (same kind).
+    pub async fn replace_subscription(
+        &self,
+        name: &str,
+        request: &SubscriptionBody,
+    ) -> Result<SubscriptionAnswer, GatewayStubError> {
+        self.call_on(RouteId::ReplaceSubscription, Some(name), Some(request))
+            .await
+    }
+
+    /// `DELETE /subscriptions?subscription=<name>`: deletes it (not `default`), releasing the
+    /// events it holds.
+    pub async fn delete_subscription(
+        &self,
+        name: &str,
+    ) -> Result<SubscriptionDeleted, GatewayStubError> {
+        self.call_on::<(), _>(RouteId::DeleteSubscription, Some(name), None)
+            .await
+    }
+
+    /// `POST /subscriptions/rotate-token?subscription=<name>`: a new token for the pull
+    /// subscription `name`, shown this once; the old one is refused from now on.
+    pub async fn rotate_token(&self, name: &str) -> Result<TokenRotated, GatewayStubError> {
+        self.call_on::<(), _>(RouteId::RotateToken, Some(name), None)
+            .await
+    }
+
+    /// `POST /subscriptions/revoke-token?subscription=<name>`: the pull subscription's token
+    /// is refused from now on (rotate to issue a new one).
+    pub async fn revoke_token(&self, name: &str) -> Result<TokenRevoked, GatewayStubError> {
+        self.call_on::<(), _>(RouteId::RevokeToken, Some(name), None)
+            .await
+    }
+
     /// `POST /v1/messages`: posts as the bot, split into several messages when over 2,000
     /// characters, through the bot's REST rate limiter; the created message ids in order.
     /// `allowed_mentions` defaults to `{"parse":[]}` (nobody is pinged).
@@ -205,6 +262,16 @@ impl GatewayStub {
         id: RouteId,
         body: Option<&B>,
     ) -> Result<T, GatewayStubError> {
+        self.call_on(id, None, body).await
+    }
+
+    /// A call naming a subscription in `?subscription=`.
+    async fn call_on<B: Serialize, T: DeserializeOwned>(
+        &self,
+        id: RouteId,
+        subscription: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<T, GatewayStubError> {
         let route = route(id);
         let mut init = RequestInit::new();
         init.with_method(route.method.into());
@@ -214,12 +281,83 @@ impl GatewayStub {
             headers.set("content-type", "application/json")?;
             init.with_headers(headers).with_body(Some(json.into()));
         }
-        let request = Request::new_with_init(&format!("{ORIGIN}{}", route.path), &init)?;
+        let mut url = worker::Url::parse(&format!("{ORIGIN}{}", route.path))
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        if let Some(name) = subscription {
+            url.query_pairs_mut().append_pair("subscription", name);
+        }
+        let request = Request::new_with_init(url.as_str(), &init)?;
         let mut response = self.stub()?.fetch_with_request(request).await?;
         let status = response.status_code();
         let bytes = response.bytes().await?;
         decode(status, &bytes)
     }
+}
+
+/// The body of [`GatewayStub::create_subscription`] and [`GatewayStub::replace_subscription`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionBody {
+    /// Its name (1-64 letters, digits, `-`, `_`, `.`; not `default`). For a replace, the
+    /// name given to the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `push` or `pull`.
+    pub kind: String,
+    /// Push: the webhook URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Push: a `whsec_` secret, or `generate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    /// Which events it receives (empty: all).
+    #[serde(default)]
+    pub filter: FilterJson,
+}
+
+/// A subscription as the admin API shows it (never its secret, URL or token), with its counts.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionEntry {
+    /// Its name.
+    pub name: String,
+    /// `push` or `pull`.
+    pub kind: String,
+    /// The webhook's host (push).
+    #[serde(default)]
+    pub webhook_host: Option<String>,
+    /// Whether deliveries are signed (push).
+    #[serde(default)]
+    pub secret_configured: Option<bool>,
+    /// Its filter.
+    #[serde(default)]
+    pub filter: FilterJson,
+    /// How it is doing.
+    #[serde(flatten)]
+    pub counts: SubscriptionCounts,
+}
+
+/// `GET /subscriptions`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct SubscriptionListOf {
+    /// Every subscription, `default` first.
+    pub subscriptions: Vec<SubscriptionEntry>,
+}
+
+/// The answer to a create or replace: the subscription, and what is shown once.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionAnswer {
+    /// Its name.
+    pub name: String,
+    /// `push` or `pull`.
+    pub kind: String,
+    /// A generated secret (when `"webhookSecret": "generate"` asked for one).
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    /// A new pull subscription's bearer token; stored as a hash only.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// Turns the object's answer into `T` (a 2xx) or an error.

@@ -8,6 +8,9 @@
 //! - [`post`]: one webhook POST, straight from `web_sys`.
 //! - [`store`]: SQLite: settings, session snapshot, outbox.
 //! - `migrate`: brings the stored schema up to date in the constructor, or refuses a newer one.
+//! - [`subscriptions`]: the subscriptions' one owner: loaded at start, changed with their rows,
+//!   the holders of each new event.
+//! - `subscription_routes`: the admin API of subscriptions.
 //! - [`routes`]: the control API as fetch routes.
 //! - [`talk`]: the talk-back routes (messages, reactions) through the REST rate limiter.
 //! - [`pull`]: the pull routes (inbox, ack, me), long polls, pull tokens (rotate, revoke).
@@ -22,6 +25,8 @@ pub(crate) mod routes;
 pub mod runtime;
 mod socket_events;
 pub mod store;
+mod subscription_routes;
+pub mod subscriptions;
 pub(crate) mod talk;
 mod webhook;
 

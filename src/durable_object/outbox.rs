@@ -21,6 +21,7 @@ use crate::delivery::deletes::{DeleteBatch, Next};
 use crate::delivery::inserts::{InsertBatch, ROWS_PER_STATEMENT};
 use crate::delivery::lanes::{Finished, Lanes};
 use crate::delivery::warm::Warm;
+use crate::schema::DEFAULT_SUBSCRIPTION_ID;
 
 /// An event received and not stored yet: the row it becomes (its id allocated on arrival).
 pub struct Received {
@@ -142,6 +143,7 @@ impl Outbox {
                     event_type: &r.event_type,
                     body: &r.row.body,
                     now: u64::try_from(r.row.created_at).unwrap_or(0),
+                    holders: &r.row.holders,
                 })
                 .collect();
             if let Err(e) = store.insert_events(&events) {
@@ -163,6 +165,25 @@ impl Outbox {
                 self.keep_copy(r.row);
             }
         }
+    }
+
+    /// The subscriptions holding the events received and not stored yet (each id once), so
+    /// that the long polls of those subscriptions are woken once they are stored.
+    pub fn unstored_holders(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = Vec::new();
+        for received in self.inserts.borrow().iter() {
+            for id in received
+                .row
+                .holders
+                .split(',')
+                .filter_map(|id| id.parse().ok())
+            {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids
     }
 
     /// Takes the events due at `now` of idle channels, so that at most `concurrency` requests
@@ -211,10 +232,20 @@ impl Outbox {
     }
 
     /// The webhook accepted `row`: its lane moves on, its delivery state (if it had one) is
-    /// removed, and its row joins the batch to delete. Says when to flush the batch
-    /// ([`Outbox::flush_deletes`]).
+    /// removed, and the `default` subscription releases it: its row joins the batch to delete
+    /// when no other subscription holds it (else only its `holders` change). Says when to flush
+    /// the batch ([`Outbox::flush_deletes`]).
     pub fn mark_delivered(&self, store: &Store, row: &OutboxRow, now: u64) -> Next {
         self.counters.borrow_mut().delivered += 1;
+        self.lanes
+            .borrow_mut()
+            .finish(&row.channel, Finished::Removed, now);
+        let last = store
+            .release_one(DEFAULT_SUBSCRIPTION_ID, row.id, &row.holders)
+            .unwrap_or_else(|e| {
+                console_error!("could not release {}: {e}", row.event_id());
+                false
+            });
         if row.tracked {
             // Without it the row is a plain pending event: a restart before the batch's delete
             // sends it again (at least once), never loses it.
@@ -222,9 +253,9 @@ impl Outbox {
                 console_error!("could not record the delivery of {}: {e}", row.event_id());
             }
         }
-        self.lanes
-            .borrow_mut()
-            .finish(&row.channel, Finished::Removed, now);
+        if !last {
+            return Next::Wait;
+        }
         self.deletes
             .borrow_mut()
             .push(row.id, u64::try_from(row.sequence).unwrap_or(0))

@@ -22,14 +22,15 @@ use worker::{Delay, Request, Response, Result};
 use super::routes::{error, json};
 use super::runtime::{now, Runtime};
 use super::store::PullRow;
+use super::subscription_routes::{draw_token, subscription_name};
 use crate::api::{ApiError, MAX_FORWARDED_BODY_BYTES};
 use crate::auth::bearer_token;
 use crate::http_body::read_request_body;
 use crate::route_table::RouteId;
 use crate::subscriptions::filter::{is_direct_message_type, ChannelPlace};
-use crate::subscriptions::token::TOKEN_RANDOM_BYTES;
+use crate::subscriptions::token::{TokenRevoked, TokenRotated};
 use crate::subscriptions::{
-    new_token, token_hash, token_matches, AckRequest, Filter, FilterJson, InboxQuery, Retention,
+    token_hash, token_matches, AckRequest, Filter, FilterJson, InboxQuery, Kind, Retention,
     WaitSlots,
 };
 use crate::talk::request::Caller;
@@ -152,18 +153,6 @@ fn unauthorized(message: &str) -> ApiError {
     ApiError::new(401, None, message)
 }
 
-/// The filter kept in a subscription's stored definition (`{"filter": {...}}`).
-fn stored_filter(definition: &str) -> std::result::Result<Filter, ApiError> {
-    let value: serde_json::Value = serde_json::from_str(definition).unwrap_or_default();
-    let json: FilterJson = match value.get("filter") {
-        None => FilterJson::default(),
-        Some(filter) => serde_json::from_value(filter.clone()).map_err(|e| {
-            ApiError::new(500, None, format!("the stored filter is unreadable: {e}"))
-        })?,
-    };
-    Filter::from_json(&json)
-}
-
 /// The pull subscription whose token the request carries, or `None` when it carries none (the
 /// admin's request); a token that matches none (wrong, unknown, revoked) is a `401`.
 pub fn authenticate(
@@ -192,7 +181,20 @@ pub fn authenticate(
     let row = found.ok_or_else(|| {
         unauthorized("unknown or revoked subscription token: ask the admin for a new one (POST /subscriptions/rotate-token)")
     })?;
-    let filter = stored_filter(&row.definition)?;
+    let filter = runtime
+        .subscriptions
+        .find(&row.name)
+        .map(|s| s.spec.filter)
+        .ok_or_else(|| {
+            ApiError::new(
+                503,
+                None,
+                format!(
+                    "subscription {:?} cannot be read: replace it (PUT /subscriptions)",
+                    row.name
+                ),
+            )
+        })?;
     Ok(Some(Agent { row, filter }))
 }
 
@@ -414,71 +416,30 @@ fn pull_subscription_named(
     runtime: &Runtime,
     req: &Request,
 ) -> std::result::Result<String, ApiError> {
-    let name = query_pairs(req)?
-        .into_iter()
-        .find(|(k, _)| k == "subscription")
-        .map(|(_, v)| v)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                Some("subscription"),
-                "name the pull subscription: ?subscription=<name>",
-            )
-        })?;
-    match runtime
-        .store
-        .subscription_kind(&name)
-        .map_err(storage)?
-        .as_deref()
-    {
-        Some("pull") => Ok(name),
-        Some(kind) => Err(ApiError::bad_request(
+    let name = subscription_name(req)?;
+    match runtime.subscriptions.named(&name)?.spec.kind {
+        Kind::Pull => Ok(name),
+        Kind::Push(_) => Err(ApiError::bad_request(
             Some("subscription"),
-            format!("subscription {name:?} is a {kind} subscription: only pull subscriptions have a token"),
-        )),
-        None => Err(ApiError::new(
-            404,
-            Some("subscription"),
-            format!("no subscription named {name:?}"),
+            format!("subscription {name:?} is a push subscription: only pull subscriptions have a token"),
         )),
     }
 }
 
-#[derive(Serialize)]
-struct RotateResponse {
-    name: String,
-    token: String,
-}
-
 fn rotate(runtime: &Rc<Runtime>, req: &Request) -> std::result::Result<Response, ApiError> {
     let name = pull_subscription_named(runtime, req)?;
-    let bot = runtime.state.id().name().ok_or_else(|| {
-        ApiError::new(
-            503,
-            None,
-            "this object was not addressed by name, so a token cannot name its bot",
-        )
-    })?;
-    let mut random = [0; TOKEN_RANDOM_BYTES];
-    getrandom::fill(&mut random)
-        .map_err(|e| ApiError::new(503, None, format!("could not draw a random token: {e}")))?;
-    let token = new_token(&bot, &random)?;
+    let token = draw_token(runtime)?;
     runtime
         .store
         .set_token_hash(&name, Some(&token_hash(&token)))
         .map_err(storage)?;
-    ok(&RotateResponse { name, token })
-}
-
-#[derive(Serialize)]
-struct RevokeResponse {
-    name: String,
-    revoked: bool,
+    ok(&TokenRotated { name, token })
 }
 
 fn revoke(runtime: &Rc<Runtime>, req: &Request) -> std::result::Result<Response, ApiError> {
     let name = pull_subscription_named(runtime, req)?;
     runtime.store.set_token_hash(&name, None).map_err(storage)?;
-    ok(&RevokeResponse {
+    ok(&TokenRevoked {
         name,
         revoked: true,
     })

@@ -45,7 +45,7 @@ pub fn miss(miss: &Miss, path: &str) -> Result<Response> {
 }
 
 /// The request's body, up to what the Worker entry may forward (a cut-off body is an error).
-async fn read_body(req: &Request) -> std::result::Result<Vec<u8>, ApiError> {
+pub(super) async fn read_body(req: &Request) -> std::result::Result<Vec<u8>, ApiError> {
     read_request_body(req, MAX_FORWARDED_BODY_BYTES)
         .await
         .map_err(ApiError::from)
@@ -104,6 +104,13 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
                 },
             )
         }
+        RouteId::ListSubscriptions
+        | RouteId::CreateSubscription
+        | RouteId::GetSubscription
+        | RouteId::ReplaceSubscription
+        | RouteId::DeleteSubscription => {
+            super::subscription_routes::handle(runtime, route.id, req).await
+        }
         RouteId::SendMessage
         | RouteId::AddReaction
         | RouteId::RemoveReaction
@@ -119,7 +126,7 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
 }
 
 /// A key for a generated webhook secret, from the platform's CSPRNG (`crypto.getRandomValues`).
-fn random_key() -> std::result::Result<[u8; GENERATED_KEY_BYTES], ApiError> {
+pub(super) fn random_key() -> std::result::Result<[u8; GENERATED_KEY_BYTES], ApiError> {
     let mut key = [0; GENERATED_KEY_BYTES];
     getrandom::fill(&mut key).map_err(|e| {
         ApiError::new(

@@ -12,9 +12,13 @@ use worker::{console_error, console_log, Env, ScheduledTime, State, WebSocket};
 use super::migrate::migrate;
 use super::outbox::{Outbox, Received};
 use super::store::{OutboxRow, Store};
+use super::subscriptions::Subscriptions;
 use super::{gateway_io, webhook};
 use crate::alarm::{AlarmKeeper, AlarmWrite};
-use crate::api::{ConnectSettings, DeliverySettings, StatusResponse, WebhookSummary};
+use crate::api::{
+    ApiError, ConnectSettings, DeliverySettings, StatusResponse, SubscriptionListing,
+    WebhookSummary,
+};
 use crate::delivery::deletes::Next;
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
@@ -43,6 +47,8 @@ pub struct Runtime {
     pub socket: RefCell<Option<(ConnectionId, WebSocket)>>,
     /// The outbox's bookkeeping: lanes, copies in memory, deletes to come, counters.
     pub outbox: Outbox,
+    /// The subscriptions (besides `default`, the connect settings' webhook).
+    pub subscriptions: Subscriptions,
     /// The sequence number the stored snapshot has reached.
     persisted_sequence: Cell<Option<u64>>,
     pub insecure_webhooks: bool,
@@ -94,6 +100,7 @@ impl Runtime {
             engine.restore(snapshot);
         }
         let outbox = Outbox::load(&store)?;
+        let subscriptions = Subscriptions::load(&store)?;
         // Enrichment is a nicety: a stored directory that cannot be read must not keep the
         // object from running.
         let stored_channels = store.channels().unwrap_or_else(|e| {
@@ -116,6 +123,7 @@ impl Runtime {
             settings: RefCell::new(settings),
             socket: RefCell::new(None),
             outbox,
+            subscriptions,
             persisted_sequence: Cell::new(persisted_sequence),
             insecure_webhooks,
             api_base,
@@ -253,9 +261,20 @@ impl Runtime {
     /// received them ends, when the batch is full, and before anything writes the snapshot or
     /// reads the outbox.
     pub fn flush_inserts(&self) {
+        // The long polls of the subscriptions these events go to read again once stored.
+        let woken = if self.pull.has_waiters() {
+            self.outbox.unstored_holders()
+        } else {
+            Vec::new()
+        };
         self.outbox.flush_inserts(&self.store);
-        // Long polls read again (each reads only its own subscription's events).
-        self.pull.wake(|_| true);
+        if !woken.is_empty() {
+            self.pull.wake(|subscription| {
+                woken
+                    .iter()
+                    .any(|id| i64::try_from(*id) == Ok(subscription))
+            });
+        }
     }
 
     fn execute(self: &Rc<Self>, action: Action, now: u64) {
@@ -313,6 +332,18 @@ impl Runtime {
     }
 
     fn enqueue(self: &Rc<Self>, dispatch: &Dispatch, now: u64) {
+        let holders = {
+            let directory = self.directory.borrow();
+            self.subscriptions
+                .holders(&dispatch.event_type, &dispatch.data, |channel| {
+                    directory.thread_parent(channel)
+                })
+        };
+        // Matched by no subscription: not stored. The snapshot still covers its sequence (it
+        // follows the engine, and a later stored event advances it on restart).
+        let Some(holders) = holders else {
+            return;
+        };
         let max_pending = self
             .settings
             .borrow()
@@ -345,6 +376,7 @@ impl Runtime {
                 created_at: i64::try_from(now).unwrap_or(i64::MAX),
                 attempts: 0,
                 tracked: false,
+                holders,
             },
             event_type: dispatch.event_type.clone(),
         };
@@ -380,6 +412,38 @@ impl Runtime {
         })?;
         self.after_io();
         Ok(replayed)
+    }
+
+    /// Every subscription with its counts, `default` first (the events received so far stored
+    /// and the delivered ones deleted first, so the counts are right).
+    pub fn subscription_listings(&self) -> worker::Result<Vec<SubscriptionListing>> {
+        self.flush_inserts();
+        self.flush_deletes();
+        let settings = self.settings.borrow();
+        let views = self
+            .subscriptions
+            .views(settings.as_ref().map(|s| &s.webhook));
+        let ids: Vec<u64> = views.iter().map(|(id, _)| *id).collect();
+        let counts = Subscriptions::stored_counts(&self.store, &ids)?;
+        Ok(views
+            .into_iter()
+            .zip(counts)
+            .map(|((_, subscription), counts)| SubscriptionListing {
+                subscription,
+                counts,
+            })
+            .collect())
+    }
+
+    /// Deletes the subscription `name`, releasing the events it holds.
+    pub fn delete_subscription(self: &Rc<Self>, name: &str) -> Result<(), ApiError> {
+        self.flush_inserts();
+        self.flush_deletes();
+        self.subscriptions.delete(&self.store, name, |sequence| {
+            self.event_left_outbox(sequence)
+        })?;
+        self.after_io();
+        Ok(())
     }
 
     /// Forgets the socket if it is `id`.

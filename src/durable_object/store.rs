@@ -34,7 +34,10 @@ use crate::delivery::enrich::{ChannelChange, KnownChannel};
 use crate::delivery::inserts::{insert_sql, COLUMNS, MAX_SQL_PARAMS, ROWS_PER_STATEMENT};
 use crate::delivery::lanes::Lanes;
 use crate::gateway::SessionSnapshot;
-use crate::subscriptions::log::{must_record, resume_after};
+use crate::schema::DEFAULT_SUBSCRIPTION_ID;
+use crate::subscriptions::log::{
+    must_record, resume_after, sole_holder, HOLDS_SQL, WITHOUT_HOLDER_SQL,
+};
 
 pub use pull::PullRow;
 
@@ -81,16 +84,15 @@ pub struct OutboxRow {
     /// Whether its delivery has a `deliveries` row (retried, dead or replayed), to remove with it.
     #[serde(deserialize_with = "flag")]
     pub tracked: bool,
+    /// The subscriptions holding it when it was stored or read (`"1,4"`): they only ever
+    /// shrink, so a sole holder stays the sole holder.
+    pub holders: String,
 }
 
 /// An SQL integer (`0` or not) read as a flag.
 fn flag<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
     Ok(i64::deserialize(value)? != 0)
 }
-
-/// The holders of a new event: the `default` subscription alone, until push subscriptions are
-/// wired.
-const DEFAULT_HOLDERS: &str = "1";
 
 /// The `default` subscription's delivery state beside each log row (`d`, NULL when plain).
 const WITH_DELIVERY: &str =
@@ -125,6 +127,8 @@ pub struct NewEvent<'a> {
     pub body: &'a str,
     /// When it arrived (ms).
     pub now: u64,
+    /// The subscriptions that hold it (`subscriptions::log::holders_text`).
+    pub holders: &'a str,
 }
 
 /// Counts for `/status`.
@@ -146,6 +150,29 @@ struct Value {
 #[derive(Deserialize)]
 struct MaxSequence {
     sequence: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Holders {
+    holders: String,
+}
+
+/// A stored subscription, as read back.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SubscriptionRow {
+    /// Its id (the `holders` and `deliveries` name it).
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// `push` or `pull`.
+    pub kind: String,
+    /// Its definition (`subscriptions::StoredDefinition` as JSON).
+    pub definition: String,
+}
+
+/// The `default` subscription's id, bound as text for [`HOLDS_SQL`].
+fn default_id() -> SqlStorageValue {
+    DEFAULT_SUBSCRIPTION_ID.to_string().into()
 }
 
 #[derive(Deserialize)]
@@ -393,7 +420,7 @@ impl Store {
                     event.event_type.into(),
                     event.body.into(),
                     int(event.now),
-                    DEFAULT_HOLDERS.into(),
+                    event.holders.into(),
                 ]);
             }
             self.write(&insert_sql(chunk.len()), params)?;
@@ -414,9 +441,10 @@ impl Store {
             &format!(
                 "SELECT o.channel AS channel, o.id AS id,
                         COALESCE(d.next_attempt_at, o.created_at) AS next_attempt_at
-                 FROM {WITH_DELIVERY} WHERE COALESCE(d.dead, 0) = 0 ORDER BY o.id"
+                 FROM {WITH_DELIVERY} WHERE COALESCE(d.dead, 0) = 0 AND {HOLDS_SQL}
+                 ORDER BY o.id"
             ),
-            None,
+            vec![default_id()],
         )?;
         let mut failure = None;
         let lanes = Lanes::load(cursor.next::<LaneRow>().map_while(|row| match row {
@@ -446,7 +474,7 @@ impl Store {
                             o.channel AS channel, o.body AS body,
                             COALESCE(d.since, o.created_at) AS created_at,
                             COALESCE(d.attempts, 0) AS attempts,
-                            d.position IS NOT NULL AS tracked
+                            d.position IS NOT NULL AS tracked, o.holders AS holders
                      FROM {WITH_DELIVERY} WHERE o.id = ?"
                 ),
                 vec![id.into()],
@@ -518,7 +546,7 @@ impl Store {
             vec![int(keep)],
         )?;
         // Older than the dead letters kept, so never the newest row: no position to record.
-        self.delete_log_rows(&beyond)?;
+        self.release_holds(DEFAULT_SUBSCRIPTION_ID, Some(&beyond), |_| {})?;
         Ok(beyond.len())
     }
 
@@ -534,15 +562,180 @@ impl Store {
         Ok(positions.into_iter().map(|p| p.position).collect())
     }
 
-    /// Deletes the log rows at `positions` (held by the `default` subscription alone).
-    fn delete_log_rows(&self, positions: &[i64]) -> worker::Result<()> {
-        if positions.is_empty() {
-            return Ok(());
+    /// `subscription` is done with the events at `positions` (all it holds, if `None`): its id
+    /// leaves their `holders`, its `deliveries` rows go, and the events no subscription holds
+    /// any more leave the log, after `before_leaving` with the newest sequence among them.
+    /// One turn, so one transaction. Returns how many events it released.
+    pub fn release_holds(
+        &self,
+        subscription: i64,
+        positions: Option<&[i64]>,
+        before_leaving: impl FnOnce(u64),
+    ) -> worker::Result<usize> {
+        #[derive(Deserialize)]
+        struct Released {
+            id: i64,
+            sequence: i64,
+            holders: String,
         }
-        for (filter, params) in id_filters("id", Some(positions), 0) {
-            self.write(&format!("DELETE FROM outbox WHERE {filter}"), params)?;
+        if positions.is_some_and(<[i64]>::is_empty) {
+            return Ok(0);
         }
+        let holder = subscription.to_string();
+        let mut released = 0;
+        let mut emptied = Vec::new();
+        let mut newest_sequence = 0;
+        for (filter, mut params) in id_filters("id", positions, 2) {
+            let mut all = vec![holder.as_str().into(), holder.as_str().into()];
+            all.append(&mut params);
+            let cursor = self.sql.exec(
+                &format!(
+                    "UPDATE outbox SET holders = {WITHOUT_HOLDER_SQL}
+                     WHERE {HOLDS_SQL} AND {filter} RETURNING id, sequence, holders"
+                ),
+                all,
+            )?;
+            let rows: Vec<Released> = cursor.to_array()?;
+            self.count_write(&cursor);
+            released += rows.len();
+            for row in rows.into_iter().filter(|r| r.holders.is_empty()) {
+                newest_sequence = newest_sequence.max(row.sequence);
+                emptied.push(row.id);
+            }
+        }
+        for (filter, mut params) in id_filters("position", positions, 1) {
+            let mut all = vec![subscription.into()];
+            all.append(&mut params);
+            self.write(
+                &format!("DELETE FROM deliveries WHERE subscription = ? AND {filter}"),
+                all,
+            )?;
+        }
+        if !emptied.is_empty() {
+            before_leaving(u64::try_from(newest_sequence).unwrap_or(0));
+            self.keep_position_before_deleting(emptied.iter().copied().max())?;
+            for (filter, params) in id_filters("id", Some(&emptied), 0) {
+                self.write(&format!("DELETE FROM outbox WHERE {filter}"), params)?;
+            }
+        }
+        Ok(released)
+    }
+
+    /// `subscription` delivered the event at `position`, which it held with others when read
+    /// (`holders`): if it is the last holder now, `true` (the caller deletes the row, batched);
+    /// else its id leaves `holders` (one row). Its `deliveries` row, if any, is the caller's.
+    pub fn release_one(
+        &self,
+        subscription: i64,
+        position: i64,
+        holders: &str,
+    ) -> worker::Result<bool> {
+        let subscription_id = u64::try_from(subscription).unwrap_or(0);
+        if sole_holder(holders, subscription_id) {
+            return Ok(true);
+        }
+        // Others may have released it since it was read: reading is cheap, a write is not.
+        let rows: Vec<Holders> = self
+            .sql
+            .exec(
+                "SELECT holders FROM outbox WHERE id = ?",
+                vec![position.into()],
+            )?
+            .to_array()?;
+        match rows.first() {
+            None => Ok(false),
+            Some(row) if sole_holder(&row.holders, subscription_id) => Ok(true),
+            Some(_) => {
+                let holder = subscription.to_string();
+                self.write(
+                    &format!("UPDATE outbox SET holders = {WITHOUT_HOLDER_SQL} WHERE id = ?"),
+                    vec![holder.into(), position.into()],
+                )?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Every stored subscription but `default` (whose target is the connect settings).
+    pub fn subscription_rows(&self) -> worker::Result<Vec<SubscriptionRow>> {
+        self.sql
+            .exec(
+                "SELECT id, name, kind, definition FROM subscriptions WHERE id != ? ORDER BY id",
+                vec![DEFAULT_SUBSCRIPTION_ID.into()],
+            )?
+            .to_array()
+    }
+
+    /// Stores a new subscription; its id.
+    pub fn insert_subscription(
+        &self,
+        name: &str,
+        kind: &str,
+        definition: &str,
+        token_hash: Option<&str>,
+        now: u64,
+    ) -> worker::Result<i64> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: i64,
+        }
+        let cursor = self.sql.exec(
+            "INSERT INTO subscriptions (name, kind, definition, token_hash, created_at)
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+            vec![
+                name.into(),
+                kind.into(),
+                definition.into(),
+                token_hash.map_or(SqlStorageValue::Null, Into::into),
+                int(now),
+            ],
+        )?;
+        let ids: Vec<Id> = cursor.to_array()?;
+        self.count_write(&cursor);
+        ids.first()
+            .map(|row| row.id)
+            .ok_or_else(|| worker::Error::RustError("INSERT returned no id".into()))
+    }
+
+    /// Replaces a subscription's stored definition.
+    pub fn update_subscription(&self, id: i64, definition: &str) -> worker::Result<()> {
+        self.write(
+            "UPDATE subscriptions SET definition = ? WHERE id = ?",
+            vec![definition.into(), id.into()],
+        )?;
         Ok(())
+    }
+
+    /// Deletes a subscription's row (release its holds first: [`Store::release_holds`]).
+    pub fn delete_subscription(&self, id: i64) -> worker::Result<()> {
+        self.write("DELETE FROM subscriptions WHERE id = ?", vec![id.into()])?;
+        Ok(())
+    }
+
+    /// The stored `holders` of every event, for per-subscription counts.
+    pub fn all_holders(&self) -> worker::Result<Vec<String>> {
+        let rows: Vec<Holders> = self
+            .sql
+            .exec("SELECT holders FROM outbox", None)?
+            .to_array()?;
+        Ok(rows.into_iter().map(|r| r.holders).collect())
+    }
+
+    /// Dead letters per subscription, as `(subscription, count)`.
+    pub fn dead_letter_counts(&self) -> worker::Result<Vec<(i64, i64)>> {
+        #[derive(Deserialize)]
+        struct Count {
+            subscription: i64,
+            dead: i64,
+        }
+        let rows: Vec<Count> = self
+            .sql
+            .exec(
+                "SELECT subscription, COUNT(*) AS dead FROM deliveries WHERE dead = 1 GROUP BY subscription",
+                None,
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().map(|c| (c.subscription, c.dead)).collect())
     }
 
     /// Dead letters, oldest first.
@@ -602,7 +795,7 @@ impl Store {
                 ),
                 params,
             )?;
-            self.delete_log_rows(&dropped)?;
+            self.release_holds(DEFAULT_SUBSCRIPTION_ID, Some(&dropped), |_| {})?;
             affected += dropped.len();
         }
         Ok(affected)
@@ -665,9 +858,9 @@ impl Store {
                             COALESCE(SUM(d.dead = 1), 0) AS dead,
                             MIN(CASE WHEN COALESCE(d.dead, 0) = 0
                                 THEN COALESCE(d.since, o.created_at) END) AS oldest
-                     FROM {WITH_DELIVERY}"
+                     FROM {WITH_DELIVERY} WHERE {HOLDS_SQL}"
                 ),
-                None,
+                vec![default_id()],
             )?
             .to_array()?;
         Ok(rows.into_iter().next().unwrap_or_default())

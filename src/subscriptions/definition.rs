@@ -13,7 +13,7 @@
 //! cannot create it. Environment credentials (`WEBHOOK_URL`, `WEBHOOK_SECRET`) never fill a
 //! subscription: they go only to the destination `/connect` configures.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::filter::{Filter, FilterJson};
@@ -189,7 +189,105 @@ impl SubscriptionRequest {
     }
 }
 
+/// How a subscription's definition is stored (`subscriptions.definition`): the push target
+/// (its secret included: storage is the object's own, like the connect settings) and the
+/// filter. The kind and name have their own columns.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredDefinition {
+    /// The push webhook URL, already checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// The push secret, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    /// The filter.
+    #[serde(default)]
+    pub filter: FilterJson,
+}
+
+/// The answer to a create or replace: the view, plus what is shown this once (a generated
+/// `webhookSecret`, a pull `token`) and never again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionCreated {
+    /// The subscription as the admin API shows it.
+    #[serde(flatten)]
+    pub subscription: SubscriptionView,
+    /// The generated secret, when `"webhookSecret": "generate"` asked for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    /// The pull token (created only): keep it, it is stored as a hash only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl SubscriptionRequest {
+    /// For a replace (`PUT /subscriptions?subscription=<name>`): the name is the one in the
+    /// query; a body naming another is a `400` naming `name`.
+    pub fn named(mut self, name: &str) -> Result<Self, ApiError> {
+        match &self.name {
+            Some(given) if given != name => Err(ApiError::bad_request(
+                Some("name"),
+                format!("the body names {given:?} but the query names {name:?}: a subscription cannot be renamed"),
+            )),
+            _ => {
+                self.name = Some(name.to_owned());
+                Ok(self)
+            }
+        }
+    }
+}
+
 impl SubscriptionSpec {
+    /// `push` or `pull`, as stored in `subscriptions.kind`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Push(_) => "push",
+            Kind::Pull => "pull",
+        }
+    }
+
+    /// Its stored definition.
+    pub fn stored(&self) -> StoredDefinition {
+        let (webhook_url, webhook_secret) = match &self.kind {
+            Kind::Push(target) => (Some(target.url.clone()), target.secret.clone()),
+            Kind::Pull => (None, None),
+        };
+        StoredDefinition {
+            webhook_url,
+            webhook_secret,
+            filter: self.filter.to_json(),
+        }
+    }
+
+    /// A stored subscription read back. Its URL was checked when it was created, so it is not
+    /// checked again (a policy change must not make a stored subscription unreadable); an
+    /// unknown kind, a push without URL or a bad filter is an error naming the subscription.
+    pub fn from_stored(name: &str, kind: &str, definition: &str) -> Result<Self, String> {
+        let stored: StoredDefinition = serde_json::from_str(definition)
+            .map_err(|e| format!("subscription {name:?}: unreadable definition ({e})"))?;
+        let kind = match (kind, stored.webhook_url) {
+            ("push", Some(url)) => Kind::Push(WebhookTarget {
+                url,
+                secret: stored.webhook_secret,
+            }),
+            ("pull", _) => Kind::Pull,
+            (kind, _) => {
+                return Err(format!(
+                    "subscription {name:?}: kind {kind:?} without what it needs"
+                ))
+            }
+        };
+        let filter = Filter::from_json(&stored.filter)
+            .map_err(|e| format!("subscription {name:?}: {}", e.error))?;
+        Ok(Self {
+            name: name.to_owned(),
+            kind,
+            filter,
+        })
+    }
+
     /// What the admin API shows of it: no secret, no URL beyond its host.
     pub fn view(&self) -> SubscriptionView {
         let (kind, webhook_host, secret_configured) = match &self.kind {
@@ -213,6 +311,37 @@ impl SubscriptionSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_10_admin_a_stored_definition_reads_back_as_created() {
+        for json in [
+            format!(
+                r#"{{"name":"t","kind":"push","webhookUrl":"https://a.example/h","webhookSecret":"{SECRET}","filter":{{"guildIds":["1"],"eventTypes":["MESSAGE_CREATE"]}}}}"#
+            ),
+            r#"{"name":"p","kind":"pull","filter":{"channelIds":["5"],"directMessages":true}}"#
+                .to_owned(),
+        ] {
+            let created = spec(&json).unwrap();
+            let stored = serde_json::to_string(&created.stored()).unwrap();
+            let read =
+                SubscriptionSpec::from_stored(&created.name, created.kind_name(), &stored).unwrap();
+            assert_eq!(read, created, "{json}");
+        }
+        assert!(SubscriptionSpec::from_stored("x", "push", "{}").is_err());
+        assert!(SubscriptionSpec::from_stored("x", "poll", "{}").is_err());
+        assert!(SubscriptionSpec::from_stored("x", "pull", "[").is_err());
+    }
+
+    #[test]
+    fn issue_10_admin_a_replace_keeps_the_name_of_the_query() {
+        let request = SubscriptionRequest::from_json(br#"{"kind":"pull"}"#).unwrap();
+        assert_eq!(
+            request.named("a").unwrap().validate(false).unwrap().name,
+            "a"
+        );
+        let other = SubscriptionRequest::from_json(br#"{"name":"b","kind":"pull"}"#).unwrap();
+        assert_eq!(other.named("a").unwrap_err().field.as_deref(), Some("name"));
+    }
 
     const SECRET: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3";
 

@@ -91,6 +91,39 @@ impl Holds {
     }
 }
 
+/// The stored `holders` of a new event: the ids of the subscriptions that hold it, in order,
+/// comma-separated (`"1,4"`). `None`: it matched none, and is not stored at all.
+pub fn holders_text(ids: impl IntoIterator<Item = u64>) -> Option<String> {
+    let mut text = String::new();
+    for id in ids {
+        if !text.is_empty() {
+            text.push(',');
+        }
+        text.push_str(&id.to_string());
+    }
+    (!text.is_empty()).then_some(text)
+}
+
+/// Whether stored `holders` name `subscription`.
+pub fn holds(holders: &str, subscription: u64) -> bool {
+    holders
+        .split(',')
+        .any(|id| id.parse::<u64>() == Ok(subscription))
+}
+
+/// Whether `subscription` is the only holder in stored `holders`: releasing it removes the
+/// event (no other subscription can be added to an event once stored).
+pub fn sole_holder(holders: &str, subscription: u64) -> bool {
+    holders.parse::<u64>() == Ok(subscription)
+}
+
+/// SQL: whether the row's `holders` name the subscription bound as `?`.
+pub const HOLDS_SQL: &str = "(',' || holders || ',') LIKE ('%,' || ? || ',%')";
+
+/// SQL: the row's `holders` without the subscription bound as `?`.
+pub const WITHOUT_HOLDER_SQL: &str =
+    "TRIM(REPLACE(',' || holders || ',', ',' || ? || ',', ','), ',')";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +164,16 @@ mod tests {
             Vec::<u64>::new()
         );
         assert_eq!(RETENTION.expired(entries, 5, 10_000), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn issue_10_log_holders_are_the_matching_subscriptions() {
+        assert_eq!(holders_text([]), None, "matched none: not stored");
+        assert_eq!(holders_text([1]).as_deref(), Some("1"));
+        assert_eq!(holders_text([1, 4, 12]).as_deref(), Some("1,4,12"));
+        assert!(holds("1,4,12", 4) && holds("1,4,12", 12) && !holds("1,4,12", 2));
+        assert!(!holds("14", 1) && !holds("", 1));
+        assert!(sole_holder("1", 1) && !sole_holder("1,4", 1) && !sole_holder("4", 1));
     }
 
     #[test]

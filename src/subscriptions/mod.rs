@@ -24,9 +24,12 @@ pub mod inbox;
 pub mod log;
 pub mod token;
 
-pub use definition::{Kind, SubscriptionRequest, SubscriptionSpec, SubscriptionView};
+pub use definition::{
+    Kind, StoredDefinition, SubscriptionCreated, SubscriptionRequest, SubscriptionSpec,
+    SubscriptionView,
+};
 pub use fanout::{Due, Fanout, SubscriptionId};
 pub use filter::{EventFacts, Filter, FilterJson};
 pub use inbox::{AckRequest, InboxEntry, InboxQuery, Page, PullProgress, WaitSlots};
-pub use log::{must_record, resume_after, Holds, Retention};
+pub use log::{holders_text, holds, must_record, resume_after, sole_holder, Holds, Retention};
 pub use token::{bot_of, new_token, token_hash, token_matches, valid_name};

@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 use worker::SqlStorageValue;
 
 use super::{int, Store};
+use crate::subscriptions::log::HOLDS_SQL;
 use crate::subscriptions::{PullProgress, Retention};
 
 /// A pull subscription as stored.
@@ -16,8 +17,6 @@ pub struct PullRow {
     pub id: i64,
     /// Its name.
     pub name: String,
-    /// Its definition JSON (the filter).
-    pub definition: String,
     /// The SHA-256 of its token; `None` once revoked.
     pub token_hash: Option<String>,
     /// The acknowledged position.
@@ -36,8 +35,13 @@ impl PullRow {
     }
 }
 
-/// `holders` names the subscription bound as the statement's parameter.
-const HELD_BY: &str = "(',' || holders || ',') LIKE ('%,' || ? || ',%')";
+/// `holders` names the subscription bound as the statement's parameter ([`holder`]).
+const HELD_BY: &str = HOLDS_SQL;
+
+/// A subscription id bound for [`HOLDS_SQL`].
+fn holder(subscription: i64) -> SqlStorageValue {
+    subscription.to_string().into()
+}
 
 impl Store {
     /// Every pull subscription (few: they are read whole to check a token in constant time
@@ -45,35 +49,11 @@ impl Store {
     pub fn pull_subscriptions(&self) -> worker::Result<Vec<PullRow>> {
         self.sql
             .exec(
-                "SELECT id, name, definition, token_hash, cursor, missed FROM subscriptions
+                "SELECT id, name, token_hash, cursor, missed FROM subscriptions
                  WHERE kind = 'pull' ORDER BY id",
                 None,
             )?
             .to_array()
-    }
-
-    /// The pull subscription `name`, if there is one (`Err` text says when it is not pull).
-    pub fn pull_subscription(&self, name: &str) -> worker::Result<Option<PullRow>> {
-        Ok(self
-            .pull_subscriptions()?
-            .into_iter()
-            .find(|row| row.name == name))
-    }
-
-    /// The kind of the subscription `name`, if it exists.
-    pub fn subscription_kind(&self, name: &str) -> worker::Result<Option<String>> {
-        #[derive(Deserialize)]
-        struct Kind {
-            kind: String,
-        }
-        let rows: Vec<Kind> = self
-            .sql
-            .exec(
-                "SELECT kind FROM subscriptions WHERE name = ?",
-                vec![name.into()],
-            )?
-            .to_array()?;
-        Ok(rows.into_iter().next().map(|k| k.kind))
     }
 
     /// The events `subscription` holds after `after`, in log order, at most `limit`: each
@@ -95,7 +75,7 @@ impl Store {
                 &format!(
                     "SELECT id, body FROM outbox WHERE id > ? AND {HELD_BY} ORDER BY id LIMIT ?"
                 ),
-                vec![int(after), subscription.into(), int(limit as u64)],
+                vec![int(after), holder(subscription), int(limit as u64)],
             )?
             .to_array()?;
         Ok(rows
@@ -128,7 +108,7 @@ impl Store {
                 &format!(
                     "SELECT id FROM outbox WHERE id > ? AND id <= ? AND {HELD_BY} ORDER BY id"
                 ),
-                vec![int(after), int(up_to), subscription.into()],
+                vec![int(after), int(up_to), holder(subscription)],
             )?
             .to_array()?;
         Ok(rows.into_iter().map(|r| r.id).collect())
@@ -150,7 +130,7 @@ impl Store {
         let total = self.held_count(subscription, 0)?;
         let cursor = self.sql.exec(
             &format!("SELECT id, created_at FROM outbox WHERE {HELD_BY} ORDER BY id"),
-            vec![subscription.into()],
+            vec![holder(subscription)],
         )?;
         let mut failure = None;
         let leaving = retention.expired(
@@ -186,7 +166,7 @@ impl Store {
             .sql
             .exec(
                 &format!("SELECT COUNT(*) AS n FROM outbox WHERE id > ? AND {HELD_BY}"),
-                vec![int(after), subscription.into()],
+                vec![int(after), holder(subscription)],
             )?
             .to_array()?;
         Ok(rows.first().map_or(0, |c| u64::try_from(c.n).unwrap_or(0)))
