@@ -73,6 +73,9 @@ describe('issue 10: agents that poll', () => {
     const after = (await agentCall(d, channelAgent, 'GET', '/v1/me')).json;
     assert.equal(after.cursor, page.next_cursor);
     assert.equal(after.lag, 0);
+    // The ack released its holds: the admin sees it hold nothing more.
+    const held = await d.call('GET', '/subscriptions/one?subscription=agent-channel');
+    assert.equal(held.json.lag, 0, JSON.stringify(held.json));
     const empty = await inbox(d, channelAgent);
     assert.deepEqual(empty.json, { entries: [], next_cursor: page.next_cursor });
     const beyond = await agentCall(d, channelAgent, 'POST', '/v1/ack', { cursor: page.next_cursor + 1_000_000 });
@@ -90,11 +93,18 @@ describe('issue 10: agents that poll', () => {
 
   test('issue 10 pull: a long poll returns when a message for it is injected (and not for another agent)', async () => {
     const { next_cursor: cursor } = (await inbox(d, channelAgent)).json;
-    const held = inbox(d, channelAgent, { wait: 20 });
-    const other = inbox(d, dmAgent, { wait: 2, after: 1_000_000 });
+    // An order, not a time: the DM agent's poll ends at its own 10 s timer; the channel agent's
+    // poll, asked after it and for 25 s, must come back before it, woken by its event.
+    let otherEnded = false;
+    const other = inbox(d, dmAgent, { wait: 10, after: 1_000_000 }).finally(() => {
+      otherEnded = true;
+    });
+    await sleep(100);
+    const held = inbox(d, channelAgent, { wait: 25 });
     await sleep(500); // the poll is held by now: what it returns comes after it was asked
     await d.dispatch({ preset: 'guild_message', count: 1 });
     const res = await held;
+    assert.equal(otherEnded, false, 'woken by the event, not by the end of its wait');
     assert.equal(res.status, 200, JSON.stringify(res.json));
     const got = events(res.json);
     assert.equal(got.length, 1, JSON.stringify(res.json));
@@ -228,6 +238,8 @@ describe('issue 10: retention', () => {
     assert.ok(rest.every((e) => e.type === 'event'));
     const me = (await agentCall(d, token, 'GET', '/v1/me')).json;
     assert.equal(me.missed, total - 100);
+    const held = await d.call('GET', '/subscriptions/one?subscription=agent-late');
+    assert.equal(held.json.lag, 100, 'the oldest were released, not kept');
     await agentCall(d, token, 'POST', '/v1/ack', { cursor: res.json.next_cursor });
     const later = await inbox(d, token);
     assert.deepEqual(later.json.entries, [], 'the gap is behind the cursor now');
