@@ -441,6 +441,48 @@ export interface GatewayStub {
   removeReaction(request: ReactionRequest): Promise<{ ok: true }>;
   /** Sets the bot's presence (kept for every new session, shown in `status()`). */
   setPresence(request: PresenceRequest): Promise<PresenceResponse>;
+  /** A pull subscription's events after its cursor (with its token; long poll with `wait`). */
+  inbox(token: string, query?: InboxQuery): Promise<InboxPage>;
+  /** Moves a pull subscription's cursor: everything up to `cursor` is read. */
+  ack(token: string, cursor: number): Promise<{ cursor: number }>;
+  /** A pull subscription's name, cursor, lag and filter. */
+  me(token: string): Promise<PullSubscriptionInfo>;
+  /** A new token for the pull subscription `subscription`, shown once; the old one stops at once. */
+  rotateToken(subscription: string): Promise<{ name: string; token: string }>;
+  /** The pull subscription's token stops working. */
+  revokeToken(subscription: string): Promise<{ name: string; revoked: true }>;
+}
+
+// ---- pull subscriptions (issue 10) and their tokens ---------------------------------------
+
+/** Query of `GET /v1/inbox`: read after `after` (default: the stored cursor), at most `limit`
+ * (1..200, default 50), holding the request up to `wait` seconds (0..25) until an event comes. */
+export interface InboxQuery {
+  after?: number;
+  limit?: number;
+  wait?: number;
+}
+
+/** One inbox entry: an event (the webhook's body, Chat SDK enrichment included) or a gap. */
+export type InboxEntry =
+  | { type: "event"; position: number; event: { type: string; timestamp: number; data: unknown } }
+  | { type: "gap"; missed: number };
+
+/** `200` answer to `GET /v1/inbox`. Acknowledge `next_cursor` with `ack` once handled. */
+export interface InboxPage {
+  entries: InboxEntry[];
+  next_cursor: number;
+}
+
+/** `200` answer to `GET /v1/me`. */
+export interface PullSubscriptionInfo {
+  name: string;
+  cursor: number;
+  /** Events it holds after its cursor. */
+  lag: number;
+  /** Events retention removed before it read them (the next page starts with a gap). */
+  missed: number;
+  filter: { guildIds?: string[]; channelIds?: string[]; eventTypes?: string[]; directMessages?: boolean };
 }
 
 /** The host is never looked at by the object; only the path and method matter. */
@@ -455,14 +497,21 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
     method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     body?: unknown,
-    query?: Record<string, string>,
+    options: { query?: Record<string, string | number | undefined>; token?: string } = {},
   ): Promise<T> {
-    const init: RequestInit = { method };
-    const search = query ? `?${new URLSearchParams(query)}` : "";
+    const headers: Record<string, string> = {};
+    const init: RequestInit = { method, headers };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
-      init.headers = { "content-type": "application/json" };
+      headers["content-type"] = "application/json";
     }
+    // A pull subscription's token; without one the object takes the caller for the admin.
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) query.set(key, String(value));
+    }
+    const search = query.toString() ? `?${query}` : "";
     const response = await stub.fetch(ORIGIN + path + search, init);
     const text = await response.text();
     let json: any;
@@ -490,13 +539,20 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
     dropDeadLetters: (selection) => call<DeadLetterOutcome>("POST", "/dead-letters/drop", selection),
     subscriptions: () => call<{ subscriptions: SubscriptionListing[] }>("GET", "/subscriptions"),
     createSubscription: (request) => call<SubscriptionCreated>("POST", "/subscriptions", request),
-    subscription: (name) => call<SubscriptionListing>("GET", "/subscriptions/one", undefined, { subscription: name }),
+    subscription: (name) => call<SubscriptionListing>("GET", "/subscriptions/one", undefined, { query: { subscription: name } }),
     replaceSubscription: (name, request) =>
-      call<SubscriptionCreated>("PUT", "/subscriptions", request, { subscription: name }),
-    deleteSubscription: (name) => call<{ deleted: string }>("DELETE", "/subscriptions", undefined, { subscription: name }),
+      call<SubscriptionCreated>("PUT", "/subscriptions", request, { query: { subscription: name } }),
+    deleteSubscription: (name) => call<{ deleted: string }>("DELETE", "/subscriptions", undefined, { query: { subscription: name } }),
     sendMessage: (request) => call<MessagesResponse>("POST", "/v1/messages", request),
     addReaction: (request) => call<{ ok: true }>("PUT", "/v1/reactions", request),
     removeReaction: (request) => call<{ ok: true }>("DELETE", "/v1/reactions", request),
     setPresence: (request) => call<PresenceResponse>("POST", "/presence", request),
+    inbox: (token, query = {}) => call<InboxPage>("GET", "/v1/inbox", undefined, { token, query: { ...query } }),
+    ack: (token, cursor) => call<{ cursor: number }>("POST", "/v1/ack", { cursor }, { token }),
+    me: (token) => call<PullSubscriptionInfo>("GET", "/v1/me", undefined, { token }),
+    rotateToken: (subscription) =>
+      call<{ name: string; token: string }>("POST", "/subscriptions/rotate-token", undefined, { query: { subscription } }),
+    revokeToken: (subscription) =>
+      call<{ name: string; revoked: true }>("POST", "/subscriptions/revoke-token", undefined, { query: { subscription } }),
   };
 }

@@ -1,7 +1,10 @@
 //! The thin Worker in front of the Durable Object (cargo feature `entry`, on by default).
 //!
-//! The routes of [`crate::route_table`], each behind its rule (all but the operator's page:
-//! `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`). `?name=` picks the object (one per bot).
+//! The routes of [`crate::route_table`], each behind its rule: `Authorization: Bearer
+//! <GATEWAY_ADMIN_TOKEN>` for the admin routes; a pull subscription's token
+//! (`dgdp_<bot>_<hex>`) for `/v1/inbox`, `/v1/ack` and `/v1/me`, either for the talk-back
+//! routes; none for the operator's page. `?name=` picks the object (one per bot); a pull token
+//! names its bot itself, and goes to the object, which checks it against the hash it keeps.
 //! `/connect` fills `botToken`, `webhookUrl` and `webhookSecret` from `DISCORD_BOT_TOKEN`,
 //! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them, and only for the
 //! environment's own webhook or a host in `ALLOWED_WEBHOOK_HOSTS` ([`crate::credentials`]).
@@ -11,7 +14,7 @@ use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Respons
 
 use crate::admin_page;
 use crate::api::{ApiError, ConnectRequest, MAX_BODY_BYTES};
-use crate::auth::bearer_token_matches;
+use crate::auth::{route_caller, Caller};
 use crate::credentials::{AllowedHosts, EnvironmentCredentials};
 use crate::durable_object::routes::miss;
 use crate::durable_object::runtime::{env_string, insecure_webhooks_allowed};
@@ -88,29 +91,24 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     }
     // Each route's rule from the table (a new `Auth` rule must be handled here); a 405 takes the
     // admin token too, so as not to reveal more.
-    match found.as_ref().map_or(Auth::Admin, |route| route.auth) {
-        Auth::Public => {} // the operator's page: its files were served above
-        Auth::Internal => return miss(&Miss::NotFound, &path), // refused above already
-        Auth::Admin => {
-            let Some(admin_token) = env_string(&env, "GATEWAY_ADMIN_TOKEN") else {
-                return error(&ApiError::new(
-                    503,
-                    None,
-                    "GATEWAY_ADMIN_TOKEN is not set: run `wrangler secret put GATEWAY_ADMIN_TOKEN`; the control routes stay closed until then",
-                ));
-            };
-            let authorization = req.headers().get("authorization").ok().flatten();
-            if !bearer_token_matches(authorization.as_deref(), &admin_token) {
-                let mut response = error(&ApiError::new(
-                    401,
-                    None,
-                    "missing or wrong admin token: send Authorization: Bearer <GATEWAY_ADMIN_TOKEN>",
-                ))?;
-                response.headers_mut().set("www-authenticate", "Bearer")?;
+    let authorization = req.headers().get("authorization").ok().flatten();
+    let caller = match found.as_ref().map_or(Auth::Admin, |route| route.auth) {
+        Auth::Public => Caller::Admin, // the operator's page: its files were served above
+        rule => match route_caller(
+            rule,
+            authorization.as_deref(),
+            env_string(&env, "GATEWAY_ADMIN_TOKEN").as_deref(),
+        ) {
+            Ok(caller) => caller,
+            Err(e) => {
+                let mut response = error(&e)?;
+                if e.status == 401 {
+                    response.headers_mut().set("www-authenticate", "Bearer")?;
+                }
                 return Ok(response);
             }
-        }
-    }
+        },
+    };
     let route = match found {
         Ok(route) => route,
         Err(e) => return miss(&e, &path),
@@ -119,9 +117,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return entry_route(route.id, &req, &env, &path).await;
     }
     let route_method = Method::from(route.method);
-    let name = match instance_name(&req) {
-        Ok(name) => name,
-        Err(e) => return error(&e),
+    // A pull token names its bot; otherwise `?name=` does.
+    let name = match &caller {
+        Caller::Subscription { bot, .. } => bot.clone(),
+        Caller::Admin => match instance_name(&req) {
+            Ok(name) => name,
+            Err(e) => return error(&e),
+        },
     };
 
     let headers = Headers::new();
@@ -147,6 +149,11 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     } else if !body.is_empty() {
         headers.set("content-type", "application/json")?;
         init.with_body(Some(Uint8Array::from(body.as_slice()).into()));
+    }
+    // The object checks a pull token itself (against the hash it keeps); the admin token is
+    // never forwarded: a request without a token is the admin's.
+    if let Caller::Subscription { token, .. } = &caller {
+        headers.set("authorization", &format!("Bearer {token}"))?;
     }
     init.with_headers(headers);
     // The query goes along (e.g. `?subscription=`); the object ignores `name`.

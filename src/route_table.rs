@@ -41,6 +41,16 @@ pub enum RouteId {
     RemoveReaction,
     /// `POST /presence`: the bot's status and activities.
     SetPresence,
+    /// `GET /v1/inbox`: a pull subscription's events after its cursor (long poll).
+    Inbox,
+    /// `POST /v1/ack`: a pull subscription's cursor moves, releasing what it read.
+    Ack,
+    /// `GET /v1/me`: a pull subscription's name, cursor, lag and filter.
+    Me,
+    /// `POST /subscriptions/rotate-token`: a new token for a pull subscription.
+    RotateToken,
+    /// `POST /subscriptions/revoke-token`: a pull subscription's token stops working.
+    RevokeToken,
     /// `GET /bots`: the Worker entry's registry of bot names.
     Bots,
     /// `DELETE /bots?name=`: forget one name in the registry.
@@ -107,6 +117,11 @@ impl fmt::Display for HttpMethod {
 pub enum Auth {
     /// `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`.
     Admin,
+    /// `Authorization: Bearer dgdp_<bot>_<hex>`: a pull subscription's token (the bot comes
+    /// from the token, no `?name=`); the admin token is refused.
+    Subscription,
+    /// The admin token, or a pull subscription's token limited to its filter's channels.
+    AdminOrSubscription,
     /// None: the operator's page, which holds no secret and asks for the token itself.
     Public,
     /// Between the objects of one bot (a coordinator and its shards): the Worker entry answers
@@ -248,7 +263,7 @@ pub const ROUTES: &[Route] = &[
         id: RouteId::SendMessage,
         method: HttpMethod::Post,
         path: "/v1/messages",
-        auth: Auth::Admin,
+        auth: Auth::AdminOrSubscription,
         served_by: ServedBy::Object,
         does: "`{\"channel_id\",\"content\",\"reply_to\"?,\"allowed_mentions\"?}`: posts as the bot, split when long (see \"Talking back\")",
         answers: "`200 {\"message_ids\":[...]}`",
@@ -257,7 +272,7 @@ pub const ROUTES: &[Route] = &[
         id: RouteId::AddReaction,
         method: HttpMethod::Put,
         path: "/v1/reactions",
-        auth: Auth::Admin,
+        auth: Auth::AdminOrSubscription,
         served_by: ServedBy::Object,
         does: "`{\"channel_id\",\"message_id\",\"emoji\"}`: adds the bot's reaction",
         answers: "`200 {\"ok\":true}`",
@@ -266,7 +281,7 @@ pub const ROUTES: &[Route] = &[
         id: RouteId::RemoveReaction,
         method: HttpMethod::Delete,
         path: "/v1/reactions",
-        auth: Auth::Admin,
+        auth: Auth::AdminOrSubscription,
         served_by: ServedBy::Object,
         does: "`{\"channel_id\",\"message_id\",\"emoji\"}`: removes the bot's reaction",
         answers: "`200 {\"ok\":true}`",
@@ -279,6 +294,51 @@ pub const ROUTES: &[Route] = &[
         served_by: ServedBy::Object,
         does: "`{\"status\",\"activities\"?,\"afk\"?}`: the bot's presence, over the gateway",
         answers: "`200 {\"presence\":{...},\"sent\":true}`",
+    },
+    Route {
+        id: RouteId::Inbox,
+        method: HttpMethod::Get,
+        path: "/v1/inbox",
+        auth: Auth::Subscription,
+        served_by: ServedBy::Object,
+        does: "`?after=&limit=1..200&wait=0..25` (pull token): events after the cursor, held up to `wait` s until one comes (see \"Agents that poll\")",
+        answers: "`200 {\"entries\":[...],\"next_cursor\":n}`",
+    },
+    Route {
+        id: RouteId::Ack,
+        method: HttpMethod::Post,
+        path: "/v1/ack",
+        auth: Auth::Subscription,
+        served_by: ServedBy::Object,
+        does: "`{\"cursor\":n}` (pull token): everything up to `n` is read",
+        answers: "`200 {\"cursor\":n}`",
+    },
+    Route {
+        id: RouteId::Me,
+        method: HttpMethod::Get,
+        path: "/v1/me",
+        auth: Auth::Subscription,
+        served_by: ServedBy::Object,
+        does: "(pull token) the subscription's name, cursor, lag, missed events and filter",
+        answers: "`200 {\"name\",\"cursor\",\"lag\",\"missed\",\"filter\"}`",
+    },
+    Route {
+        id: RouteId::RotateToken,
+        method: HttpMethod::Post,
+        path: "/subscriptions/rotate-token",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`?subscription=<name>` (pull): a new token, shown once; the old one stops at once",
+        answers: "`200 {\"name\",\"token\"}`",
+    },
+    Route {
+        id: RouteId::RevokeToken,
+        method: HttpMethod::Post,
+        path: "/subscriptions/revoke-token",
+        auth: Auth::Admin,
+        served_by: ServedBy::Object,
+        does: "`?subscription=<name>` (pull): its token stops working (rotate to issue a new one)",
+        answers: "`200 {\"name\",\"revoked\":true}`",
     },
     Route {
         id: RouteId::Bots,
@@ -440,7 +500,7 @@ pub fn lookup(method: &str, path: &str) -> Result<&'static Route, Miss> {
 mod tests {
     use super::*;
 
-    const IDS: [RouteId; 23] = [
+    const IDS: &[RouteId] = &[
         RouteId::Connect,
         RouteId::Disconnect,
         RouteId::Status,
@@ -456,6 +516,11 @@ mod tests {
         RouteId::AddReaction,
         RouteId::RemoveReaction,
         RouteId::SetPresence,
+        RouteId::Inbox,
+        RouteId::Ack,
+        RouteId::Me,
+        RouteId::RotateToken,
+        RouteId::RevokeToken,
         RouteId::Bots,
         RouteId::ForgetBot,
         RouteId::AdminPage,
@@ -469,7 +534,7 @@ mod tests {
     #[test]
     fn issue_10_every_route_id_has_one_row() {
         assert_eq!(ROUTES.len(), IDS.len());
-        for id in IDS {
+        for &id in IDS {
             assert_eq!(ROUTES.iter().filter(|r| r.id == id).count(), 1, "{id:?}");
             assert_eq!(route(id).id, id);
         }

@@ -44,6 +44,7 @@ use crate::api::{
     SubscriptionDeleted,
 };
 use crate::route_table::{route, RouteId};
+use crate::subscriptions::token::{TokenRevoked, TokenRotated};
 use crate::subscriptions::FilterJson;
 use crate::talk::presence::{PresenceRequest, PresenceResponse};
 use crate::talk::request::{MessageRequest, MessagesResponse, ReactionRequest, ReactionResponse};
@@ -195,6 +196,20 @@ impl GatewayStub {
         name: &str,
     ) -> Result<SubscriptionDeleted, GatewayStubError> {
         self.call_on::<(), _>(RouteId::DeleteSubscription, Some(name), None)
+            .await
+    }
+
+    /// `POST /subscriptions/rotate-token?subscription=<name>`: a new token for the pull
+    /// subscription `name`, shown this once; the old one is refused from now on.
+    pub async fn rotate_token(&self, name: &str) -> Result<TokenRotated, GatewayStubError> {
+        self.call_on::<(), _>(RouteId::RotateToken, Some(name), None)
+            .await
+    }
+
+    /// `POST /subscriptions/revoke-token?subscription=<name>`: the pull subscription's token
+    /// is refused from now on (rotate to issue a new one).
+    pub async fn revoke_token(&self, name: &str) -> Result<TokenRevoked, GatewayStubError> {
+        self.call_on::<(), _>(RouteId::RevokeToken, Some(name), None)
             .await
     }
 

@@ -283,6 +283,11 @@ impl Directory {
             .and_then(|c| c.parent_id)
     }
 
+    /// The Discord channel type of `channel_id`, when known (a DM channel is type 1 or 3).
+    pub fn channel_kind(&self, channel_id: u64) -> Option<u8> {
+        self.channels.get(&channel_id).map(|c| c.kind)
+    }
+
     /// Channels and users currently known.
     pub fn len(&self) -> (usize, usize) {
         (self.channels.len(), self.users.len())

@@ -76,6 +76,11 @@ impl<T> InsertBatch<T> {
     pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
+
+    /// The waiting events, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.waiting.iter()
+    }
 }
 
 /// The `INSERT` storing `rows` events (1 to [`ROWS_PER_STATEMENT`]), each binding [`COLUMNS`]

@@ -17,6 +17,7 @@
 //!   resharding, the bot's `/status` (issue 12).
 //! - `shard_link`: a shard object's side: grants before Identify, READY and stop reports.
 //! - `internal`: calls between the objects of one sharded bot.
+//! - [`pull`]: the pull routes (inbox, ack, me), long polls, pull tokens (rotate, revoke).
 
 mod coordinator;
 mod gateway_io;
@@ -25,6 +26,7 @@ mod internal;
 mod migrate;
 mod outbox;
 mod post;
+pub(crate) mod pull;
 pub(crate) mod routes;
 pub mod runtime;
 mod shard_link;

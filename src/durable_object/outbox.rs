@@ -208,6 +208,20 @@ impl Outbox {
         }
     }
 
+    /// The subscriptions holding the events received and not stored yet (each id once), so
+    /// that the long polls of those subscriptions are woken once they are stored.
+    pub fn unstored_holders(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = Vec::new();
+        for received in self.inserts.borrow().iter() {
+            for id in crate::subscriptions::log::holder_ids(&received.row.holders) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids
+    }
+
     /// Takes the events due at `now` of idle lanes, so that at most `concurrency` requests
     /// are under way in all and each push subscription holds at most its share
     /// ([`Fanout::take_due`]); each is now in flight until it is marked. Cheap when nothing is

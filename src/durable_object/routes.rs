@@ -175,6 +175,11 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         | RouteId::AddReaction
         | RouteId::RemoveReaction
         | RouteId::SetPresence => super::talk::handle(runtime, route.id, req).await,
+        RouteId::Inbox
+        | RouteId::Ack
+        | RouteId::Me
+        | RouteId::RotateToken
+        | RouteId::RevokeToken => super::pull::handle(runtime, route.id, req).await,
         // The Worker entry answers these itself; the object has no such route.
         RouteId::Bots | RouteId::ForgetBot | RouteId::AdminPage => miss(&Miss::NotFound, &path),
     }

@@ -59,6 +59,8 @@ pub struct Runtime {
     pub api_base: String,
     /// The bot's Discord REST rate limiter, shared by every talk-back request.
     pub talk: Rc<super::talk::Talk>,
+    /// The long polls of pull subscriptions.
+    pub pull: Rc<super::pull::Pull>,
     recovered: Cell<bool>,
     alarm: RefCell<AlarmKeeper>,
     /// Alarm handlers waiting for the alarm's storage calls to complete.
@@ -140,6 +142,7 @@ impl Runtime {
             insecure_webhooks,
             api_base,
             talk: super::talk::Talk::new(),
+            pull: super::pull::Pull::new(),
             recovered: Cell::new(false),
             alarm: RefCell::new(AlarmKeeper::new()),
             alarm_waiters: RefCell::new(Vec::new()),
@@ -292,7 +295,20 @@ impl Runtime {
     /// received them ends, when the batch is full, and before anything writes the snapshot or
     /// reads the outbox.
     pub fn flush_inserts(&self) {
+        // The long polls of the subscriptions these events go to read again once stored.
+        let woken = if self.pull.has_waiters() {
+            self.outbox.unstored_holders()
+        } else {
+            Vec::new()
+        };
         self.outbox.flush_inserts(&self.store);
+        if !woken.is_empty() {
+            self.pull.wake(|subscription| {
+                woken
+                    .iter()
+                    .any(|id| i64::try_from(*id) == Ok(subscription))
+            });
+        }
     }
 
     fn execute(self: &Rc<Self>, action: Action, now: u64) {
@@ -431,6 +447,7 @@ impl Runtime {
                 self.event_left_outbox(sequence)
             });
         webhook::pump(self);
+        super::pull::prune_all_if_due(self);
         self.schedule_alarm();
     }
 

@@ -22,6 +22,8 @@
 //! Snowflakes are stored as text: SQL integers reach Wasm as JavaScript numbers, which cannot
 //! hold them.
 
+mod pull;
+
 use std::cell::Cell;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -37,6 +39,8 @@ use crate::subscriptions::log::{
     must_record, resume_after, sole_holder, HOLDS_SQL, WITHOUT_HOLDER_SQL,
 };
 use crate::subscriptions::{Fanout, SubscriptionId};
+
+pub use pull::PullRow;
 
 const SETTINGS_KEY: &str = "settings";
 const SNAPSHOT_KEY: &str = "snapshot";

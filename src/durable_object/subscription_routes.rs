@@ -18,7 +18,7 @@ use crate::subscriptions::{new_token, token_hash, Kind, SubscriptionCreated, Sub
 const QUERY: &str = "subscription";
 
 /// `?subscription=<name>`: required, never "everything".
-fn subscription_name(req: &Request) -> std::result::Result<String, ApiError> {
+pub(crate) fn subscription_name(req: &Request) -> std::result::Result<String, ApiError> {
     req.url()
         .ok()
         .and_then(|url| {
@@ -36,7 +36,7 @@ fn subscription_name(req: &Request) -> std::result::Result<String, ApiError> {
 }
 
 /// A new pull token for the bot this object serves, from the platform's CSPRNG.
-fn draw_token(runtime: &Runtime) -> std::result::Result<String, ApiError> {
+pub(crate) fn draw_token(runtime: &Runtime) -> std::result::Result<String, ApiError> {
     let mut random = [0; TOKEN_RANDOM_BYTES];
     getrandom::fill(&mut random)
         .map_err(|e| ApiError::new(503, None, format!("could not draw a random token: {e}")))?;

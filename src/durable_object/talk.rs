@@ -17,6 +17,7 @@ use worker::{Delay, Headers, Method, Request, RequestInit, Response, Result};
 
 use super::gateway_io::USER_AGENT;
 use super::http::send;
+use super::pull::{authenticate, channel_place, Agent};
 use super::routes::{error, json};
 use super::runtime::{now, Runtime};
 use crate::api::{ApiError, MAX_FORWARDED_BODY_BYTES};
@@ -238,9 +239,14 @@ async fn messages(
     talk: &Rc<Talk>,
     req: &Request,
 ) -> std::result::Result<Response, ApiError> {
+    // A pull token is checked before the body is read (401 first).
+    let agent = authenticate(runtime, req)?;
     let body = read_request_body(req, MAX_FORWARDED_BODY_BYTES).await?;
     let outgoing = MessageRequest::from_json(&body)?.validate()?;
-    authorize(Caller::Admin, &outgoing.channel_id)?;
+    let caller = agent.as_ref().map_or(Caller::Admin, Agent::caller);
+    authorize(caller, &outgoing.channel_id, |id| {
+        channel_place(runtime, id)
+    })?;
     let token = bot_token(runtime)?;
     let channel = &outgoing.channel_id;
     let url = format!("{}/channels/{channel}/messages", runtime.api_base);
@@ -276,10 +282,12 @@ async fn reaction(
     req: &Request,
     method: Method,
 ) -> std::result::Result<Response, ApiError> {
+    let agent = authenticate(runtime, req)?;
     let body = read_request_body(req, MAX_FORWARDED_BODY_BYTES).await?;
     let request = ReactionRequest::from_json(&body)?;
     let emoji = request.validate()?;
-    authorize(Caller::Admin, &request.channel_id)?;
+    let caller = agent.as_ref().map_or(Caller::Admin, Agent::caller);
+    authorize(caller, &request.channel_id, |id| channel_place(runtime, id))?;
     let token = bot_token(runtime)?;
     let url = format!(
         "{}/channels/{}/messages/{}/reactions/{emoji}/@me",

@@ -84,6 +84,22 @@ pub struct EventFacts<'a> {
     pub direct_message: bool,
 }
 
+/// Where a subscription wants to talk: a channel, as far as the object knows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChannelPlace {
+    /// The channel (or thread, or DM channel).
+    pub channel_id: u64,
+    /// Its parent channel when it is a known thread.
+    pub parent_id: Option<u64>,
+    /// Whether it is a known direct-message channel.
+    pub direct_message: bool,
+}
+
+/// Whether a Discord channel type is a direct message (`DM`, `GROUP_DM`).
+pub fn is_direct_message_type(kind: u8) -> bool {
+    DIRECT_MESSAGE_TYPES.contains(&kind)
+}
+
 #[derive(Deserialize)]
 struct FactsView<'a> {
     #[serde(default, borrow)]
@@ -180,6 +196,23 @@ impl Filter {
             .flatten()
             .any(|channel| self.channel_ids.contains(&channel));
         in_guild || in_channel || (self.direct_messages && facts.direct_message)
+    }
+
+    /// Whether a subscription with this filter may talk (post, react) in a channel: a filter
+    /// that names no place covers every channel; otherwise the channel (or, for a thread, its
+    /// parent) must be named, or it must be a direct message while `directMessages` is set.
+    /// Event types do not narrow where one may talk. A guild id alone covers no channel: the
+    /// object does not know which guild a channel it has not been told about belongs to (issue
+    /// 11, agent tokens: name the channels an agent answers in).
+    pub fn covers(&self, place: &ChannelPlace) -> bool {
+        if self.names_no_place() {
+            return true;
+        }
+        let named = [Some(place.channel_id), place.parent_id]
+            .into_iter()
+            .flatten()
+            .any(|channel| self.channel_ids.contains(&channel));
+        named || (self.direct_messages && place.direct_message)
     }
 
     /// Checks a filter from JSON; a bad entry is a `400` naming it (`filter.guildIds[2]`).
@@ -449,6 +482,36 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("filter.guildIds"));
         assert!(serde_json::from_str::<FilterJson>(r#"{"guilds":["1"]}"#).is_err());
+    }
+
+    #[test]
+    fn issue_11_agent_tokens_a_filter_covers_its_channels_threads_and_dms_only() {
+        let place = |channel_id, parent_id, direct_message| ChannelPlace {
+            channel_id,
+            parent_id,
+            direct_message,
+        };
+        let everything = filter("{}");
+        assert!(everything.covers(&place(7, None, false)));
+        let channels = filter(r#"{"channelIds":["100"],"eventTypes":["MESSAGE_REACTION_ADD"]}"#);
+        assert!(
+            channels.covers(&place(100, None, false)),
+            "types do not narrow talk"
+        );
+        assert!(
+            channels.covers(&place(300, Some(100), false)),
+            "a thread of it"
+        );
+        assert!(!channels.covers(&place(101, None, false)));
+        assert!(!channels.covers(&place(9, None, true)), "no DMs asked");
+        let dms = filter(r#"{"directMessages":true}"#);
+        assert!(dms.covers(&place(9, None, true)));
+        assert!(!dms.covers(&place(100, None, false)));
+        let guild = filter(r#"{"guildIds":["1"]}"#);
+        assert!(
+            !guild.covers(&place(100, None, false)),
+            "a guild alone names no channel"
+        );
     }
 
     #[test]

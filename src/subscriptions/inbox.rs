@@ -160,19 +160,23 @@ impl PullProgress {
 
     /// Moves the cursor to `cursor`; `head` is the newest position in the log. A cursor past
     /// the head is a `400` naming `cursor`. Moving forward clears the missed count (the gap is
-    /// behind it); moving back re-reads what is still in the log.
-    pub fn ack(&mut self, cursor: u64, head: u64) -> Result<(), ApiError> {
+    /// behind it) and returns the positions now acknowledged, `(from, to]`, whose holds the
+    /// subscription releases; a cursor at or behind the stored one changes nothing (an ack
+    /// sent again is harmless, and what was released cannot be read again).
+    pub fn ack(&mut self, cursor: u64, head: u64) -> Result<Option<(u64, u64)>, ApiError> {
         if cursor > head {
             return Err(ApiError::bad_request(
                 Some("cursor"),
-                format!("cursor {cursor} is past the newest position in the log ({head})"),
+                format!("cursor {cursor} is past the newest position in the log ({head}): acknowledge a next_cursor the inbox gave"),
             ));
         }
-        if cursor > self.cursor {
-            self.missed = 0;
+        if cursor <= self.cursor {
+            return Ok(None);
         }
+        let released = (self.cursor, cursor);
+        self.missed = 0;
         self.cursor = cursor;
-        Ok(())
+        Ok(Some(released))
     }
 
     /// Positions after the cursor, up to `head` (matching or not: the log does not know which
@@ -386,16 +390,18 @@ mod tests {
     }
 
     #[test]
-    fn issue_10_pull_ack_and_lag() {
+    fn issue_10_pull_ack_moves_forward_only_and_names_what_it_releases() {
         let mut progress = PullProgress::default();
         assert_eq!(progress.lag(10), 10);
-        progress.ack(4, 10).unwrap();
+        assert_eq!(progress.ack(4, 10).unwrap(), Some((0, 4)));
         assert_eq!(progress.lag(10), 6);
         let err = progress.ack(11, 10).unwrap_err();
         assert_eq!((err.status, err.field.as_deref()), (400, Some("cursor")));
         assert_eq!(progress.cursor, 4, "a refused ack moves nothing");
-        progress.ack(2, 10).unwrap();
-        assert_eq!(progress.cursor, 2, "going back re-reads");
+        assert_eq!(progress.ack(2, 10).unwrap(), None);
+        assert_eq!(progress.cursor, 4, "going back changes nothing");
+        assert_eq!(progress.ack(4, 10).unwrap(), None, "the same ack again");
+        assert_eq!(progress.ack(9, 10).unwrap(), Some((4, 9)), "releases 5..=9");
     }
 
     #[test]

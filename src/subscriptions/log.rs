@@ -104,11 +104,14 @@ pub fn holders_text(ids: impl IntoIterator<Item = u64>) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// The subscription ids in stored `holders`.
+pub fn holder_ids(holders: &str) -> impl Iterator<Item = u64> + '_ {
+    holders.split(',').filter_map(|id| id.parse().ok())
+}
+
 /// Whether stored `holders` name `subscription`.
 pub fn holds(holders: &str, subscription: u64) -> bool {
-    holders
-        .split(',')
-        .any(|id| id.parse::<u64>() == Ok(subscription))
+    holder_ids(holders).any(|id| id == subscription)
 }
 
 /// Whether `subscription` is the only holder in stored `holders`: releasing it removes the

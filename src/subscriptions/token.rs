@@ -78,6 +78,24 @@ pub fn token_matches(token: &str, stored_hash: &str) -> bool {
         && constant_time_eq(token_hash(token).as_bytes(), stored_hash.as_bytes())
 }
 
+/// `200` answer to `POST /subscriptions/rotate-token`: the new token, shown this once.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenRotated {
+    /// The pull subscription.
+    pub name: String,
+    /// Its new token (the old one is refused from now on).
+    pub token: String,
+}
+
+/// `200` answer to `POST /subscriptions/revoke-token`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenRevoked {
+    /// The pull subscription.
+    pub name: String,
+    /// `true`: its token is refused from now on.
+    pub revoked: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

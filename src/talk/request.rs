@@ -2,31 +2,58 @@
 //! validated into what is sent to Discord, and who may send them.
 //!
 //! Field names follow Discord's (`channel_id`, `reply_to`, `allowed_mentions`), in requests and
-//! answers alike. Every refusal is a `400` naming the field.
+//! answers alike. Every refusal of a body is a `400` naming the field; a pull subscription's
+//! token outside its filter's channels is a `403` naming `channel_id`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::split::{split, MAX_MESSAGE_CHARS};
 use crate::api::{json_object, ApiError};
+use crate::subscriptions::filter::{ChannelPlace, Filter};
 
 /// Longest `content` accepted, in UTF-16 units: ten messages' worth.
 pub const MAX_CONTENT_UNITS: usize = 10 * MAX_MESSAGE_CHARS;
 
-/// Who is asking. Only the admin (the Worker's `GATEWAY_ADMIN_TOKEN`) for now; a pull
-/// subscription's token, limited to the channels of its filter, comes with issue 10.
+/// Who is asking.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Caller {
-    /// The admin token: any channel.
+pub enum Caller<'a> {
+    /// The admin token (or a binding of the object): any channel.
     Admin,
+    /// A pull subscription's token: only the channels its filter covers
+    /// ([`Filter::covers`]).
+    Subscription {
+        /// The subscription's name, for the refusal.
+        name: &'a str,
+        /// Its filter.
+        filter: &'a Filter,
+    },
 }
 
-/// Whether `caller` may talk in `channel_id` (`403` when not).
-pub fn authorize(caller: Caller, channel_id: &str) -> Result<(), ApiError> {
+/// Whether `caller` may talk in `channel_id` (`403` naming the channel when not). `place`
+/// tells what the object knows of a channel (a thread's parent, whether it is a DM).
+pub fn authorize(
+    caller: Caller<'_>,
+    channel_id: &str,
+    place: impl FnOnce(u64) -> ChannelPlace,
+) -> Result<(), ApiError> {
     match caller {
-        Caller::Admin => {
-            let _ = channel_id;
-            Ok(())
+        Caller::Admin => Ok(()),
+        Caller::Subscription { name, filter } => {
+            let covered = channel_id
+                .parse::<u64>()
+                .is_ok_and(|id| filter.covers(&place(id)));
+            if covered {
+                Ok(())
+            } else {
+                Err(ApiError::new(
+                    403,
+                    Some("channel_id"),
+                    format!(
+                        "channel {channel_id} is outside the filter of subscription {name:?}: its token may talk only in the channels (and their threads) its filter names, or in DMs when it asks for them"
+                    ),
+                ))
+            }
         }
     }
 }
@@ -382,6 +409,45 @@ mod tests {
 
     #[test]
     fn talk_admin_may_talk_anywhere() {
-        assert!(authorize(Caller::Admin, "1").is_ok());
+        assert!(authorize(Caller::Admin, "1", unknown).is_ok());
+    }
+
+    fn unknown(channel_id: u64) -> ChannelPlace {
+        ChannelPlace {
+            channel_id,
+            ..ChannelPlace::default()
+        }
+    }
+
+    #[test]
+    fn issue_11_agent_tokens_talk_only_inside_the_filter() {
+        let filter = Filter {
+            channel_ids: vec![100],
+            ..Filter::default()
+        };
+        let agent = Caller::Subscription {
+            name: "agent-1",
+            filter: &filter,
+        };
+        assert!(authorize(agent, "100", unknown).is_ok());
+        let thread = |channel_id| ChannelPlace {
+            channel_id,
+            parent_id: Some(100),
+            direct_message: false,
+        };
+        assert!(authorize(agent, "300", thread).is_ok());
+        let refused = authorize(agent, "101", unknown).unwrap_err();
+        assert_eq!(
+            (refused.status, refused.field.as_deref()),
+            (403, Some("channel_id"))
+        );
+        assert!(refused.error.contains("101") && refused.error.contains("agent-1"));
+        assert_eq!(authorize(agent, "x", unknown).unwrap_err().status, 403);
+        let all = Filter::default();
+        let anywhere = Caller::Subscription {
+            name: "all",
+            filter: &all,
+        };
+        assert!(authorize(anywhere, "101", unknown).is_ok());
     }
 }
