@@ -55,13 +55,13 @@ function renderSubscriptions(card, listing, status) {
     th.textContent = s.webhookHost ? `${s.name} (${s.webhookHost})` : s.name;
     row.append(th);
     cell(row, s.kind || "—");
-    cell(row, s.name === "default" && !s.filter ? "connect's events" : filterSummary(s.filter));
+    cell(row, filterSummary(s.filter)).classList.add("wrap");
     cell(row, String(s.pending ?? 0)).dataset.count = "pending";
     cell(row, lagText(s)).dataset.count = "lag";
     cell(row, String(s.delivered ?? 0)).dataset.count = "delivered";
     cell(row, String(s.failedAttempts ?? 0)).dataset.count = "failed";
     cell(row, String(s.deadLetters ?? 0)).dataset.count = "dead";
-    cell(row, s.lastError || "—");
+    cell(row, s.lastError || "—").classList.add("wrap");
     const actions = cell(row, "");
     const extra = { subscription: s.name };
     if (s.kind === "pull") {
@@ -163,6 +163,7 @@ async function createSubscription(name, card, form) {
     const created = await api("POST", "/subscriptions", name, subscriptionRequest(form));
     form.reset();
     syncKind(form);
+    form.closest("details").open = false;
     if (created.token) showOnce(card, `Token of pull subscription ${created.name}:`, created.token);
     else if (created.webhookSecret) showOnce(card, `Signing secret of ${created.name}:`, created.webhookSecret);
     showError("");
