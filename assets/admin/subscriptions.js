@@ -225,6 +225,8 @@ function renderShards(card, status) {
   const section = $(".shards", card);
   const sets = Array.isArray(status.sets) ? status.sets : [];
   section.hidden = !status.sharded || sets.length === 0;
+  // A coordinator has no session, heartbeat or history of its own: its shards have them.
+  card.classList.toggle("sharded", !section.hidden);
   if (section.hidden) return;
   const ordered = [...sets].sort((a, b) => Number(Boolean(b.primary)) - Number(Boolean(a.primary)));
   const rows = [];
@@ -258,7 +260,13 @@ function renderShards(card, status) {
   cell(total, number(t.outboxDepth));
   cell(total, duration(t.outboxLagMs));
   $("tfoot", section).replaceChildren(total);
-  $(".shard-summary", section).textContent = status.reshard && status.reshard !== "idle"
-    ? `(resharding: ${typeof status.reshard === "string" ? status.reshard : JSON.stringify(status.reshard)})`
-    : "";
+  $(".shard-summary", section).textContent = reshardText(status.reshard);
+}
+
+/** `/status` `reshard` in words: nothing while one set runs, else where the new set stands. */
+function reshardText(reshard) {
+  if (!reshard || typeof reshard !== "object" || reshard.phase === "running") return "";
+  if (reshard.phase === "starting") return `(resharding: ${reshard.old} → ${reshard.new} shards, new set starting)`;
+  if (reshard.phase === "switching") return `(resharding: ${reshard.old} → ${reshard.new} shards, old set stopping)`;
+  return `(resharding: ${reshard.phase ?? "unknown"})`;
 }
