@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { ROOT, waitFor } from './harness/index.mjs';
 import { ADMIN_TOKEN, deployment } from './fixture.mjs';
+import { WORLD, inbox } from './harness/pull.mjs';
 
 const CHROMIUM = process.env.DGD_CHROMIUM || '/usr/bin/chromium';
 /** Where the README's screenshot comes from: `DGD_UPDATE_SCREENSHOT=1` writes it into docs/. */
@@ -24,8 +25,9 @@ describe('issue 13: the operator page in a real browser', () => {
   let page;
   /** Every request the page made: {url, authorization}. */
   const requests = [];
-  /** Every dialog the page opened; accepted. */
+  /** Every dialog the page opened; accepted unless `answers` holds `false` for it. */
   const dialogs = [];
+  const answers = [];
   let origin;
 
   before(async () => {
@@ -37,7 +39,8 @@ describe('issue 13: the operator page in a real browser', () => {
     page.on('request', (r) => requests.push({ url: r.url(), authorization: r.headers().authorization }));
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message());
-      dialog.accept();
+      if (answers.shift() === false) dialog.dismiss();
+      else dialog.accept();
     });
   });
   after(async () => {
@@ -118,6 +121,117 @@ describe('issue 13: the operator page in a real browser', () => {
     d.receiver.setHandler(null);
   });
 
+  /** The default bot's card's row of subscription `name`. */
+  const subscriptionRow = (name) => card('default').locator(`.subscriptions tbody tr[data-subscription="${name}"]`);
+  /** Everything the page keeps in the tab's storage, as one string. */
+  const storedByPage = () => page.evaluate(() => JSON.stringify([{ ...sessionStorage }, { ...localStorage }]));
+
+  /** Fills the default card's "New subscription" form and submits it. */
+  async function createFromPage({ kind, name, webhookUrl, generateSecret = true, guildIds, channelIds, eventTypes, directMessages }) {
+    const form = card('default').locator('details.new-subscription');
+    if (!(await form.getAttribute('open'))) await form.locator('summary').click();
+    await form.getByRole('radio', { name: kind === 'pull' ? /^Pull/ : /^Push/ }).check();
+    await form.getByLabel('Name', { exact: true }).fill(name);
+    if (kind === 'push') {
+      await form.getByLabel('Webhook URL').fill(webhookUrl);
+      await form.getByLabel(/Generate a signing secret/).setChecked(generateSecret);
+    }
+    if (guildIds) await form.getByLabel('Guild ids').fill(guildIds.join(', '));
+    if (channelIds) await form.getByLabel('Channel ids').fill(channelIds.join(' '));
+    if (eventTypes) await form.getByLabel('Event types').fill(eventTypes.join(', '));
+    await form.getByLabel('Direct messages').setChecked(Boolean(directMessages));
+    await form.getByRole('button', { name: 'Create subscription' }).click();
+  }
+
+  /** The value in the default card's shown-once box, once it is there and is not `previous`. */
+  async function shownOnce(pattern, previous) {
+    const box = card('default').locator('.once');
+    await box.waitFor({ state: 'visible' });
+    const value = await waitFor(async () => {
+      const shown = await box.locator('.once-value').textContent();
+      return shown && shown !== previous ? shown : null;
+    }, { timeoutMs: 10_000, message: 'a new value in the shown-once box' });
+    assert.match(value, pattern);
+    return value;
+  }
+
+  test('issue 13 subscriptions: a pull subscription created from the page shows its token once; it works, rotates and is revoked from the page', async () => {
+    await createFromPage({ kind: 'pull', name: 'agent-page', channelIds: [WORLD.textChannelId] });
+    const token = await shownOnce(/^dgdp_default_[0-9a-f]{64}$/);
+    assert.match(await card('default').locator('.once').textContent(), /shown this once/);
+    assert.ok(!(await storedByPage()).includes(token.slice(-64)), 'the token is in no storage of the page');
+    const row = subscriptionRow('agent-page');
+    await row.waitFor();
+    assert.match(await row.textContent(), /pull/);
+    assert.match(await row.textContent(), new RegExp(`channels ${WORLD.textChannelId}`));
+    assert.equal((await inbox(d, token)).status, 200, 'the token from the page reads the inbox');
+
+    // Gone after a reload: the page never had it anywhere but in that box.
+    await page.reload();
+    await row.waitFor();
+    assert.equal(await card('default').locator('.once').isVisible(), false);
+    assert.ok(!(await page.content()).includes(token.slice(-64)), 'the token is gone after a reload');
+    assert.ok(!(await storedByPage()).includes(token.slice(-64)));
+
+    // Rotate, after a confirmation: the old token stops, the new one (shown once) works.
+    await row.getByRole('button', { name: 'Rotate token of agent-page' }).click();
+    assert.match(dialogs.at(-1), /Rotate the token of agent-page\?/);
+    const rotated = await shownOnce(/^dgdp_default_[0-9a-f]{64}$/, token);
+    assert.notEqual(rotated, token);
+    assert.equal((await inbox(d, token)).status, 401, 'the old token stops at once');
+    assert.equal((await inbox(d, rotated)).status, 200, 'the new token works');
+    assert.ok(!(await storedByPage()).includes(rotated.slice(-64)));
+    // Dismissed: gone from the page.
+    await card('default').getByRole('button', { name: 'Dismiss' }).click();
+    assert.equal(await card('default').locator('.once').isVisible(), false);
+    assert.ok(!(await page.content()).includes(rotated.slice(-64)), 'dismissed: not in the page');
+
+    // Revoke, after a confirmation: 401.
+    await row.getByRole('button', { name: 'Revoke token of agent-page' }).click();
+    assert.match(dialogs.at(-1), /Revoke the token of agent-page\?/);
+    await waitFor(async () => ((await inbox(d, rotated)).status === 401 ? true : null), { timeoutMs: 10_000, message: 'revoked token refused' });
+  });
+
+  // Before the second bot connects: the simulator sends events to the newest session.
+  test('issue 13 subscriptions: a push subscription with a filter counts the events it takes; delete asks first', async () => {
+    const hook = `${d.receiver.url}/tenant-page`;
+    const once = card('default').locator('.once');
+    if (await once.isVisible()) await once.getByRole('button', { name: 'Dismiss' }).click();
+    await createFromPage({ kind: 'push', name: 'tenant-page', webhookUrl: hook, guildIds: [WORLD.guildId], eventTypes: ['MESSAGE_CREATE'] });
+    await shownOnce(/^whsec_/);
+    assert.match(await card('default').locator('.once-title').textContent(), /Signing secret of tenant-page/);
+    await card('default').getByRole('button', { name: 'Dismiss' }).click();
+    const row = subscriptionRow('tenant-page');
+    await row.waitFor();
+    assert.match(await row.textContent(), new RegExp(`guilds ${WORLD.guildId} · MESSAGE_CREATE`));
+    assert.match(await row.locator('th').textContent(), new RegExp(new URL(hook).host.replace(/\./g, '\\.')));
+    const one = (await d.call('GET', '/subscriptions/one?subscription=tenant-page')).json;
+    assert.deepEqual(one.filter, { guildIds: [WORLD.guildId], eventTypes: ['MESSAGE_CREATE'] });
+    assert.equal(one.secretConfigured, true);
+
+    // A DM is outside its filter; two guild messages are inside. The default webhook takes all three.
+    await d.dispatch({ preset: 'dm_message', overrides: { content: 'tenant dm' } });
+    await d.dispatch({ preset: 'guild_message', count: 2, overrides: { content: 'tenant guild' } });
+    await d.receiver.waitFor((rs) => rs.filter((r) => r.path === '/webhook' && /^tenant /.test(r.json().data?.content ?? '')).length === 3, 15_000);
+    // What the subscription took: delivered, still pending, or dead: the page counts it in its row.
+    const taken = async () => {
+      let sum = 0;
+      for (const count of ['delivered', 'pending', 'dead']) sum += Number(await row.locator(`td[data-count="${count}"]`).textContent());
+      return sum;
+    };
+    await waitFor(async () => ((await taken()) >= 2 ? true : null), { timeoutMs: 15_000, message: 'the row counts its events' });
+    assert.equal(await taken(), 2, 'the DM was not taken');
+
+    // Delete asks first: refused, nothing happens; accepted, it is gone.
+    answers.push(false);
+    await row.getByRole('button', { name: 'Delete of tenant-page' }).click();
+    assert.match(dialogs.at(-1), /Delete subscription tenant-page of default\?/);
+    assert.equal((await d.call('GET', '/subscriptions/one?subscription=tenant-page')).status, 200, 'not deleted without a yes');
+    await row.getByRole('button', { name: 'Delete of tenant-page' }).click();
+    await row.waitFor({ state: 'detached', timeout: 10_000 });
+    assert.equal((await d.call('GET', '/subscriptions/one?subscription=tenant-page')).status, 404);
+  });
+
   test('disconnect asks first; connect brings the bot back; a second bot appears by itself', async () => {
     await card('default').getByRole('button', { name: 'Disconnect', exact: true }).click();
     await card('default').locator('.state', { hasText: 'disconnected' }).waitFor();
@@ -130,6 +244,8 @@ describe('issue 13: the operator page in a real browser', () => {
     const bots = (await d.call('GET', '/bots')).json.bots.map((b) => b.name);
     assert.deepEqual(bots, ['default', 'second']);
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    // Tables scrolled to a button the test clicked: back to their start for the picture.
+    await page.evaluate(() => document.querySelectorAll('.scroll').forEach((el) => { el.scrollLeft = 0; }));
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.ok(fs.statSync(SCREENSHOT).size > 10_000, 'a real screenshot');
   });

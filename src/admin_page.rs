@@ -18,6 +18,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../assets/admin/admin.js"),
     ),
     (
+        "/admin/subscriptions.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/admin/subscriptions.js"),
+    ),
+    (
         "/admin/admin.css",
         "text/css; charset=utf-8",
         include_str!("../assets/admin/admin.css"),

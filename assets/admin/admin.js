@@ -101,20 +101,6 @@ function button(label, action, extra = {}) {
   return b;
 }
 
-/** The per-subscription rows: `subscriptions` when the object reports them, else its one webhook. */
-function subscriptionRows(status) {
-  if (Array.isArray(status.subscriptions)) return status.subscriptions;
-  const d = status.delivery || {};
-  return [{
-    name: status.webhook ? `default (${status.webhook.host})` : "default (no webhook)",
-    pending: d.pending,
-    lagMs: d.oldestPendingAgeMs,
-    delivered: d.delivered,
-    failedAttempts: d.failedAttempts,
-    deadLetters: d.deadLetters,
-  }];
-}
-
 function renderStatus(card, name, status) {
   $(".name", card).textContent = name;
   const st = $(".state", card);
@@ -133,20 +119,7 @@ function renderStatus(card, name, status) {
     (history.heartbeat || []).map((h) => h.roundTripMs));
   drawLine($(".events-chart", card), $(".events-range", card), "",
     (history.eventsPerMinute || []).map((m) => m.events));
-  const body = $(".subscriptions tbody", card);
-  body.replaceChildren(...subscriptionRows(status).map((s) => {
-    const row = document.createElement("tr");
-    const th = document.createElement("th");
-    th.scope = "row";
-    th.textContent = s.name;
-    row.append(th);
-    cell(row, String(s.pending ?? 0));
-    cell(row, duration(s.lagMs));
-    cell(row, String(s.delivered ?? 0));
-    cell(row, String(s.failedAttempts ?? 0));
-    cell(row, String(s.deadLetters ?? 0));
-    return row;
-  }));
+  renderShards(card, status);
 }
 
 function renderDeadLetters(card, list) {
@@ -178,7 +151,8 @@ function cardFor(name) {
     card = $("#bot-template").content.firstElementChild.cloneNode(true);
     card.dataset.bot = name;
     $(".name", card).textContent = name;
-    card.addEventListener("click", (event) => onAction(name, event));
+    card.addEventListener("click", (event) => onAction(name, card, event));
+    wireSubscriptionForm(name, card);
     state.cards.set(name, card);
     $("#bots").append(card);
   }
@@ -197,16 +171,28 @@ async function botNames() {
   return [...new Set([...names, ...extra])];
 }
 
+/** `GET /subscriptions`, or `null` where the object has none (an older deployment, a coordinator). */
+async function subscriptionListing(name) {
+  try {
+    return (await api("GET", "/subscriptions", name)).subscriptions;
+  } catch (e) {
+    if (e instanceof ApiError && e.status !== 401) return null;
+    throw e;
+  }
+}
+
 async function refresh() {
   try {
     const names = await botNames();
     await Promise.all(names.map(async (name) => {
       const card = cardFor(name);
-      const [status, letters] = await Promise.all([
+      const [status, letters, listing] = await Promise.all([
         api("GET", "/status", name),
-        api("GET", "/dead-letters", name),
+        api("GET", `/dead-letters${deadLetterQuery(card)}`, name),
+        subscriptionListing(name),
       ]);
       renderStatus(card, name, status);
+      renderSubscriptions(card, listing, status);
       renderDeadLetters(card, letters);
     }));
     showError("");
@@ -228,32 +214,32 @@ const ACTIONS = {
   },
   "replay-all": {
     confirm: (name) => `Replay every dead letter of ${name}?`,
-    call: (name) => api("POST", "/dead-letters/replay", name, { all: true }),
+    call: (name, b, card) => api("POST", `/dead-letters/replay${deadLetterQuery(card)}`, name, { all: true }),
   },
   "drop-all": {
     confirm: (name) => `Drop every dead letter of ${name}? They cannot be recovered.`,
-    call: (name) => api("POST", "/dead-letters/drop", name, { all: true }),
+    call: (name, b, card) => api("POST", `/dead-letters/drop${deadLetterQuery(card)}`, name, { all: true }),
   },
   "replay-one": {
     confirm: null,
-    call: (name, b) => api("POST", "/dead-letters/replay", name, { ids: [Number(b.dataset.id)] }),
+    call: (name, b, card) => api("POST", `/dead-letters/replay${deadLetterQuery(card)}`, name, { ids: [Number(b.dataset.id)] }),
   },
   "drop-one": {
     confirm: (name, b) => `Drop dead letter ${b.dataset.id} of ${name}? It cannot be recovered.`,
-    call: (name, b) => api("POST", "/dead-letters/drop", name, { ids: [Number(b.dataset.id)] }),
+    call: (name, b, card) => api("POST", `/dead-letters/drop${deadLetterQuery(card)}`, name, { ids: [Number(b.dataset.id)] }),
   },
 };
 
-async function onAction(name, event) {
+async function onAction(name, card, event) {
   const b = event.target.closest("button[data-action]");
   if (!b) return;
-  const action = ACTIONS[b.dataset.action];
+  const action = ACTIONS[b.dataset.action] || SUBSCRIPTION_ACTIONS[b.dataset.action];
   if (!action) return;
   if (action.confirm && !confirm(action.confirm(name, b))) return;
   b.disabled = true;
   try {
-    await action.call(name, b);
-    await refresh();
+    await action.call(name, b, card);
+    if (!action.local) await refresh();
   } catch (e) {
     showError(`${b.textContent} failed: ${e.message}`);
   } finally {
