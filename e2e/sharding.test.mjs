@@ -99,6 +99,24 @@ describe('issue 12: sharded bot', () => {
     assert.equal(named.json.field, 'name');
   });
 
+  test('issue12 subscriptions and presence are refused plainly on a sharded bot (not served across shards yet)', async () => {
+    d = await deployment();
+    await shardedSim(d, { shards: 2, maxConcurrency: 2 });
+    const created = await d.call('POST', '/subscriptions', { name: 'agent', kind: 'pull' });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const refused = await d.call('POST', '/connect', { shards: 'auto' });
+    assert.equal(refused.status, 409, JSON.stringify(refused.json));
+    assert.equal(refused.json.field, 'shards');
+    assert.equal((await d.call('DELETE', '/subscriptions?subscription=agent')).status, 200);
+    assert.equal((await d.call('POST', '/connect', { shards: 'auto' })).status, 202);
+    await allReady(d, 2);
+    const sub = await d.call('POST', '/subscriptions', { name: 'agent', kind: 'pull' });
+    assert.equal(sub.status, 409, JSON.stringify(sub.json));
+    assert.match(sub.json.error, /sharded bot/);
+    const presence = await d.call('POST', '/presence', { status: 'idle' });
+    assert.equal(presence.status, 409, JSON.stringify(presence.json));
+  });
+
   test('issue12 kill the runtime: every shard resumes by itself, nothing lost', async () => {
     d = await deployment({ heartbeatIntervalMs: 600_000 });
     await shardedSim(d, { shards: 2, maxConcurrency: 2 });

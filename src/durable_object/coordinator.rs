@@ -17,6 +17,7 @@ use super::internal::{call, call_json, GATEWAY_BINDING};
 use super::runtime::{env_string, now, Runtime};
 use super::store::Store;
 use crate::api::{ApiError, ConnectSettings};
+use crate::gateway::history::HistorySnapshot;
 use crate::gateway::StopReason;
 use crate::route_table::RouteId;
 use crate::shards::link::{
@@ -169,6 +170,13 @@ pub async fn connect(
     let count = mode.resolve(info.shards);
     if count <= 1 && !runtime.coordinator.active() {
         return Ok(false);
+    }
+    if !runtime.subscriptions.is_empty() {
+        return Err(ApiError::new(
+            409,
+            Some("shards"),
+            "this bot has subscriptions besides default: their events would stay with the shard objects, which do not serve subscriptions yet; delete them (DELETE /subscriptions?subscription=<name>) or connect with one shard",
+        ));
     }
     let now = now();
     {
@@ -508,15 +516,10 @@ fn at(status: &Value, path: &[&str]) -> Value {
 
 /// Events per second over the last full minute of a shard's `/status` history.
 fn events_per_second(status: &Value) -> f64 {
-    let minutes = status
-        .pointer("/history/eventsPerMinute")
-        .and_then(Value::as_array);
-    let count = minutes
-        .and_then(|m| m.iter().rev().nth(1).or_else(|| m.last()))
-        .and_then(|m| m.get("count"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    count as f64 / 60.0
+    status
+        .get("history")
+        .and_then(|h| serde_json::from_value::<HistorySnapshot>(h.clone()).ok())
+        .map_or(0.0, |h| h.events_per_second())
 }
 
 /// `GET /status` on the coordinator: each shard's state, guilds, heartbeat latency, events per

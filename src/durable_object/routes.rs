@@ -63,6 +63,9 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         Ok(route) => route,
         Err(e) => return miss(&e, &path),
     };
+    if let Some(refusal) = refused_while_sharded(runtime, route.id) {
+        return error(&refusal);
+    }
     match route.id {
         RouteId::Connect => {
             let mut generated = None;
@@ -183,6 +186,25 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         // The Worker entry answers these itself; the object has no such route.
         RouteId::Bots | RouteId::ForgetBot | RouteId::AdminPage => miss(&Miss::NotFound, &path),
     }
+}
+
+/// Why a sharded bot's coordinator refuses a route, if it does: it holds no connection and no
+/// events (its shard objects do), and subscriptions and presence across shards are not built
+/// yet, so they are refused plainly rather than accepted and never served.
+fn refused_while_sharded(runtime: &Runtime, id: RouteId) -> Option<ApiError> {
+    if !runtime.coordinator.active() {
+        return None;
+    }
+    let what = match id {
+        RouteId::CreateSubscription | RouteId::ReplaceSubscription => "subscriptions are",
+        RouteId::SetPresence => "presence is",
+        _ => return None,
+    };
+    Some(ApiError::new(
+        409,
+        None,
+        format!("{what} not available on a sharded bot yet: its events and sessions are held by its shard objects; connect it with one shard to use them"),
+    ))
 }
 
 /// The routes a shard object calls on its coordinator.

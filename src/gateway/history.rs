@@ -45,6 +45,16 @@ pub struct HistorySnapshot {
     pub heartbeat: Vec<RoundTrip>,
 }
 
+impl HistorySnapshot {
+    /// Events per second over the last full minute (the one before the current minute, or the
+    /// only one there is): what a sharded bot's `/status` shows per shard.
+    pub fn events_per_second(&self) -> f64 {
+        let minutes = &self.events_per_minute;
+        let last_full = minutes.iter().rev().nth(1).or_else(|| minutes.last());
+        last_full.map_or(0.0, |m| m.events as f64 / 60.0)
+    }
+}
+
 /// The rings. Only minutes with events are stored.
 #[derive(Clone, Debug, Default)]
 pub struct ActivityHistory {
@@ -106,6 +116,20 @@ mod tests {
     use super::*;
 
     const T0: u64 = 1_800_000_000_000; // a whole minute
+
+    #[test]
+    fn issue_12_events_per_second_reads_the_last_full_minute() {
+        let mut history = ActivityHistory::default();
+        for _ in 0..120 {
+            history.record_event(T0 + 1);
+        }
+        history.record_event(T0 + 60_001);
+        // Through /status as JSON, as the coordinator reads a shard's history.
+        let json = serde_json::to_value(history.snapshot(T0 + 60_002)).unwrap();
+        let read: HistorySnapshot = serde_json::from_value(json).unwrap();
+        assert_eq!(read.events_per_second(), 2.0);
+        assert_eq!(HistorySnapshot::default().events_per_second(), 0.0);
+    }
 
     #[test]
     fn counts_events_per_minute_and_fills_quiet_minutes_with_zero() {
