@@ -289,3 +289,91 @@ describe('issue 13: the operator page in a real browser', () => {
     assert.ok(overflow <= 0, `no horizontal scrolling (overflow ${overflow}px)`);
   });
 });
+
+// Issue 13 "shards when the bot has several": the page against a real coordinator and its shard
+// objects (issue 12), the simulator asking for 2 shards.
+describe('issue 13 shards: a sharded bot\'s card in a real browser', () => {
+  const SHARDS = 2;
+  const GUILDS = 4;
+  let d;
+  let browser;
+  let page;
+
+  before(async () => {
+    d = await deployment();
+    await d.sim.control('/_sim/config', {
+      shards: SHARDS,
+      guilds: GUILDS,
+      sessionStartLimit: { total: 1000, remaining: 1000, resetAfterMs: 86_400_000, maxConcurrency: SHARDS },
+    });
+    const connect = await d.call('POST', '/connect', { shards: 'auto' });
+    assert.equal(connect.status, 202, JSON.stringify(connect.json));
+    await waitFor(async () => {
+      const s = await d.status();
+      return s.sharded && s.shardCount === SHARDS && s.totals.ready === SHARDS && s.state === 'connected' ? s : null;
+    }, { timeoutMs: 60_000, message: `${SHARDS} shards ready` });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  });
+  after(async () => {
+    await browser?.close();
+    await d?.stop();
+  });
+
+  const card = () => page.locator('article.bot[data-bot="default"]');
+  const shardRows = () => card().locator('section.shards tbody tr');
+  const totals = () => card().locator('section.shards tfoot tr');
+  /** The primary set's events received, as the totals row prints them. */
+  const eventsTotal = async () => Number(await totals().locator('td[data-figure="events"]').textContent());
+
+  test('issue 13 shards: logged in, the card lists 2 shards connected, the totals, events and outbox, and no error', async () => {
+    await page.goto(`${new URL(d.worker.url).origin}/admin`);
+    await page.getByLabel(/Admin token/).fill(ADMIN_TOKEN);
+    await page.getByLabel(/Admin token/).press('Enter');
+    await card().locator('.state', { hasText: /^connected$/ }).waitFor({ timeout: 15_000 });
+    const section = card().locator('section.shards');
+    await section.waitFor({ state: 'visible', timeout: 15_000 });
+    assert.match(await section.locator('caption').textContent(), /^Shards/);
+
+    // One row per shard, each connected; the totals say all of them are READY.
+    await waitFor(async () => ((await shardRows().count()) === SHARDS ? true : null), { timeoutMs: 15_000, message: 'a row per shard' });
+    assert.deepEqual(await shardRows().locator('th').allTextContents(), ['0 of 2', '1 of 2']);
+    assert.deepEqual(await shardRows().locator('td[data-state]').allTextContents(), ['connected', 'connected']);
+    assert.equal(await totals().locator('th').textContent(), 'Total');
+    assert.equal(await totals().locator('td[data-figure="ready"]').textContent(), '2 of 2 ready');
+    // Every guild is on one shard: the rows add up to the total, which is every guild.
+    const guilds = (await shardRows().locator('td[data-figure="guilds"]').allTextContents()).map(Number);
+    assert.equal(guilds.reduce((a, b) => a + b, 0), GUILDS, `guilds per shard: ${guilds}`);
+    assert.equal(await totals().locator('td[data-figure="guilds"]').textContent(), String(GUILDS));
+
+    // A guild message in every guild: each shard's events received count them, and so do the totals.
+    const before = await eventsTotal();
+    const sent = [];
+    for (let g = 0; g < GUILDS; g += 1) {
+      sent.push((await d.dispatch({ preset: 'guild_message', guildIndex: g, overrides: { content: `shard page ${g}` } })).sent[0]);
+    }
+    await d.receiver.waitFor((rs) => sent.every((m) => rs.some((r) => r.json().data?.id === m.data.id)), 20_000);
+    await waitFor(async () => ((await eventsTotal()) >= before + GUILDS ? true : null), { timeoutMs: 15_000, message: 'the totals count the new events' });
+    const perShard = (await shardRows().locator('td[data-figure="events"]').allTextContents()).map(Number);
+    assert.ok(perShard.every((n) => Number.isInteger(n) && n > 0), `events per shard: ${perShard}`);
+    assert.equal(perShard.reduce((a, b) => a + b, 0), await eventsTotal(), 'the rows add up to the total');
+    for (const row of [...await shardRows().all(), totals()]) {
+      assert.match(await row.locator('td[data-figure="outbox"]').textContent(), /^\d+$/, 'an outbox depth');
+      assert.match(await row.locator('td[data-figure="events-per-second"]').textContent(), /^\d+\.\d\d$/, 'a rate');
+    }
+
+    // The shards deliver the default webhook, not the coordinator: its row counts what they delivered.
+    const delivered = card().locator('.subscriptions tbody tr[data-subscription="default"] td[data-count="delivered"]');
+    await waitFor(async () => (Number(await delivered.textContent()) >= GUILDS ? true : null),
+      { timeoutMs: 15_000, message: 'the default subscription counts the shards\' deliveries' });
+    const byShards = (await d.status()).sets.flatMap((set) => set.shards).reduce((a, shard) => a + shard.delivered, 0);
+    assert.ok(Number(await delivered.textContent()) <= byShards, `page ${await delivered.textContent()}, shards ${byShards}`);
+
+    // No error anywhere: not the page's, not the card's, not the coordinator's.
+    assert.equal(await page.locator('#error').isVisible(), false, await page.locator('#error').textContent());
+    assert.equal(await card().locator('.stop-reason').isVisible(), false);
+    assert.equal(await section.locator('.shard-error').isVisible(), false, await section.locator('.shard-error').textContent());
+    // A coordinator has no session or heartbeat of its own: those facts are left out, not shown empty.
+    assert.equal(await card().locator('.facts').isVisible(), false);
+  });
+});

@@ -24,6 +24,12 @@ function subscriptionRows(listing, status) {
   const d = status.delivery || {};
   // Without `/status` `subscriptions`, the default webhook's delivery counters are `delivery`'s.
   const delivery = { delivered: d.delivered, failedAttempts: d.failedAttempts, lastError: d.lastError };
+  // A sharded bot's coordinator delivers nothing itself: its shards deliver the default webhook.
+  if (status.sharded) {
+    const shardDelivery = shardedDelivery(status);
+    const rows = listing || [{ name: "default", kind: "push", webhookHost: status.webhook?.host }];
+    return rows.map((s) => (s.name === "default" ? { ...s, ...shardDelivery } : s));
+  }
   if (listing) {
     return listing.map((s) => ({ ...s, ...(counted.get(s.name) || (s.name === "default" && !counted.size ? delivery : {})) }));
   }
@@ -37,6 +43,32 @@ function subscriptionRows(listing, status) {
     deadLetters: d.deadLetters,
     ...delivery,
   }];
+}
+
+/**
+ * The default webhook's delivery of a sharded bot, from its coordinator's `/status`: every
+ * shard's (of every set, a stopping one too) delivered and outbox depth added up, the largest
+ * lag. The coordinator reports no failed attempts, dead letters or last error per shard: `null`,
+ * shown as "—".
+ */
+function shardedDelivery(status) {
+  const shards = (Array.isArray(status.sets) ? status.sets : []).flatMap((set) => (Array.isArray(set.shards) ? set.shards : []));
+  const sum = (key) => shards.reduce((a, shard) => a + Number(shard[key] ?? 0), 0);
+  const lags = shards.map((shard) => shard.outboxLagMs).filter((ms) => ms != null);
+  return {
+    delivered: sum("delivered"),
+    pending: sum("outboxDepth"),
+    lag: null,
+    lagMs: lags.length ? Math.max(...lags) : null,
+    failedAttempts: null,
+    deadLetters: null,
+    lastError: null,
+  };
+}
+
+/** A count: "—" where it is known to be unknown (`null`), else the number (missing: 0). */
+function countText(value) {
+  return value === null ? "—" : String(value ?? 0);
 }
 
 /** Lag: events still held (`lag`), or the oldest pending event's age from `/status` `delivery`. */
@@ -56,11 +88,11 @@ function renderSubscriptions(card, listing, status) {
     row.append(th);
     cell(row, s.kind || "—");
     cell(row, filterSummary(s.filter)).classList.add("wrap");
-    cell(row, String(s.pending ?? 0)).dataset.count = "pending";
+    cell(row, countText(s.pending)).dataset.count = "pending";
     cell(row, lagText(s)).dataset.count = "lag";
-    cell(row, String(s.delivered ?? 0)).dataset.count = "delivered";
-    cell(row, String(s.failedAttempts ?? 0)).dataset.count = "failed";
-    cell(row, String(s.deadLetters ?? 0)).dataset.count = "dead";
+    cell(row, countText(s.delivered)).dataset.count = "delivered";
+    cell(row, countText(s.failedAttempts)).dataset.count = "failed";
+    cell(row, countText(s.deadLetters)).dataset.count = "dead";
     cell(row, s.lastError || "—").classList.add("wrap");
     const actions = cell(row, "");
     const extra = { subscription: s.name };
@@ -217,9 +249,15 @@ function number(value, digits = 0) {
   return value == null ? "—" : Number(value).toFixed(digits);
 }
 
+/** A cell holding a figure, marked `data-figure` so a reader (or a test) can find it by name. */
+function figure(row, figureName, text) {
+  cell(row, text).dataset.figure = figureName;
+}
+
 /**
- * The shards of a sharded bot's `/status` (`sharded`, `sets[].shards`, `totals`): one row per
- * shard of every set (the primary set first), and the totals. Nothing for a single-shard bot.
+ * The shards of a sharded bot's `/status` (`sharded`, `sets[].shards`, `totals`, `lastError`,
+ * `lastReshardFailure`): one row per shard of every set (the primary set first), the totals, and
+ * what last went wrong. Nothing for a single-shard bot.
  */
 function renderShards(card, status) {
   const section = $(".shards", card);
@@ -237,12 +275,14 @@ function renderShards(card, status) {
       th.scope = "row";
       th.textContent = `${shard.shard} of ${set.count}${set.primary ? "" : " (next)"}`;
       row.append(th);
+      row.dataset.shard = `${shard.shard}/${set.count}`;
       cell(row, shard.state ?? "—").dataset.state = shard.state ?? "";
-      cell(row, number(shard.guilds));
-      cell(row, shard.heartbeatLatencyMs == null ? "—" : `${shard.heartbeatLatencyMs} ms`);
-      cell(row, number(shard.eventsPerSecond, 2));
-      cell(row, number(shard.outboxDepth));
-      cell(row, duration(shard.outboxLagMs));
+      figure(row, "guilds", number(shard.guilds));
+      figure(row, "heartbeat", shard.heartbeatLatencyMs == null ? "—" : `${shard.heartbeatLatencyMs} ms`);
+      figure(row, "events", number(shard.eventsReceived));
+      figure(row, "events-per-second", number(shard.eventsPerSecond, 2));
+      figure(row, "outbox", number(shard.outboxDepth));
+      figure(row, "lag", duration(shard.outboxLagMs));
       rows.push(row);
     }
   }
@@ -253,14 +293,30 @@ function renderShards(card, status) {
   th.scope = "row";
   th.textContent = "Total";
   total.append(th);
-  cell(total, `${t.ready ?? 0} of ${t.shards ?? 0} ready`);
-  cell(total, number(t.guilds));
+  figure(total, "ready", `${t.ready ?? 0} of ${t.shards ?? 0} ready`);
+  figure(total, "guilds", number(t.guilds));
   cell(total, "");
-  cell(total, number(t.eventsPerSecond, 2));
-  cell(total, number(t.outboxDepth));
-  cell(total, duration(t.outboxLagMs));
+  // `totals` has no events received: the primary set's shards add up to it.
+  const primary = sets.find((set) => set.primary);
+  const received = (primary?.shards ?? []).map((shard) => shard.eventsReceived).filter((n) => n != null);
+  figure(total, "events", received.length ? String(received.reduce((a, b) => a + Number(b), 0)) : "—");
+  figure(total, "events-per-second", number(t.eventsPerSecond, 2));
+  figure(total, "outbox", number(t.outboxDepth));
+  figure(total, "lag", duration(t.outboxLagMs));
   $("tfoot", section).replaceChildren(total);
   $(".shard-summary", section).textContent = reshardText(status.reshard);
+  const problem = [status.lastError, reshardFailureText(status.lastReshardFailure)].filter(Boolean).join(" · ");
+  const error = $(".shard-error", section);
+  error.textContent = problem;
+  error.hidden = !problem;
+}
+
+/** `/status` `lastReshardFailure` in words: why the last reshard was abandoned, if it was. */
+function reshardFailureText(failure) {
+  if (!failure || typeof failure !== "object") return "";
+  if (failure.reason === "shardFailed") return `Resharding to ${failure.count} shards abandoned: shard ${failure.shard} failed.`;
+  if (failure.reason === "timedOut") return `Resharding to ${failure.count} shards abandoned: ${failure.ready} of ${failure.count} ready by the deadline.`;
+  return `Resharding abandoned (${failure.reason ?? "unknown"}).`;
 }
 
 /** `/status` `reshard` in words: nothing while one set runs, else where the new set stands. */
