@@ -10,11 +10,12 @@
 //! - [`credentials`]: which of the Worker's environment credentials a `/connect` may use.
 //! - [`http_body`]: reading request bodies with a size limit, and a cut-off body as an error.
 //! - [`shards`]: the rules of a sharded bot (shard of a guild, identify queue, resharding),
-//!   sans-IO; not wired into the objects yet (issue 12).
+//!   sans-IO; the coordinator and shard objects in `durable_object` follow them (issue 12).
 //! - [`route_table`]: the control API's routes (path, method, auth, description), in one table.
 //! - [`schema`]: the object's SQLite schema as numbered migrations, and the upgrade rule.
 //! - [`subscriptions`]: the event log's subscription rules (filters, the admin body, push
-//!   fan-out, retention, pull tokens, cursors and gaps), sans-IO; not wired yet (issue 10).
+//!   fan-out, retention, pull tokens, cursors and gaps), sans-IO; the object's subscriptions,
+//!   push fan-out and pull routes follow them (issue 10).
 //! - [`rest`]: Discord REST rate limits (sans-IO).
 //! - [`talk`]: replies split into Discord messages.
 //! - `alarm`: when the object's one alarm fires (native tests; used by the object).

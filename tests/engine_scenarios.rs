@@ -5,7 +5,7 @@ mod support;
 use discord_gateway_do::gateway::status::WaitReason;
 use discord_gateway_do::gateway::{
     Action, ConnectionId, ConnectionState, EventFilter, GatewayConfig, Input, Intents,
-    RequestFailure, SendError, Shard, StopReason,
+    RequestFailure, SendError, SessionSnapshot, Shard, StopReason,
 };
 use serde_json::{json, Value};
 use support::*;
@@ -602,6 +602,17 @@ fn handshake_timeouts_retry() {
     assert_eq!(closes(&s.take_io()), vec![4000]);
 }
 
+/// The last snapshot the engine asked to store among `actions`.
+fn last_persisted(actions: Vec<Action>) -> Option<SessionSnapshot> {
+    actions
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Persist(p) => Some(p),
+            _ => None,
+        })
+        .next_back()
+}
+
 #[test]
 fn a_restored_session_resumes_without_identifying() {
     let mut s = Script::new();
@@ -609,15 +620,7 @@ fn a_restored_session_resumes_without_identifying() {
     s.dispatch(id, "MESSAGE_CREATE", 2, message("1", "a"));
     s.take();
     s.wake();
-    let snapshot = s
-        .take()
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Persist(p) => Some(p),
-            _ => None,
-        })
-        .next_back()
-        .expect("the heartbeat persists the new sequence");
+    let snapshot = last_persisted(s.take()).expect("the heartbeat persists the new sequence");
     assert_eq!(snapshot.sequence, Some(2));
     let json = serde_json::to_string(&snapshot).unwrap();
     assert!(!json.contains(TOKEN), "the snapshot holds no secret");
@@ -1069,15 +1072,7 @@ fn issue_9_connect_ready_gateway_info_opens_the_socket_without_a_storage_write()
     };
     s.input(Input::SocketOpened(id));
     s.hello(id, 41_250);
-    let persisted = s
-        .take()
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Persist(p) => Some(p),
-            _ => None,
-        })
-        .next_back()
-        .expect("the Identify persists the budget it spent");
+    let persisted = last_persisted(s.take()).expect("the Identify persists the budget it spent");
     assert_eq!(persisted.identify_budget.remaining, Some(998));
     assert_eq!(persisted.identify_budget.total, Some(1000));
     assert!(persisted.identify_budget.resets_at.is_some());

@@ -1,5 +1,5 @@
 //! The rules of a sharded bot, sans-IO (issue 12), followed by the coordinator and the shard
-//! objects in [`crate::durable_object`].
+//! objects in `crate::durable_object` (Wasm only).
 //!
 //! Pure Rust with `now` passed in, like [`crate::gateway`], so every rule is tested natively
 //! with a virtual clock:
