@@ -700,7 +700,7 @@ pub(crate) fn json_object(
     body: &[u8],
     what: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-    match serde_json::from_slice(body) {
+    match crate::json::from_slice(body) {
         Ok(serde_json::Value::Object(object)) => Ok(object),
         Ok(_) => Err(ApiError::bad_request(
             None,

@@ -32,6 +32,7 @@ pub mod credentials;
 pub mod delivery;
 pub mod gateway;
 pub mod http_body;
+pub mod json;
 pub mod rest;
 pub mod route_table;
 pub mod schema;

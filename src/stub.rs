@@ -363,12 +363,12 @@ pub struct SubscriptionAnswer {
 /// Turns the object's answer into `T` (a 2xx) or an error.
 fn decode<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, GatewayStubError> {
     if (200..300).contains(&status) {
-        return serde_json::from_slice(body).map_err(|e| GatewayStubError::Decode {
+        return crate::json::from_slice(body).map_err(|e| GatewayStubError::Decode {
             status,
             message: format!("{e}; body: {}", excerpt(body)),
         });
     }
-    match serde_json::from_slice::<ApiError>(body) {
+    match crate::json::from_slice::<ApiError>(body) {
         Ok(mut error) => {
             error.status = status;
             Err(GatewayStubError::Api(error))

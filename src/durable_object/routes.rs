@@ -115,7 +115,7 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         RouteId::Status => json(200, &runtime.status()),
         RouteId::ShardStart => {
             match read_body(&req).await.and_then(|body| {
-                serde_json::from_slice::<ShardStart>(&body)
+                crate::json::from_slice::<ShardStart>(&body)
                     .map_err(|e| ApiError::bad_request(None, e.to_string()))
             }) {
                 Ok(start) => match shard_link::start(runtime, start) {
@@ -219,18 +219,18 @@ async fn internal_from_shard(
     };
     let bad = |e: serde_json::Error| error(&ApiError::bad_request(None, e.to_string()));
     match id {
-        RouteId::IdentifyAsk => match serde_json::from_slice::<ShardKey>(&body) {
+        RouteId::IdentifyAsk => match crate::json::from_slice::<ShardKey>(&body) {
             Ok(key) => json(200, &coordinator::identify_ask(runtime, key)),
             Err(e) => bad(e),
         },
-        RouteId::IdentifySent => match serde_json::from_slice::<ShardKey>(&body) {
+        RouteId::IdentifySent => match crate::json::from_slice::<ShardKey>(&body) {
             Ok(key) => {
                 coordinator::identify_sent(runtime, key);
                 json(200, &serde_json::json!({"ok": true}))
             }
             Err(e) => bad(e),
         },
-        _ => match serde_json::from_slice::<ShardReport>(&body) {
+        _ => match crate::json::from_slice::<ShardReport>(&body) {
             Ok(report) => {
                 coordinator::report(runtime, report).await;
                 json(200, &serde_json::json!({"ok": true}))

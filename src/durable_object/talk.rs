@@ -266,7 +266,7 @@ async fn messages(
                 &message_ids,
             ));
         }
-        let id = serde_json::from_slice::<serde_json::Value>(&answer)
+        let id = crate::json::from_slice::<serde_json::Value>(&answer)
             .ok()
             .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned))
             .ok_or_else(|| ApiError::new(502, None, "Discord's answer has no message id"))?;
@@ -329,7 +329,7 @@ async fn presence(runtime: &Rc<Runtime>, req: &Request) -> std::result::Result<R
 
 /// Discord's refusal as a `502` with its status and message.
 fn discord_error(status: u16, body: &[u8]) -> ApiError {
-    let message = serde_json::from_slice::<serde_json::Value>(body)
+    let message = crate::json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
         .unwrap_or_default();

@@ -144,7 +144,7 @@ impl Answer {
             global: header("x-ratelimit-global").is_some_and(|v| v.trim() == "true"),
         };
         if status == 429 {
-            if let Ok(body) = serde_json::from_slice::<RateLimitedBody>(body) {
+            if let Ok(body) = crate::json::from_slice::<RateLimitedBody>(body) {
                 answer.retry_after_ms = body.retry_after.and_then(millis).or(answer.retry_after_ms);
                 answer.global |= body.global;
             }

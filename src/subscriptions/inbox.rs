@@ -93,7 +93,7 @@ impl AckRequest {
     /// Reads the body; a bad one is a `400` naming the field at fault.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         const SHAPE: &str = "the body must be {\"cursor\": <position>}";
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+        let object: serde_json::Map<String, serde_json::Value> = crate::json::from_slice(body)
             .map_err(|e| ApiError::bad_request(None, format!("{SHAPE}: {e}")))?;
         if let Some(unknown) = object.keys().find(|k| *k != "cursor") {
             return Err(ApiError::bad_request(
