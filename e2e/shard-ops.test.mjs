@@ -71,10 +71,10 @@ describe('issue 12: a sharded bot through its coordinator', () => {
     await allReady(d, 2);
     await d.sim.control('/_sim/config', { shards: 4 });
     await sleep(4000);
+    assert.equal((await d.sim.state()).identifies.filter((i) => i.shard[1] === 4).length, 0, 'no shard of a set of 4 identified');
     const status = await d.status();
     assert.equal(status.shardCount, 2);
     assert.equal(status.nextReshardCheckAt, null);
-    assert.equal((await d.sim.state()).identifies.filter((i) => i.shard[1] === 4).length, 0);
     const bad = await d.call('POST', '/connect', { shards: 'auto', reshardCheckMs: 10 });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.field, 'reshardCheckMs');
