@@ -41,7 +41,7 @@ describe('issue 12: a sharded bot through its coordinator', () => {
     assert.equal(bad.json.field, 'status');
   });
 
-  test('issue12 growth: with "auto", a larger recommendation (no 4011) reshards to it, the presence goes with the new set, no event lost', async () => {
+  test('issue12 growth: with "auto", a larger recommendation (no 4011) reshards to it, the presence goes with the new set, no event lost, the old set\'s dead letters stay reachable', async () => {
     d = await deployment();
     await shardedSim(d, { shards: 2, maxConcurrency: 4 });
     const connect = await d.call('POST', '/connect', { shards: 'auto', reshardCheckMs: 2000 });
@@ -49,12 +49,24 @@ describe('issue 12: a sharded bot through its coordinator', () => {
     const two = await allReady(d, 2);
     assert.equal(two.reshardCheckMs, 2000);
     assert.equal((await d.call('POST', '/presence', REQUEST)).status, 200);
+    // A dead letter in the old set: it stays reachable after the set is retired.
+    let down = true;
+    d.receiver.setHandler((req) => (down && req.json().data?.content === 'poison' ? { status: 400 } : { status: 200 }));
+    const [poison] = await messagePerGuild(d, 1, { content: 'poison' });
+    await waitFor(async () => ((await d.status()).totals.deadLetters === 1 ? true : null), { message: 'a dead letter in the old set' });
     const before = await messagePerGuild(d, 8);
     // Discord now recommends 4; nothing closes the sessions.
     await d.sim.control('/_sim/config', { shards: 4 });
     const four = await allReady(d, 4, 90_000);
     assert.equal(four.sets.length, 1, 'the old set is stopped');
     assert.equal(four.retiredSets.length, 1, 'and listed as retired');
+    assert.equal(four.totals.deadLetters, 1, 'its dead letter counts');
+    const [old] = (await d.call('GET', '/dead-letters')).json.deadLetters;
+    assert.equal(old?.eventId, `${poison.sessionId}:${poison.seq}`);
+    assert.equal(old.generation, four.retiredSets[0].generation);
+    down = false;
+    assert.deepEqual((await d.call('POST', '/dead-letters/replay', { ids: [old.id] })).json, { affected: 1 });
+    await d.receiver.waitFor((rs) => rs.filter((r) => r.json().data?.id === poison.data.id).length === 2, 20_000);
     const later = await messagePerGuild(d, 8);
     await waitDelivered(d, [...before, ...later], 30_000);
     const sim = await d.sim.state();
