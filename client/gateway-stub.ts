@@ -232,8 +232,15 @@ export interface GatewayStatus {
 
 /** An event given up on, kept for replay. */
 export interface DeadLetter {
-  /** Its outbox id; pass it to replay or drop it. */
-  id: number;
+  /**
+   * Its outbox id; pass it to replay or drop it. On a sharded bot (issue 12) the string
+   * `"<generation>.<shard>.<id>"`, which names the shard object that holds it.
+   */
+  id: number | string;
+  /** On a sharded bot: the shard that holds it. */
+  shard?: number;
+  /** On a sharded bot: the generation of that shard's set. */
+  generation?: number;
   /** `x-discord-gateway-event-id`. */
   eventId: string;
   eventType: string;
@@ -247,7 +254,7 @@ export interface DeadLetter {
  * Body of the replay and drop routes: some dead letters by id (at least one, at most 1,000), or
  * every one with `{ all: true }`. Nothing else selects them all.
  */
-export type DeadLetterSelection = { ids: number[] } | { all: true };
+export type DeadLetterSelection = { ids: (number | string)[] } | { all: true };
 
 /** `200` answer to `GET /dead-letters`. */
 export interface DeadLetterList {

@@ -376,4 +376,26 @@ describe('issue 13 shards: a sharded bot\'s card in a real browser', () => {
     // A coordinator has no session or heartbeat of its own: those facts are left out, not shown empty.
     assert.equal(await card().locator('.facts').isVisible(), false);
   });
+
+  test('issue12 dead letters on a sharded bot\'s card: each shard\'s listed with its "<generation>.<shard>.<id>", replayed from the page, delivered', async () => {
+    let reject = true;
+    d.receiver.setHandler((req) => (reject && req.json().data?.content === 'poison' ? { status: 400 } : { status: 200 }));
+    const poison = [];
+    for (let g = 0; g < 2; g += 1) poison.push((await d.dispatch({ preset: 'guild_message', guildIndex: g, overrides: { content: 'poison' } })).sent[0]);
+    const details = card().locator('details.dead-letters');
+    const rows = details.locator('tbody tr');
+    await waitFor(async () => ((await rows.count()) === 2 ? true : null), { timeoutMs: 20_000, message: 'two dead letters on the page' });
+    await details.locator('summary').click();
+    const ids = (await rows.locator('td:first-child').allTextContents()).sort();
+    assert.deepEqual(ids.map((id) => id.split('.')[1]), ['0', '1'], `one per shard: ${ids}`);
+    reject = false;
+    await rows.first().getByRole('button', { name: 'Replay' }).click();
+    await waitFor(async () => ((await rows.count()) === 1 ? true : null), { timeoutMs: 15_000, message: 'one replayed' });
+    await rows.first().getByRole('button', { name: 'Replay' }).click();
+    await d.receiver.waitFor((rs) => poison.every((m) => rs.filter((r) => r.json().data?.id === m.data.id).length === 2), 15_000);
+    await waitFor(async () => ((await rows.count()) === 0 ? true : null), { timeoutMs: 15_000, message: 'dead letters empty' });
+    assert.equal((await d.status()).totals.deadLetters, 0);
+    assert.equal(await page.locator('#error').isVisible(), false, await page.locator('#error').textContent());
+    d.receiver.setHandler(null);
+  });
 });

@@ -3,39 +3,7 @@ import { describe, test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { deployment, adminCall } from './fixture.mjs';
 import { waitFor } from './harness/index.mjs';
-
-const DAY = 86_400_000;
-
-async function shardedSim(d, { shards, maxConcurrency, guilds = 8, remaining = 1000, resetAfterMs = DAY }) {
-  await d.sim.control('/_sim/config', {
-    shards,
-    guilds,
-    sessionStartLimit: { total: 1000, remaining, resetAfterMs, maxConcurrency },
-  });
-}
-
-/** The coordinator's /status once every shard of the primary set is READY. */
-function allReady(d, count, timeoutMs = 60_000) {
-  return waitFor(async () => {
-    const s = await d.status();
-    return s.sharded && s.shardCount === count && s.totals.ready === count && s.state === 'connected' ? s : null;
-  }, { timeoutMs, message: `${count} shards ready` });
-}
-
-function eventIds(receiver) {
-  return receiver.requests.map((r) => r.headers['x-discord-gateway-event-id']);
-}
-
-/** Injects one guild message in each guild; resolves with what the sim sent. */
-async function messagePerGuild(d, guilds) {
-  const sent = [];
-  for (let g = 0; g < guilds; g += 1) sent.push((await d.dispatch({ preset: 'guild_message', guildIndex: g })).sent[0]);
-  return sent;
-}
-
-async function waitDelivered(d, sent, timeoutMs = 20_000) {
-  await d.receiver.waitFor((rs) => sent.every((m) => rs.some((r) => r.json().data?.id === m.data.id)), timeoutMs);
-}
+import { allReady, eventIds, messagePerGuild, shardedSim, waitDelivered } from './harness/sharding.mjs';
 
 describe('issue 12: sharded bot', () => {
   let d;
@@ -99,7 +67,7 @@ describe('issue 12: sharded bot', () => {
     assert.equal(named.json.field, 'name');
   });
 
-  test('issue12 subscriptions and presence are refused plainly on a sharded bot (not served across shards yet)', async () => {
+  test('issue12 subscriptions are refused plainly on a sharded bot (not served across shards yet)', async () => {
     d = await deployment();
     await shardedSim(d, { shards: 2, maxConcurrency: 2 });
     const created = await d.call('POST', '/subscriptions', { name: 'agent', kind: 'pull' });
@@ -113,8 +81,6 @@ describe('issue 12: sharded bot', () => {
     const sub = await d.call('POST', '/subscriptions', { name: 'agent', kind: 'pull' });
     assert.equal(sub.status, 409, JSON.stringify(sub.json));
     assert.match(sub.json.error, /sharded bot/);
-    const presence = await d.call('POST', '/presence', { status: 'idle' });
-    assert.equal(presence.status, 409, JSON.stringify(presence.json));
   });
 
   test('issue12 kill the runtime: every shard resumes by itself, nothing lost', async () => {

@@ -81,6 +81,10 @@ pub struct ConnectRequest {
     /// object the bot's coordinator, running one shard object per shard (issue 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<serde_json::Value>,
+    /// With `shards: "auto"`: how often the coordinator re-reads the recommended count and
+    /// grows to it, 1 s to 7 days; default 6 h (issue 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reshard_check_ms: Option<u64>,
     /// Delivery tuning; every field optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryOptions>,
@@ -331,6 +335,22 @@ impl ConnectRequest {
             ));
         }
         Ok(Some(count))
+    }
+
+    /// `reshardCheckMs`, checked (1 s to 7 days; the default 6 h when not given). Only with
+    /// `shards`.
+    ///
+    /// # Errors
+    /// A `400` naming `reshardCheckMs`.
+    pub fn reshard_check_ms(&self) -> Result<u64, ApiError> {
+        if self.reshard_check_ms.is_some() && self.shards.is_none() {
+            return Err(ApiError::bad_request(
+                Some("reshardCheckMs"),
+                "reshardCheckMs is for a sharded bot: give it with shards",
+            ));
+        }
+        crate::shards::reshard_check_ms(self.reshard_check_ms)
+            .map_err(|e| ApiError::bad_request(Some("reshardCheckMs"), e))
     }
 
     /// Replaces `"webhookSecret": "generate"` with a new `whsec_` secret made of the key `draw`
@@ -629,61 +649,12 @@ impl Serialize for DeadLetterSelection {
 impl DeadLetterSelection {
     /// Parses a JSON body, naming the field at fault when it is not a selection.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        const HOW: &str =
-            r#"send {"ids":[...]} to select dead letters by id, or {"all":true} for all of them"#;
-        if body.is_empty() {
-            return Err(ApiError::bad_request(
-                None,
-                format!("the request body is empty: {HOW}"),
-            ));
-        }
-        let mut object = json_object(body, "dead-letter selection")
-            .map_err(|e| ApiError::bad_request(None, format!("{}; {HOW}", e.error)))?;
-        if let Some(key) = object
-            .keys()
-            .find(|key| !matches!(key.as_str(), "ids" | "all"))
-        {
-            return Err(ApiError::bad_request(
-                Some(key),
-                format!("unknown field {key}: {HOW}"),
-            ));
-        }
-        match (object.remove("ids"), object.remove("all")) {
-            (Some(_), Some(_)) => Err(ApiError::bad_request(
-                None,
-                format!("give either ids or all, not both: {HOW}"),
-            )),
-            (Some(ids), None) => {
-                let ids: Vec<i64> = serde_json::from_value(ids).map_err(|_| {
-                    ApiError::bad_request(
-                        Some("ids"),
-                        format!("ids must be a list of dead-letter ids (integers from GET /dead-letters): {HOW}"),
-                    )
-                })?;
-                if ids.is_empty() {
-                    Err(ApiError::bad_request(
-                        Some("ids"),
-                        format!("ids must list at least one id ({HOW})"),
-                    ))
-                } else if ids.len() > MAX_DEAD_LETTERS as usize {
-                    Err(ApiError::bad_request(
-                        Some("ids"),
-                        format!("at most {MAX_DEAD_LETTERS} ids at once"),
-                    ))
-                } else {
-                    Ok(Self::Ids(ids))
-                }
-            }
-            (None, Some(serde_json::Value::Bool(true))) => Ok(Self::All),
-            (None, Some(_)) => Err(ApiError::bad_request(
-                Some("all"),
-                format!("all must be true: {HOW}"),
-            )),
-            (None, None) => Err(ApiError::bad_request(
-                None,
-                format!("nothing selected: {HOW}"),
-            )),
-        }
+        Ok(
+            match parse_selection(body, "integers from GET /dead-letters")? {
+                Some(ids) => Self::Ids(ids),
+                None => Self::All,
+            },
+        )
     }
 
     /// The selected ids, or `None` for all.
@@ -692,6 +663,70 @@ impl DeadLetterSelection {
             Self::Ids(ids) => Some(ids),
             Self::All => None,
         }
+    }
+}
+
+/// Parses a dead-letter selection body, `{"ids":[...]}` or `{"all":true}`, with ids of type
+/// `T` (`what` says what they are, for the error): `Some(ids)`, or `None` for all. Any other
+/// body is a `400` naming the field at fault.
+pub(crate) fn parse_selection<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<Option<Vec<T>>, ApiError> {
+    const HOW: &str =
+        r#"send {"ids":[...]} to select dead letters by id, or {"all":true} for all of them"#;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            None,
+            format!("the request body is empty: {HOW}"),
+        ));
+    }
+    let mut object = json_object(body, "dead-letter selection")
+        .map_err(|e| ApiError::bad_request(None, format!("{}; {HOW}", e.error)))?;
+    if let Some(key) = object
+        .keys()
+        .find(|key| !matches!(key.as_str(), "ids" | "all"))
+    {
+        return Err(ApiError::bad_request(
+            Some(key),
+            format!("unknown field {key}: {HOW}"),
+        ));
+    }
+    match (object.remove("ids"), object.remove("all")) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            None,
+            format!("give either ids or all, not both: {HOW}"),
+        )),
+        (Some(ids), None) => {
+            let ids: Vec<T> = serde_json::from_value(ids).map_err(|_| {
+                ApiError::bad_request(
+                    Some("ids"),
+                    format!("ids must be a list of dead-letter ids ({what}): {HOW}"),
+                )
+            })?;
+            if ids.is_empty() {
+                Err(ApiError::bad_request(
+                    Some("ids"),
+                    format!("ids must list at least one id ({HOW})"),
+                ))
+            } else if ids.len() > MAX_DEAD_LETTERS as usize {
+                Err(ApiError::bad_request(
+                    Some("ids"),
+                    format!("at most {MAX_DEAD_LETTERS} ids at once"),
+                ))
+            } else {
+                Ok(Some(ids))
+            }
+        }
+        (None, Some(serde_json::Value::Bool(true))) => Ok(None),
+        (None, Some(_)) => Err(ApiError::bad_request(
+            Some("all"),
+            format!("all must be true: {HOW}"),
+        )),
+        (None, None) => Err(ApiError::bad_request(
+            None,
+            format!("nothing selected: {HOW}"),
+        )),
     }
 }
 
@@ -1153,6 +1188,30 @@ mod tests {
             .validate(true)
             .unwrap();
         assert_eq!(settings.webhook.host(), "127.0.0.1:8787");
+    }
+
+    #[test]
+    fn issue12_growth_connect_reshard_check_ms_is_bounded_and_needs_shards() {
+        let parse = |body: &str| ConnectRequest::from_json(body.as_bytes()).unwrap();
+        assert_eq!(
+            parse(r#"{"shards":"auto"}"#).reshard_check_ms().unwrap(),
+            crate::shards::DEFAULT_RESHARD_CHECK_MS
+        );
+        assert_eq!(
+            parse(r#"{"shards":"auto","reshardCheckMs":2000}"#)
+                .reshard_check_ms()
+                .unwrap(),
+            2000
+        );
+        for bad in [
+            r#"{"shards":"auto","reshardCheckMs":999}"#,
+            r#"{"shards":"auto","reshardCheckMs":604800001}"#,
+            r#"{"reshardCheckMs":2000}"#,
+        ] {
+            let err = parse(bad).reshard_check_ms().unwrap_err();
+            assert_eq!(err.status, 400, "{bad}");
+            assert_eq!(err.field.as_deref(), Some("reshardCheckMs"), "{bad}");
+        }
     }
 
     #[test]

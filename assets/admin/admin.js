@@ -122,6 +122,12 @@ function renderStatus(card, name, status) {
   renderShards(card, status);
 }
 
+/** A dead letter's id as GET /dead-letters gave it: a number, or on a sharded bot the string
+ * "<generation>.<shard>.<id>" (issue 12). */
+function deadLetterId(b) {
+  return /^\d+$/.test(b.dataset.id) ? Number(b.dataset.id) : b.dataset.id;
+}
+
 function renderDeadLetters(card, list) {
   const body = $(".dead-letters tbody", card);
   const letters = list.deadLetters || [];
@@ -222,11 +228,11 @@ const ACTIONS = {
   },
   "replay-one": {
     confirm: null,
-    call: (name, b, card) => api("POST", `/dead-letters/replay${deadLetterQuery(card)}`, name, { ids: [Number(b.dataset.id)] }),
+    call: (name, b, card) => api("POST", `/dead-letters/replay${deadLetterQuery(card)}`, name, { ids: [deadLetterId(b)] }),
   },
   "drop-one": {
     confirm: (name, b) => `Drop dead letter ${b.dataset.id} of ${name}? It cannot be recovered.`,
-    call: (name, b, card) => api("POST", `/dead-letters/drop${deadLetterQuery(card)}`, name, { ids: [Number(b.dataset.id)] }),
+    call: (name, b, card) => api("POST", `/dead-letters/drop${deadLetterQuery(card)}`, name, { ids: [deadLetterId(b)] }),
   },
 };
 

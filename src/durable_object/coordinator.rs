@@ -25,7 +25,8 @@ use crate::shards::link::{
     ShardStart,
 };
 use crate::shards::{
-    start_deadline, Answer, IdentifyQueue, QueueSnapshot, QueueTimings, Reshard, ShardCount, Step,
+    start_deadline, Answer, GrowthCheck, IdentifyQueue, QueueSnapshot, QueueTimings, Reshard,
+    ShardCount, Step,
 };
 
 /// Where the coordinator's state is stored (`kv`).
@@ -38,6 +39,9 @@ const QUEUE_KEY: &str = "identify_queue";
 const WINDOW_MARGIN_MS: u64 = 100;
 /// Time for a new set to connect and reach READY beyond its identify batches.
 const START_SLACK_MS: u64 = 60_000;
+/// Stopped sets kept in [`CoordinatorState::retired`]: their objects still deliver what they
+/// stored, and their dead letters are listed with the live ones.
+const RETIRED_SETS_KEPT: usize = 4;
 /// A shard of a set that is no longer live asks again this much later (it is being stopped).
 const NOT_LIVE_RETRY_MS: u64 = 60_000;
 
@@ -74,6 +78,13 @@ pub struct CoordinatorState {
     /// The last thing that went wrong (a shard that could not be started, a reshard refused).
     #[serde(default)]
     pub last_error: Option<String>,
+    /// When the recommended count is read next (`"auto"` only).
+    #[serde(default)]
+    pub growth: GrowthCheck,
+    /// Sets stopped by a reshard, newest last (at most [`RETIRED_SETS_KEPT`]): they no longer
+    /// hold a gateway, but still deliver what they stored and keep their dead letters.
+    #[serde(default)]
+    pub retired: Vec<ShardSet>,
 }
 
 /// The coordinator's state in memory, if this object is one.
@@ -138,6 +149,7 @@ pub async fn connect(
     runtime: &Rc<Runtime>,
     settings: ConnectSettings,
     mode: ShardCount,
+    reshard_check_ms: u64,
 ) -> Result<bool, ApiError> {
     let name = bot_name(runtime)?;
     if env_string(&runtime.env, "DISCORD_BOT_TOKEN").as_deref() != Some(&settings.gateway.token) {
@@ -202,6 +214,7 @@ pub async fn connect(
             if let Some(s) = runtime.coordinator.state.borrow_mut().as_mut() {
                 s.mode = mode;
                 s.last_error = None;
+                s.growth = GrowthCheck::new(reshard_check_ms, now);
             }
             save(runtime);
             for set in &state.sets {
@@ -224,19 +237,34 @@ pub async fn connect(
                 .as_ref()
                 .map_or(0, |s| s.generation);
             let (reshard, steps) = Reshard::new(mode, info.shards.max(count));
+            let retired = existing_retired(runtime);
             *runtime.coordinator.state.borrow_mut() = Some(CoordinatorState {
                 mode,
                 generation,
                 sets: Vec::new(),
                 reshard,
                 last_error: None,
+                growth: GrowthCheck::new(reshard_check_ms, now),
+                retired,
             });
             save(runtime);
             run_steps(runtime, &name, steps).await;
         }
     }
     console_log!("coordinating {count} shards");
+    runtime.after_io();
     Ok(true)
+}
+
+/// The retired sets a new `/connect` keeps listing (their dead letters stay reachable).
+fn existing_retired(runtime: &Runtime) -> Vec<ShardSet> {
+    runtime
+        .coordinator
+        .state
+        .borrow()
+        .as_ref()
+        .map(|s| s.retired.clone())
+        .unwrap_or_default()
 }
 
 /// Carries out the resharding machine's steps.
@@ -267,8 +295,12 @@ async fn run_steps(runtime: &Rc<Runtime>, name: &str, steps: Vec<Step>) {
                     let Some(state) = state.as_mut() else {
                         return;
                     };
-                    let (stopped, kept) = state.sets.iter().partition(|s| s.count == count);
+                    let (stopped, kept): (Vec<ShardSet>, Vec<ShardSet>) =
+                        state.sets.iter().partition(|s| s.count == count);
                     state.sets = kept;
+                    state.retired.extend(stopped.iter().copied());
+                    let excess = state.retired.len().saturating_sub(RETIRED_SETS_KEPT);
+                    state.retired.drain(..excess);
                     stopped
                 };
                 save(runtime);
@@ -295,6 +327,7 @@ async fn start_set(runtime: &Rc<Runtime>, name: &str, set: ShardSet) {
     // The token stays here: each shard object reads its own environment's.
     settings.gateway.token = String::new();
     settings.gateway.shard = None;
+    let presence = super::shard_presence::stored(runtime);
     for shard in 0..set.count {
         let start = ShardStart {
             coordinator: name.to_owned(),
@@ -302,6 +335,7 @@ async fn start_set(runtime: &Rc<Runtime>, name: &str, set: ShardSet) {
             shard,
             count: set.count,
             settings: settings.clone(),
+            presence: presence.clone(),
         };
         let object = shard_object_name(name, set.generation, shard, set.count);
         if let Err(e) =
@@ -457,6 +491,7 @@ pub async fn report(runtime: &Rc<Runtime>, report: ShardReport) {
     }
     save(runtime);
     run_steps(runtime, &name, steps).await;
+    runtime.after_io();
 }
 
 /// A new set not all READY by its deadline is abandoned.
@@ -470,25 +505,125 @@ fn tick(runtime: &Runtime, now: u64) -> Vec<Step> {
         .unwrap_or_default()
 }
 
-/// The reshard deadline, for the object's alarm.
+/// The reshard deadline, or the next check of the recommended count, for the object's alarm.
 pub fn next_wake(runtime: &Runtime) -> Option<u64> {
-    runtime
-        .coordinator
-        .state
-        .borrow()
-        .as_ref()
-        .and_then(|s| s.reshard.next_wake())
+    runtime.coordinator.state.borrow().as_ref().and_then(|s| {
+        s.reshard
+            .next_wake()
+            .into_iter()
+            .chain(s.growth.next_wake(s.mode))
+            .min()
+    })
 }
 
-/// The alarm fired: a reshard past its deadline is abandoned.
+/// The alarm fired: a reshard past its deadline is abandoned; with `"auto"`, a due check of
+/// the recommended count may start a reshard to it.
 pub async fn on_alarm(runtime: &Rc<Runtime>) {
-    let steps = tick(runtime, now());
+    if !runtime.coordinator.active() {
+        return;
+    }
+    let mut steps = tick(runtime, now());
+    steps.extend(check_growth(runtime).await);
+    save(runtime);
     if !steps.is_empty() {
-        save(runtime);
         if let Ok(name) = bot_name(runtime) {
             run_steps(runtime, &name, steps).await;
         }
     }
+    runtime.after_io();
+}
+
+/// Re-reads `GET /gateway/bot` when the check is due (`"auto"` only) and grows to a larger
+/// recommendation.
+async fn check_growth(runtime: &Rc<Runtime>) -> Vec<Step> {
+    let due = runtime
+        .coordinator
+        .state
+        .borrow()
+        .as_ref()
+        .is_some_and(|s| s.growth.due(s.mode, now()));
+    if !due {
+        return Vec::new();
+    }
+    let token = runtime
+        .settings
+        .borrow()
+        .as_ref()
+        .map(|s| s.gateway.token.clone());
+    let info = match token {
+        Some(token) => request_gateway_info(&runtime.api_base, &token).await.ok(),
+        None => None,
+    };
+    let now = now();
+    if let (Some(info), Some(queue)) = (&info, runtime.coordinator.queue.borrow_mut().as_mut()) {
+        queue.update_limit(info.session_start_limit, now);
+    }
+    let mut state = runtime.coordinator.state.borrow_mut();
+    let Some(state) = state.as_mut() else {
+        return Vec::new();
+    };
+    let recommended = info.as_ref().map(|i| i.shards);
+    let max_concurrency = info
+        .as_ref()
+        .map_or(1, |i| i.session_start_limit.max_concurrency);
+    let deadline = start_deadline(
+        now,
+        recommended.unwrap_or(1),
+        max_concurrency,
+        START_SLACK_MS,
+    );
+    let mode = state.mode;
+    let steps = state
+        .growth
+        .checked(&mut state.reshard, mode, recommended, now, deadline);
+    if info.is_none() {
+        state.last_error =
+            Some("GET /gateway/bot failed: the recommended shard count was not checked".into());
+    } else if !steps.is_empty() {
+        console_log!(
+            "Discord recommends {} shards: resharding",
+            recommended.unwrap_or_default()
+        );
+    }
+    steps
+}
+
+/// Every shard object of the bot, live or retired, as `(generation, shard, object name)`.
+pub fn shard_objects(runtime: &Runtime) -> Result<Vec<(ShardSet, u32, String)>, ApiError> {
+    let name = bot_name(runtime)?;
+    let state = runtime.coordinator.state.borrow();
+    let Some(state) = state.as_ref() else {
+        return Err(ApiError::new(409, None, "not a sharded bot"));
+    };
+    Ok(state
+        .sets
+        .iter()
+        .chain(state.retired.iter())
+        .flat_map(|set| {
+            (0..set.count).map(|shard| {
+                (
+                    *set,
+                    shard,
+                    shard_object_name(&name, set.generation, shard, set.count),
+                )
+            })
+        })
+        .collect())
+}
+
+/// The shard objects of the live sets, as `(set, shard, object name)`.
+pub fn live_shard_objects(runtime: &Runtime) -> Result<Vec<(ShardSet, u32, String)>, ApiError> {
+    let live = runtime
+        .coordinator
+        .state
+        .borrow()
+        .as_ref()
+        .map(|s| s.sets.clone())
+        .unwrap_or_default();
+    Ok(shard_objects(runtime)?
+        .into_iter()
+        .filter(|(set, _, _)| live.contains(set))
+        .collect())
 }
 
 /// `POST /disconnect` on the coordinator: every shard object disconnects; the settings and the
@@ -531,9 +666,12 @@ pub async fn status(runtime: &Rc<Runtime>) -> Result<Value, ApiError> {
     };
     let primary = state.reshard.primary();
     let mut sets = Vec::new();
+    let mut retired_sets = Vec::new();
     let mut totals = (0u64, 0f64, 0u64, 0u32, None::<u64>);
+    let mut dead_letters = 0u64;
     let mut all_ready = true;
-    for set in &state.sets {
+    let live = state.sets.iter().map(|set| (set, false));
+    for (set, retired) in live.chain(state.retired.iter().map(|set| (set, true))) {
         let mut shards = Vec::new();
         for shard in 0..set.count {
             let object = shard_object_name(&name, set.generation, shard, set.count);
@@ -553,7 +691,12 @@ pub async fn status(runtime: &Rc<Runtime>) -> Result<Value, ApiError> {
                 .pointer("/delivery/oldestPendingAgeMs")
                 .and_then(Value::as_u64);
             let rate = events_per_second(&status);
-            if set.count == primary {
+            let dead = status
+                .pointer("/delivery/deadLetters")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            dead_letters += dead;
+            if !retired && set.count == primary {
                 all_ready &= ready;
                 totals.0 += guilds.unwrap_or(0);
                 totals.1 += rate;
@@ -577,14 +720,20 @@ pub async fn status(runtime: &Rc<Runtime>) -> Result<Value, ApiError> {
                 "outboxDepth": depth,
                 "outboxLagMs": lag,
                 "delivered": at(&status, &["delivery", "delivered"]),
+                "deadLetters": dead,
             }));
         }
-        sets.push(json!({
+        let entry = json!({
             "generation": set.generation,
             "count": set.count,
-            "primary": set.count == primary,
+            "primary": !retired && set.count == primary,
             "shards": shards,
-        }));
+        });
+        if retired {
+            retired_sets.push(entry);
+        } else {
+            sets.push(entry);
+        }
     }
     let queue = runtime
         .coordinator
@@ -615,7 +764,12 @@ pub async fn status(runtime: &Rc<Runtime>) -> Result<Value, ApiError> {
         "lastError": state.last_error,
         "identify": identify,
         "sets": sets,
+        "retiredSets": retired_sets,
+        "presence": super::shard_presence::stored(runtime),
+        "reshardCheckMs": state.growth.every_ms(),
+        "nextReshardCheckAt": state.growth.next_wake(state.mode),
         "totals": {
+            "deadLetters": dead_letters,
             "shards": primary,
             "ready": totals.3,
             "guilds": totals.0,

@@ -17,6 +17,17 @@ pub async fn call<B: Serialize>(
     id: RouteId,
     body: Option<&B>,
 ) -> worker::Result<Response> {
+    call_with_query(env, name, id, "", body).await
+}
+
+/// [`call`] with a query string (`""`, or `?` and the pairs, already encoded).
+pub async fn call_with_query<B: Serialize>(
+    env: &Env,
+    name: &str,
+    id: RouteId,
+    query: &str,
+    body: Option<&B>,
+) -> worker::Result<Response> {
     let route = route(id);
     let mut init = RequestInit::new();
     init.with_method(route.method.into());
@@ -26,8 +37,10 @@ pub async fn call<B: Serialize>(
         init.with_headers(headers);
         init.with_body(Some(serde_json::to_string(body)?.into()));
     }
-    let request =
-        Request::new_with_init(&format!("https://gateway.internal{}", route.path), &init)?;
+    let request = Request::new_with_init(
+        &format!("https://gateway.internal{}{query}", route.path),
+        &init,
+    )?;
     env.durable_object(GATEWAY_BINDING)?
         .id_from_name(name)?
         .get_stub()?
@@ -42,7 +55,18 @@ pub async fn call_json<B: Serialize, R: DeserializeOwned>(
     id: RouteId,
     body: Option<&B>,
 ) -> Result<R, String> {
-    let mut response = call(env, name, id, body)
+    call_json_with_query(env, name, id, "", body).await
+}
+
+/// [`call_with_query`], expecting a `2xx` with a JSON answer.
+pub async fn call_json_with_query<B: Serialize, R: DeserializeOwned>(
+    env: &Env,
+    name: &str,
+    id: RouteId,
+    query: &str,
+    body: Option<&B>,
+) -> Result<R, String> {
+    let mut response = call_with_query(env, name, id, query, body)
         .await
         .map_err(|e| format!("{name}: {e}"))?;
     let status = response.status_code();

@@ -16,6 +16,8 @@
 //! - `coordinator`: a sharded bot's coordinator: settings, shard sets, identify queue,
 //!   resharding, the bot's `/status` (issue 12).
 //! - `shard_link`: a shard object's side: grants before Identify, READY and stop reports.
+//! - `shard_presence`: `POST /presence` on a coordinator, sent to every shard, kept for new ones.
+//! - `shard_dead_letters`: every shard's dead letters through the coordinator.
 //! - `internal`: calls between the objects of one sharded bot.
 //! - [`pull`]: the pull routes (inbox, ack, me), long polls, pull tokens (rotate, revoke).
 
@@ -29,7 +31,9 @@ mod post;
 pub(crate) mod pull;
 pub(crate) mod routes;
 pub mod runtime;
+mod shard_dead_letters;
 mod shard_link;
+mod shard_presence;
 mod socket_events;
 pub mod store;
 mod subscription_routes;

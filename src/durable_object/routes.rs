@@ -70,11 +70,13 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         RouteId::Connect => {
             let mut generated = None;
             let mut shards = None;
+            let mut reshard_check_ms = 0;
             let settings = match read_body(&req)
                 .await
                 .and_then(|body| ConnectRequest::from_json(&body))
                 .and_then(|mut request| {
                     shards = request.shard_count()?;
+                    reshard_check_ms = request.reshard_check_ms()?;
                     generated = request.generate_secret_if_asked(random_key)?;
                     request.validate(runtime.insecure_webhooks)
                 }) {
@@ -84,7 +86,7 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
             // `shards` other than 1 (or a bot already sharded): the coordinator decides.
             let sharded = match shards {
                 Some(mode) if mode != ShardCount::Fixed(NonZeroU32::MIN) => {
-                    coordinator::connect(runtime, settings.clone(), mode).await
+                    coordinator::connect(runtime, settings.clone(), mode, reshard_check_ms).await
                 }
                 _ if runtime.coordinator.active() => {
                     coordinator::disconnect(runtime).await;
@@ -131,6 +133,14 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         }
         RouteId::IdentifyAsk | RouteId::IdentifySent | RouteId::ShardReport => {
             internal_from_shard(runtime, route.id, &req).await
+        }
+        RouteId::DeadLetters | RouteId::ReplayDeadLetters | RouteId::DropDeadLetters
+            if runtime.coordinator.active() =>
+        {
+            super::shard_dead_letters::handle(runtime, route.id, req).await
+        }
+        RouteId::SetPresence if runtime.coordinator.active() => {
+            super::shard_presence::handle(runtime, req).await
         }
         RouteId::DeadLetters => {
             let subscription = match dead_letter_subscription(runtime, &req) {
@@ -189,15 +199,14 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
 }
 
 /// Why a sharded bot's coordinator refuses a route, if it does: it holds no connection and no
-/// events (its shard objects do), and subscriptions and presence across shards are not built
-/// yet, so they are refused plainly rather than accepted and never served.
+/// events (its shard objects do), and subscriptions across shards are not built yet, so they
+/// are refused plainly rather than accepted and never served.
 fn refused_while_sharded(runtime: &Runtime, id: RouteId) -> Option<ApiError> {
     if !runtime.coordinator.active() {
         return None;
     }
     let what = match id {
         RouteId::CreateSubscription | RouteId::ReplaceSubscription => "subscriptions are",
-        RouteId::SetPresence => "presence is",
         _ => return None,
     };
     Some(ApiError::new(

@@ -87,6 +87,12 @@ pub fn start(runtime: &Rc<Runtime>, start: ShardStart) -> Result<(), ApiError> {
     *runtime.shard.link.borrow_mut() = Some(link);
     runtime.shard.reported_stop.set(false);
     runtime.engine.borrow_mut().require_identify_grant();
+    if let Some(presence) = start.presence {
+        // Kept for the Identify (sent at once if this shard's session is READY).
+        if let Err(e) = runtime.command(|engine, now| engine.set_presence(now, presence)) {
+            console_error!("the bot's presence: {e}");
+        }
+    }
     runtime
         .connect(settings)
         .map_err(|e| ApiError::new(503, None, e.to_string()))

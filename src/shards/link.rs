@@ -37,6 +37,10 @@ pub struct ShardStart {
     pub count: u32,
     /// The bot's settings, token removed.
     pub settings: ConnectSettings,
+    /// The bot's presence (op 3's `d`), if `POST /presence` set one: the shard Identifies
+    /// with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<serde_json::Value>,
 }
 
 /// Which shard of which set is speaking (shard → coordinator).

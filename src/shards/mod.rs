@@ -10,14 +10,25 @@
 //!   come first served, from one shared `session_start_limit` that is never overdrawn.
 //! - [`reshard`]: growing from `n` to `m` shards without a gap: start the new set beside the old,
 //!   switch once every new shard is READY, then stop the old set.
+//! - [`growth`]: with `"auto"`, re-reading the recommended count every `reshardCheckMs` and
+//!   growing to it (the same resharding as a close 4011).
+//! - [`dead_letter_id`]: the id of a dead letter of a sharded bot, which names the shard object
+//!   that holds it.
 //! - [`link`]: what the coordinator and its shard objects say to each other, and shard object
 //!   names.
 
+pub mod dead_letter_id;
+pub mod growth;
 pub mod identify_queue;
 pub mod link;
 pub mod plan;
 pub mod reshard;
 
+pub use dead_letter_id::{ShardDeadLetterId, ShardSelection};
+pub use growth::{
+    reshard_check_ms, GrowthCheck, DEFAULT_RESHARD_CHECK_MS, MAX_RESHARD_CHECK_MS,
+    MIN_RESHARD_CHECK_MS,
+};
 pub use identify_queue::{
     Answer, Grant, IdentifyQueue, QueueSnapshot, QueueStatus, QueueTimings, RedeemError,
 };
