@@ -58,11 +58,11 @@ impl Fanout {
         finished: Finished,
         now: u64,
     ) {
+        // A subscription's lanes stay when they empty (until it is deleted, [`Fanout::remove`]):
+        // at a steady rate each event empties them, and building them again per event is the
+        // single-subscription path's cost.
         if let Some(lanes) = self.lanes.get_mut(&subscription) {
             lanes.finish(channel, finished, now);
-            if lanes.pending() == 0 && lanes.in_flight() == 0 {
-                self.lanes.remove(&subscription);
-            }
         }
     }
 
@@ -173,6 +173,23 @@ mod tests {
 
     fn subs(due: &[Due]) -> Vec<SubscriptionId> {
         due.iter().map(|d| d.subscription).collect()
+    }
+
+    #[test]
+    fn issue_10_cost_a_subscription_keeps_its_lanes_when_they_empty() {
+        let mut fanout = Fanout::default();
+        fanout.push(A, "c", 1, 0);
+        assert_eq!(fanout.take_due(0, 5).len(), 1);
+        fanout.finish(A, "c", Finished::Removed, 1);
+        assert_eq!((fanout.pending(A), fanout.in_flight(A)), (0, 0));
+        assert_eq!(
+            fanout.lanes.len(),
+            1,
+            "kept for the next event, not built again"
+        );
+        assert_eq!((fanout.next_due(), fanout.take_due(1, 5)), (None, vec![]));
+        fanout.remove(A);
+        assert!(fanout.lanes.is_empty(), "gone with the subscription");
     }
 
     #[test]
