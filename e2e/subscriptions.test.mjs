@@ -375,12 +375,12 @@ describe('issue 10: push tenants', () => {
     assert.deepEqual([subs['tenant-a'].deadLetters, subs['tenant-a'].lag, subs.default.lag], [0, 0, 0], 'released: nothing left');
   });
 
-  test('issue 10 cost: rows written per event with one push subscription (k = 1) and with three (k = 3)', async () => {
+  test('issue 10 cost: rows written and write statements per event with one push subscription (k = 1) and with three (k = 3)', async () => {
     d = await deployment();
     await d.connectReady();
     const statuses = answering(d.receiver, () => 200);
     const burst = async () => {
-      const before = (await d.status()).delivery.storageRowsWritten;
+      const before = (await d.status()).delivery;
       const sent = [];
       for (const channel of ['1300000000000000911', '1300000000000000912', '1300000000000000913']) {
         const { sent: some } = await d.dispatch({ preset: 'guild_message', count: 50, overrides: { channel_id: channel } });
@@ -393,8 +393,11 @@ describe('issue 10: push tenants', () => {
           : null;
       }, { timeoutMs: 30_000, message: 'the burst is delivered everywhere' });
       total += sent.length;
-      const after = (await d.status()).delivery.storageRowsWritten;
-      return (after - before) / sent.length;
+      const after = (await d.status()).delivery;
+      return {
+        rows: (after.storageRowsWritten - before.storageRowsWritten) / sent.length,
+        statements: (after.storageWriteStatements - before.storageWriteStatements) / sent.length,
+      };
     };
     let total = 0;
     const k1 = await burst();
@@ -403,9 +406,13 @@ describe('issue 10: push tenants', () => {
       assert.equal(res.status, 201);
     }
     const k3 = await burst();
-    console.log(`issue 10 cost: rows written per event, k = 1: ${k1.toFixed(2)}, k = 3: ${k3.toFixed(2)}`);
-    assert.ok(k1 <= 2.1, `k = 1: ${k1} rows per event`);
-    assert.ok(k3 <= 4.2, `k = 3: ${k3} rows per event (one insert, two holder updates, one delete)`);
+    console.log(`issue 10 cost: per event, k = 1: ${k1.rows.toFixed(2)} rows in ${k1.statements.toFixed(2)} statements; k = 3: ${k3.rows.toFixed(2)} rows in ${k3.statements.toFixed(2)} statements`);
+    // k = 1: one insert and one delete per event, each batched over many events (no statement of
+    // its own per event: a holder update or a delivery-state delete per event would show here
+    // even when it writes no row).
+    assert.ok(k1.rows <= 2.1, `k = 1: ${k1.rows} rows per event`);
+    assert.ok(k1.statements < 1, `k = 1: ${k1.statements} write statements per event (batched: well under one)`);
+    assert.ok(k3.rows <= 4.2, `k = 3: ${k3.rows} rows per event (one insert, two holder updates, one delete)`);
     assert.equal(accepted(d.receiver, '/t1', statuses).length, 150);
   });
 });

@@ -6,12 +6,14 @@
 //! step with every insert, delivery, retry and dead letter, so choosing the next events never
 //! scans the outbox.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 #[derive(Debug, Default)]
 struct Lane {
     ids: VecDeque<i64>,
     head_due_at: u64,
+    /// A request for its head is under way.
+    busy: bool,
 }
 
 /// How an attempt at a lane's head ended.
@@ -24,10 +26,14 @@ pub enum Finished {
 }
 
 /// The per-channel delivery lanes.
+///
+/// On the per-event path (every take, finish and alarm plan), so a lane's "busy" mark is a
+/// flag on the lane rather than a second set keyed by channel, and only the lanes taken have
+/// their channel copied.
 #[derive(Debug, Default)]
 pub struct Lanes {
     lanes: HashMap<String, Lane>,
-    in_flight: HashSet<String>,
+    in_flight: usize,
     pending: usize,
 }
 
@@ -43,7 +49,10 @@ impl Lanes {
 
     /// Appends an event to its channel's lane.
     pub fn push(&mut self, channel: &str, id: i64, due_at: u64) {
-        let lane = self.lanes.entry(channel.to_owned()).or_default();
+        let lane = match self.lanes.get_mut(channel) {
+            Some(lane) => lane,
+            None => self.lanes.entry(channel.to_owned()).or_default(),
+        };
         if lane.ids.is_empty() {
             lane.head_due_at = due_at;
         }
@@ -53,26 +62,38 @@ impl Lanes {
 
     /// Takes up to `limit` due heads of idle lanes, oldest first, and marks their lanes busy.
     pub fn take_due(&mut self, now: u64, limit: usize) -> Vec<(String, i64)> {
-        let mut due: Vec<(String, i64)> = self
+        if limit == 0 {
+            return Vec::new();
+        }
+        let mut due: Vec<(&String, i64)> = self
             .lanes
             .iter()
-            .filter(|(channel, lane)| lane.head_due_at <= now && !self.in_flight.contains(*channel))
-            .filter_map(|(channel, lane)| lane.ids.front().map(|id| (channel.clone(), *id)))
+            .filter(|(_, lane)| lane.head_due_at <= now && !lane.busy)
+            .filter_map(|(channel, lane)| lane.ids.front().map(|id| (channel, *id)))
             .collect();
         due.sort_unstable_by_key(|(_, id)| *id);
         due.truncate(limit);
-        for (channel, _) in &due {
-            self.in_flight.insert(channel.clone());
+        let taken: Vec<(String, i64)> = due
+            .into_iter()
+            .map(|(channel, id)| (channel.clone(), id))
+            .collect();
+        for (channel, _) in &taken {
+            if let Some(lane) = self.lanes.get_mut(channel) {
+                lane.busy = true;
+            }
         }
-        due
+        self.in_flight += taken.len();
+        taken
     }
 
     /// Records how the attempt at `channel`'s head ended, at time `now`.
     pub fn finish(&mut self, channel: &str, finished: Finished, now: u64) {
-        self.in_flight.remove(channel);
         let Some(lane) = self.lanes.get_mut(channel) else {
             return;
         };
+        if std::mem::take(&mut lane.busy) {
+            self.in_flight -= 1;
+        }
         match finished {
             Finished::Removed => {
                 if lane.ids.pop_front().is_some() {
@@ -91,9 +112,9 @@ impl Lanes {
     /// When the next head of an idle lane is due.
     pub fn next_due(&self) -> Option<u64> {
         self.lanes
-            .iter()
-            .filter(|(channel, _)| !self.in_flight.contains(*channel))
-            .map(|(_, lane)| lane.head_due_at)
+            .values()
+            .filter(|lane| !lane.busy)
+            .map(|lane| lane.head_due_at)
             .min()
     }
 
@@ -104,7 +125,7 @@ impl Lanes {
 
     /// Requests under way.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+        self.in_flight
     }
 }
 

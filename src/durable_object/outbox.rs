@@ -496,16 +496,17 @@ impl Outbox {
     }
 
     /// Reloads the lanes if rows were put back in line while requests were under way and none
-    /// is any more.
+    /// is any more. `push` lists the push subscriptions (asked only then: this runs after
+    /// every input).
     pub fn reload_if_stale(
         &self,
         store: &Store,
-        push: &[SubscriptionId],
+        push: impl FnOnce() -> Vec<SubscriptionId>,
         before_reading: impl FnOnce(u64),
     ) {
         if self.lanes_stale.get() && self.lanes.borrow().total_in_flight() == 0 {
             self.lanes_stale.set(false);
-            if let Err(e) = self.reload_lanes(store, push, before_reading) {
+            if let Err(e) = self.reload_lanes(store, &push(), before_reading) {
                 console_error!("could not reload the outbox: {e}");
             }
         }

@@ -47,7 +47,11 @@ pub struct Runtime {
     pub engine: RefCell<Engine>,
     /// Channels and users learned for enrichment.
     pub directory: RefCell<Directory>,
+    /// The connect settings (change them with [`Runtime::set_settings`] only).
     pub settings: RefCell<Option<ConnectSettings>>,
+    /// The same settings shared, as every delivery holds them while its request is under way:
+    /// handing them out is a reference count, not a copy of the settings per event.
+    shared_settings: RefCell<Option<Rc<ConnectSettings>>>,
     pub socket: RefCell<Option<(ConnectionId, WebSocket)>>,
     /// The outbox's bookkeeping: lanes, copies in memory, deletes to come, counters.
     pub outbox: Outbox,
@@ -134,6 +138,7 @@ impl Runtime {
             store,
             engine: RefCell::new(engine),
             directory: RefCell::new(directory),
+            shared_settings: RefCell::new(settings.clone().map(Rc::new)),
             settings: RefCell::new(settings),
             socket: RefCell::new(None),
             outbox,
@@ -179,12 +184,23 @@ impl Runtime {
         self.after_io();
     }
 
+    /// Replaces the connect settings (and their shared copy).
+    fn set_settings(&self, settings: Option<ConnectSettings>) {
+        *self.shared_settings.borrow_mut() = settings.clone().map(Rc::new);
+        *self.settings.borrow_mut() = settings;
+    }
+
+    /// The connect settings, shared (see `shared_settings`); `None` when not connected.
+    pub fn shared_settings(&self) -> Option<Rc<ConnectSettings>> {
+        self.shared_settings.borrow().clone()
+    }
+
     /// Applies new settings and connects.
     pub fn connect(self: &Rc<Self>, settings: ConnectSettings) -> worker::Result<()> {
         self.recovered.set(true);
         self.store.save_settings(&settings)?;
         let config = settings.gateway.clone();
-        *self.settings.borrow_mut() = Some(settings);
+        self.set_settings(Some(settings));
         self.input(Input::Connect(config));
         Ok(())
     }
@@ -193,7 +209,7 @@ impl Runtime {
     pub fn become_coordinator(self: &Rc<Self>, settings: &ConnectSettings) -> worker::Result<()> {
         self.recovered.set(true);
         self.store.save_settings(settings)?;
-        *self.settings.borrow_mut() = Some(settings.clone());
+        self.set_settings(Some(settings.clone()));
         Ok(())
     }
 
@@ -210,7 +226,7 @@ impl Runtime {
     pub fn disconnect(self: &Rc<Self>) -> worker::Result<()> {
         self.recovered.set(true);
         self.store.clear_settings()?;
-        *self.settings.borrow_mut() = None;
+        self.set_settings(None);
         shard_link::forget(self)?;
         self.input(Input::Disconnect);
         Ok(())
@@ -442,10 +458,11 @@ impl Runtime {
 
     /// Starts due deliveries and sets the alarm to the earliest deadline.
     pub fn after_io(self: &Rc<Self>) {
-        self.outbox
-            .reload_if_stale(&self.store, &self.subscriptions.push_ids(), |sequence| {
-                self.event_left_outbox(sequence)
-            });
+        self.outbox.reload_if_stale(
+            &self.store,
+            || self.subscriptions.push_ids(),
+            |sequence| self.event_left_outbox(sequence),
+        );
         webhook::pump(self);
         super::pull::prune_all_if_due(self);
         self.schedule_alarm();

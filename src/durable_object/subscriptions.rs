@@ -16,7 +16,7 @@ use super::store::Store;
 use crate::api::{ApiError, SubscriptionCounts, WebhookTarget};
 use crate::schema::DEFAULT_SUBSCRIPTION_ID;
 use crate::subscriptions::definition::DEFAULT_SUBSCRIPTION;
-use crate::subscriptions::log::{holders_text, holds};
+use crate::subscriptions::log::{holders_text, holds, DEFAULT_ONLY};
 use crate::subscriptions::{
     EventFacts, FilterJson, Kind, SubscriptionId, SubscriptionSpec, SubscriptionView,
 };
@@ -87,14 +87,18 @@ impl Subscriptions {
     ) -> Option<NewHolders> {
         let list = self.list.borrow();
         let mut push = vec![DEFAULT_ID];
+        if list.is_empty() {
+            return Some(NewHolders {
+                text: DEFAULT_ONLY.to_owned(),
+                push,
+            });
+        }
         let mut all = vec![DEFAULT_ID];
-        if !list.is_empty() {
-            let facts = EventFacts::of(event_type, raw_data, thread_parent);
-            for s in list.iter().filter(|s| s.spec.filter.matches(&facts)) {
-                all.push(s.id);
-                if matches!(s.spec.kind, Kind::Push(_)) {
-                    push.push(s.id);
-                }
+        let facts = EventFacts::of(event_type, raw_data, thread_parent);
+        for s in list.iter().filter(|s| s.spec.filter.matches(&facts)) {
+            all.push(s.id);
+            if matches!(s.spec.kind, Kind::Push(_)) {
+                push.push(s.id);
             }
         }
         Some(NewHolders {

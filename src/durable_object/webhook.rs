@@ -24,21 +24,24 @@ const MAX_RESPONSE_BODY_BYTES: u32 = 64 * 1024;
 /// Starts deliveries for due events of idle channels, up to the concurrency bound.
 pub fn pump(runtime: &Rc<Runtime>) {
     // Runs after every input: cheap when nothing is due (no allocation, no storage access).
-    let Some(settings) = runtime.settings.borrow().clone().map(Rc::new) else {
+    let Some(settings) = runtime.shared_settings() else {
         return;
     };
     // At most 5: a Worker may hold six connections, the gateway socket takes one.
     let concurrency = settings.delivery.concurrency as usize;
     for (subscription, row) in runtime.outbox.take_due(&runtime.store, now(), concurrency) {
+        // `default`'s webhook is the settings' (no copy); another's is its own.
         let target = if subscription == DEFAULT_ID {
-            Some(settings.webhook.clone())
+            None
         } else {
-            runtime.subscriptions.target(subscription)
-        };
-        let Some(target) = target else {
-            // Deleted since: its lanes are gone already.
-            runtime.outbox.forget_attempt(subscription, &row, now());
-            continue;
+            match runtime.subscriptions.target(subscription) {
+                Some(target) => Some(target),
+                None => {
+                    // Deleted since: its lanes are gone already.
+                    runtime.outbox.forget_attempt(subscription, &row, now());
+                    continue;
+                }
+            }
         };
         worker::wasm_bindgen_futures::spawn_local(deliver(
             runtime.clone(),
@@ -114,10 +117,17 @@ async fn deliver(
     runtime: Rc<Runtime>,
     settings: Rc<ConnectSettings>,
     subscription: SubscriptionId,
-    target: WebhookTarget,
+    target: Option<WebhookTarget>,
     row: OutboxRow,
 ) {
-    let result = attempt(&settings, subscription, &target, &row).await;
+    // `None`: the `default` subscription's webhook, the settings'.
+    let result = attempt(
+        &settings,
+        subscription,
+        target.as_ref().unwrap_or(&settings.webhook),
+        &row,
+    )
+    .await;
     if subscription != DEFAULT_ID && runtime.subscriptions.target(subscription).is_none() {
         // Deleted while the request was under way: its holds are released already.
         runtime.outbox.forget_attempt(subscription, &row, now());

@@ -58,11 +58,11 @@ impl Fanout {
         finished: Finished,
         now: u64,
     ) {
+        // A subscription's lanes stay when they empty (until it is deleted, [`Fanout::remove`]):
+        // at a steady rate each event empties them, and building them again per event is the
+        // single-subscription path's cost.
         if let Some(lanes) = self.lanes.get_mut(&subscription) {
             lanes.finish(channel, finished, now);
-            if lanes.pending() == 0 && lanes.in_flight() == 0 {
-                self.lanes.remove(&subscription);
-            }
         }
     }
 
@@ -83,6 +83,24 @@ impl Fanout {
         let in_flight: usize = self.lanes.values().map(Lanes::in_flight).sum();
         let mut free = concurrency.saturating_sub(in_flight);
         let share = self.share(concurrency);
+        if let (1, Some((id, lanes))) = (self.lanes.len(), self.lanes.iter_mut().next()) {
+            // One subscription with lanes (the `default` webhook alone, the common case): the
+            // turns below would take its oldest due heads one by one; take them at once.
+            let limit = free.min(share.saturating_sub(lanes.in_flight()));
+            let taken: Vec<Due> = lanes
+                .take_due(now, limit)
+                .into_iter()
+                .map(|(channel, position)| Due {
+                    subscription: *id,
+                    channel,
+                    position,
+                })
+                .collect();
+            if !taken.is_empty() {
+                self.last_served = Some(*id);
+            }
+            return taken;
+        }
         // Start after the subscription served last time.
         let mut order: Vec<SubscriptionId> = self.lanes.keys().copied().collect();
         if let Some(last) = self.last_served {
@@ -155,6 +173,51 @@ mod tests {
 
     fn subs(due: &[Due]) -> Vec<SubscriptionId> {
         due.iter().map(|d| d.subscription).collect()
+    }
+
+    #[test]
+    fn issue_10_cost_a_subscription_keeps_its_lanes_when_they_empty() {
+        let mut fanout = Fanout::default();
+        fanout.push(A, "c", 1, 0);
+        assert_eq!(fanout.take_due(0, 5).len(), 1);
+        fanout.finish(A, "c", Finished::Removed, 1);
+        assert_eq!((fanout.pending(A), fanout.in_flight(A)), (0, 0));
+        assert_eq!(
+            fanout.lanes.len(),
+            1,
+            "kept for the next event, not built again"
+        );
+        assert_eq!((fanout.next_due(), fanout.take_due(1, 5)), (None, vec![]));
+        fanout.remove(A);
+        assert!(fanout.lanes.is_empty(), "gone with the subscription");
+    }
+
+    #[test]
+    fn issue_10_cost_one_subscription_takes_its_oldest_due_heads_up_to_the_free_slots() {
+        let mut fanout = Fanout::default();
+        // Eight channels, two events each, ids in arrival order (channel 7's first is oldest).
+        for (position, channel) in [7, 0, 1, 2, 3, 4, 5, 6, 7, 0].into_iter().enumerate() {
+            fanout.push(A, &channel.to_string(), i64::try_from(position).unwrap(), 0);
+        }
+        let positions = |due: &[Due]| due.iter().map(|d| d.position).collect::<Vec<_>>();
+        let first = fanout.take_due(0, 5);
+        assert_eq!(
+            positions(&first),
+            [0, 1, 2, 3, 4],
+            "oldest heads first, one per channel"
+        );
+        assert_eq!(subs(&first), [A; 5]);
+        assert_eq!(fanout.take_due(0, 5), [], "every slot is taken");
+        fanout.finish(A, "7", Finished::Removed, 1);
+        fanout.finish(A, "1", Finished::RetryAt(50), 1);
+        // Channel 7's next (8) is due now; channel 1 waits; two slots are free.
+        assert_eq!(positions(&fanout.take_due(1, 5)), [5, 6]);
+        assert_eq!(fanout.in_flight(A), 5);
+        assert_eq!(
+            fanout.take_due(1, 6).len(),
+            1,
+            "a sixth slot takes one more"
+        );
     }
 
     #[test]

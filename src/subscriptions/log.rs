@@ -104,6 +104,10 @@ pub fn holders_text(ids: impl IntoIterator<Item = u64>) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// The stored `holders` of an event only the `default` subscription holds (the only kind with
+/// no other subscription): written as is, with no list to build per event.
+pub const DEFAULT_ONLY: &str = "1";
+
 /// The subscription ids in stored `holders`.
 pub fn holder_ids(holders: &str) -> impl Iterator<Item = u64> + '_ {
     holders.split(',').filter_map(|id| id.parse().ok())
@@ -137,6 +141,13 @@ mod tests {
         max_age_ms: 1_000,
         max_entries: 3,
     };
+
+    #[test]
+    fn issue_10_cost_default_only_holders_are_the_default_subscription_alone() {
+        let default = u64::try_from(crate::schema::DEFAULT_SUBSCRIPTION_ID).unwrap();
+        assert_eq!(holders_text([default]).as_deref(), Some(DEFAULT_ONLY));
+        assert!(sole_holder(DEFAULT_ONLY, default));
+    }
 
     #[test]
     fn issue_10_log_positions_never_repeat_after_the_newest_entry_left() {
