@@ -4,7 +4,7 @@
 // same simulator, same instant receiver. Not a test: it asserts nothing and prints numbers.
 //
 //   ./scripts/setup && ./scripts/build-worker && cargo build -p gateway-sim --release
-//   source scripts/env.sh && node bench/forwarding.mjs [burst events] [rounds] [steady events]
+//   source scripts/env.sh && node bench/forwarding.mjs [burst events] [rounds] [steady events] [warm-up events]
 //   DGD_BASELINE_BUILD_DIR=<another build/> node bench/forwarding.mjs ...   (before/after, one run)
 //   DGD_EXTRA_FORWARDER=<module.js> DGD_EXTRA_FORWARDER_CLASSES=<DO classes> DGD_EXTRA_FORWARDER_LABEL=<name> \
 //     node bench/forwarding.mjs ...    (one more forwarder built outside the repo, e.g. the TS
@@ -15,7 +15,9 @@
 // then 50 events/s steady (CPU per event, p50/p99). Latency runs from just before the simulator is
 // asked to dispatch to the arrival at the receiver, on one performance.now() clock. CPU is the
 // workerd process tree's over the workload (the idle objects cost next to nothing). The forwarders
-// run in interleaved rounds (who goes first rotates); each figure is the median of the rounds with
+// run in interleaved rounds (who goes first rotates), after an unmeasured warm-up burst of each
+// (default 200 events: V8 compiles and optimises a forwarder's code, Wasm or JS, on its first
+// events, and without it the first round of a large module measures its compilation); each figure is the median of the rounds with
 // its range, and every figure of ours is also given as a ratio to the minimal forwarder's in the
 // same round (median and range of the per-round ratios). Last, the same figures as a markdown table
 // (medians; ratios to the minimal forwarder, and ours / the extra forwarder and / the baseline
@@ -30,6 +32,7 @@ import { burst, connect, steady } from './lib/workload.mjs';
 const BURST = Number(process.argv[2] ?? 2000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const STEADY = Number(process.argv[4] ?? 250);
+const WARM_UP = Number(process.argv[5] ?? 200);
 
 /** Median and range of a list of numbers. */
 function spread(values) {
@@ -60,6 +63,14 @@ try {
   const names = ['ours', ...(stand.forwarders.baseline ? ['baseline'] : []), ...(stand.forwarders.extra ? ['extra'] : []), 'minimal', 'durable'];
   /** results[name][round] */
   const results = Object.fromEntries(names.map((n) => [n, []]));
+  if (WARM_UP > 0) {
+    for (const name of names) {
+      const fwd = stand.forwarders[name];
+      await connect(fwd);
+      await burst(stand, fwd, { events: WARM_UP });
+      await fwd.disconnect();
+    }
+  }
   for (let round = 0; round < ROUNDS; round += 1) {
     const order = names.map((_, i) => names[(i + round) % names.length]);
     for (const name of order) {
@@ -76,7 +87,7 @@ try {
   const bytes = fs.readFileSync(path.join(ROOT, 'build', wasm));
   console.log(
     `burst: ${Math.ceil(BURST / 8) * 8} events over 8 channels; steady: ${STEADY} events at 50/s; ` +
-      `rounds: ${ROUNDS} (interleaved, rotating order); one workerd; medians (min-max)`,
+      `rounds: ${ROUNDS} (interleaved, rotating order, after a ${WARM_UP}-event warm-up burst each); one workerd; medians (min-max)`,
   );
   const heading = { ours: 'discord-gateway-do', baseline: 'baseline build', extra: stand.forwarders.extra?.label, minimal: 'minimal JS DO', durable: 'JS DO + insert/delete' };
   const ratios = names.filter((n) => n !== 'minimal').map((n) => [n, `${n} / minimal`]);
