@@ -12,11 +12,17 @@
 //!   switch once every new shard is READY, then stop the old set.
 //! - [`link`]: what the coordinator and its shard objects say to each other, and shard object
 //!   names.
+//! - [`sync`]: the bot's subscriptions, owned by the coordinator, copied to every shard.
+//! - [`cursor`] and [`pull_link`]: a pull subscription read across shards through one opaque
+//!   cursor (the pages of the shards merged by receive time).
 
+pub mod cursor;
 pub mod identify_queue;
 pub mod link;
 pub mod plan;
+pub mod pull_link;
 pub mod reshard;
+pub mod sync;
 
 pub use identify_queue::{
     Answer, Grant, IdentifyQueue, QueueSnapshot, QueueStatus, QueueTimings, RedeemError,
