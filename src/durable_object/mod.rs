@@ -18,6 +18,9 @@
 //! - `shard_link`: a shard object's side: grants before Identify, READY and stop reports.
 //! - `internal`: calls between the objects of one sharded bot.
 //! - [`pull`]: the pull routes (inbox, ack, me), long polls, pull tokens (rotate, revoke).
+//! - `shard_subscriptions`: a sharded bot's subscriptions, owned by the coordinator and
+//!   copied to every shard at a version (issue 12).
+//! - `shard_pull`: a sharded bot's pull routes, read across its shards through one cursor.
 
 mod coordinator;
 mod gateway_io;
@@ -30,6 +33,8 @@ pub(crate) mod pull;
 pub(crate) mod routes;
 pub mod runtime;
 mod shard_link;
+mod shard_pull;
+mod shard_subscriptions;
 mod socket_events;
 pub mod store;
 mod subscription_routes;

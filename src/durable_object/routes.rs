@@ -19,6 +19,7 @@ use crate::delivery::signature::GENERATED_KEY_BYTES;
 use crate::http_body::read_request_body;
 use crate::route_table::{lookup, Miss, RouteId};
 use crate::shards::link::{ShardKey, ShardReport, ShardStart};
+use crate::shards::sync::SubscriptionSync;
 use crate::shards::ShardCount;
 
 /// A JSON response with a status code.
@@ -167,13 +168,33 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
                 },
             )
         }
-        RouteId::ListSubscriptions
-        | RouteId::CreateSubscription
-        | RouteId::GetSubscription
-        | RouteId::ReplaceSubscription
-        | RouteId::DeleteSubscription => {
+        RouteId::ListSubscriptions | RouteId::GetSubscription => {
             super::subscription_routes::handle(runtime, route.id, req).await
         }
+        RouteId::CreateSubscription
+        | RouteId::ReplaceSubscription
+        | RouteId::DeleteSubscription => {
+            let response = super::subscription_routes::handle(runtime, route.id, req).await?;
+            // A sharded bot's shards hold copies: each change goes to them.
+            if runtime.coordinator.active() && (200..300).contains(&response.status_code()) {
+                super::shard_subscriptions::changed(runtime).await;
+            }
+            Ok(response)
+        }
+        RouteId::ShardSubscriptions => {
+            match read_body(&req).await.and_then(|body| {
+                serde_json::from_slice::<SubscriptionSync>(&body)
+                    .map_err(|e| ApiError::bad_request(None, e.to_string()))
+                    .and_then(|sync| super::shard_subscriptions::apply(runtime, &sync))
+            }) {
+                Ok(version) => json(200, &super::shard_subscriptions::Applied { version }),
+                Err(e) => error(&e),
+            }
+        }
+        RouteId::ShardPull => match super::shard_pull::answer(runtime, &req).await {
+            Ok(response) => Ok(response),
+            Err(e) => error(&e),
+        },
         RouteId::SendMessage
         | RouteId::AddReaction
         | RouteId::RemoveReaction
@@ -188,15 +209,14 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
     }
 }
 
-/// Why a sharded bot's coordinator refuses a route, if it does: it holds no connection and no
-/// events (its shard objects do), and subscriptions and presence across shards are not built
-/// yet, so they are refused plainly rather than accepted and never served.
+/// Why a sharded bot's coordinator refuses a route, if it does: it holds no connection (its
+/// shard objects do), and presence across shards is not built yet, so it is refused plainly
+/// rather than accepted and never served.
 fn refused_while_sharded(runtime: &Runtime, id: RouteId) -> Option<ApiError> {
     if !runtime.coordinator.active() {
         return None;
     }
     let what = match id {
-        RouteId::CreateSubscription | RouteId::ReplaceSubscription => "subscriptions are",
         RouteId::SetPresence => "presence is",
         _ => return None,
     };

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sync::SubscriptionSync;
 use crate::api::ConnectSettings;
 use crate::gateway::StopReason;
 
@@ -37,6 +38,9 @@ pub struct ShardStart {
     pub count: u32,
     /// The bot's settings, token removed.
     pub settings: ConnectSettings,
+    /// The bot's subscriptions besides `default` (none before issue 12's subscriptions).
+    #[serde(default)]
+    pub subscriptions: Option<SubscriptionSync>,
 }
 
 /// Which shard of which set is speaking (shard → coordinator).
@@ -101,6 +105,10 @@ pub struct ShardReport {
     pub key: ShardKey,
     /// What happened.
     pub event: ShardEvent,
+    /// The version of the bot's subscriptions the shard holds (the coordinator sends a newer
+    /// one back).
+    #[serde(default)]
+    pub subscriptions_version: u64,
 }
 
 #[cfg(test)]
@@ -128,6 +136,7 @@ mod tests {
             event: ShardEvent::Stopped {
                 reason: StopReason::ShardingRequired,
             },
+            subscriptions_version: 3,
         };
         let json = serde_json::to_string(&report).unwrap();
         assert_eq!(serde_json::from_str::<ShardReport>(&json).unwrap(), report);

@@ -10,6 +10,31 @@
 use serde::{Deserialize, Serialize};
 
 use super::cursor::{SetKey, ShardCursor};
+use crate::api::ApiError;
+
+/// `POST /v1/ack` on a sharded bot: `{"cursor": "<opaque>"}`, the text of a `next_cursor`; a
+/// body of another shape is a `400` naming the field at fault.
+pub fn ack_cursor(body: &[u8]) -> Result<String, ApiError> {
+    const SHAPE: &str = "the body must be {\"cursor\": \"<next_cursor>\"}";
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(None, format!("{SHAPE}: {e}")))?;
+    if let Some(unknown) = object.keys().find(|k| *k != "cursor") {
+        return Err(ApiError::bad_request(
+            Some(unknown),
+            format!("{SHAPE}; {unknown:?} is not a field of it"),
+        ));
+    }
+    object
+        .get("cursor")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                Some("cursor"),
+                format!("{SHAPE}: on a sharded bot the cursor is the text next_cursor gave (a number names a place in one log only)"),
+            )
+        })
+}
 
 /// Coordinator → shard: about pull subscription `name` of this shard's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,25 +75,17 @@ pub enum PullCall {
     Held,
 }
 
-/// One entry of a shard's page.
+/// An event of a shard's page. (Plain structs, no tagged enum: the event travels as raw JSON,
+/// which serde cannot buffer inside an internally tagged enum.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum ShardEntry<E> {
-    /// Retention removed this many matching events before they were read.
-    Gap {
-        /// How many.
-        missed: u64,
-    },
-    /// An event.
-    #[serde(rename_all = "camelCase")]
-    Event {
-        /// Its position in the shard's log.
-        position: u64,
-        /// When it was received (ms since epoch).
-        received_at: u64,
-        /// The event.
-        event: E,
-    },
+#[serde(rename_all = "camelCase")]
+pub struct ShardEvent<E> {
+    /// Its position in the shard's log.
+    pub position: u64,
+    /// When it was received (ms since epoch).
+    pub received_at: u64,
+    /// The event.
+    pub event: E,
 }
 
 /// A shard's page.
@@ -76,8 +93,18 @@ pub enum ShardEntry<E> {
 pub struct ShardPage<E> {
     /// The position read after (the stored one when none was given).
     pub after: u64,
-    /// In log order; a gap first.
-    pub entries: Vec<ShardEntry<E>>,
+    /// The gap before the events: matching events retention removed unread (0: none).
+    #[serde(default)]
+    pub missed: u64,
+    /// In log order.
+    pub events: Vec<ShardEvent<E>>,
+}
+
+impl<E> ShardPage<E> {
+    /// Whether it has nothing to show (no event, no gap).
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.missed == 0
+    }
 }
 
 /// A shard's stored progress for one pull subscription.
@@ -132,22 +159,15 @@ pub fn merge<E>(
     let mut events = Vec::new();
     for (set, shard, page) in pages {
         cursor.set_position(set, shard, page.after);
-        for entry in page.entries {
-            match entry {
-                ShardEntry::Gap { missed } => gaps.push(MergedEntry::Gap {
-                    generation: set.generation,
-                    shard,
-                    missed,
-                }),
-                ShardEntry::Event {
-                    position,
-                    received_at,
-                    event,
-                } if position > page.after => {
-                    events.push((received_at, set, shard, position, event));
-                }
-                ShardEntry::Event { .. } => {}
-            }
+        if page.missed > 0 {
+            gaps.push(MergedEntry::Gap {
+                generation: set.generation,
+                shard,
+                missed: page.missed,
+            });
+        }
+        for e in page.events.into_iter().filter(|e| e.position > page.after) {
+            events.push((e.received_at, set, shard, e.position, e.event));
         }
     }
     events.sort_by_key(|(at, set, shard, position, _)| (*at, *set, *shard, *position));
@@ -182,9 +202,10 @@ mod tests {
     fn page(after: u64, events: &[(u64, u64)]) -> ShardPage<&'static str> {
         ShardPage {
             after,
-            entries: events
+            missed: 0,
+            events: events
                 .iter()
-                .map(|&(position, received_at)| ShardEntry::Event {
+                .map(|&(position, received_at)| ShardEvent {
                     position,
                     received_at,
                     event: "e",
@@ -203,6 +224,45 @@ mod tests {
                 MergedEntry::Gap { .. } => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn issue12_pull_ack_on_a_sharded_bot_takes_the_opaque_cursor() {
+        assert_eq!(ack_cursor(br#"{"cursor":"s1.abc"}"#).unwrap(), "s1.abc");
+        for (body, field) in [
+            (&br#"{"cursor":8}"#[..], Some("cursor")),
+            (br#"{}"#, Some("cursor")),
+            (br#"{"cursor":"s1.a","x":1}"#, Some("x")),
+            (b"nope", None),
+        ] {
+            let e = ack_cursor(body).unwrap_err();
+            assert_eq!((e.status, e.field.as_deref()), (400, field));
+        }
+    }
+
+    #[test]
+    fn issue12_pull_a_shard_page_carries_raw_events_between_objects() {
+        use serde_json::value::RawValue;
+        let page = ShardPage {
+            after: 3,
+            missed: 1,
+            events: vec![ShardEvent {
+                position: 4,
+                received_at: 9,
+                event: RawValue::from_string(r#"{"type":"X","data":{"id":"1"}}"#.to_owned())
+                    .unwrap(),
+            }],
+        };
+        let text = serde_json::to_string(&page).unwrap();
+        let back: ShardPage<Box<RawValue>> = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (back.after, back.missed, back.events[0].position),
+            (3, 1, 4)
+        );
+        assert_eq!(
+            back.events[0].event.get(),
+            r#"{"type":"X","data":{"id":"1"}}"#
+        );
     }
 
     #[test]
@@ -246,7 +306,7 @@ mod tests {
     fn issue12_pull_merge_surfaces_each_shards_gap_first() {
         let mut cursor = ShardCursor::default();
         let mut gapped = page(0, &[(3, 5)]);
-        gapped.entries.insert(0, ShardEntry::Gap { missed: 2 });
+        gapped.missed = 2;
         let merged = merge(
             vec![(SET, 0, page(0, &[(1, 1)])), (SET, 1, gapped)],
             10,

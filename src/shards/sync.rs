@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::SubscriptionStatus;
+
 /// One subscription as a shard stores it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncedSubscription {
@@ -67,9 +69,68 @@ pub fn plan(local: &[SyncedSubscription], wanted: &[SyncedSubscription]) -> Vec<
     changes
 }
 
+/// A sharded bot's `/status` `subscriptions`: each subscription's figures added up over its
+/// shards' (in the order first seen; the last error is the first shard's that has one).
+pub fn add_up(
+    shards: impl IntoIterator<Item = Vec<SubscriptionStatus>>,
+) -> Vec<SubscriptionStatus> {
+    let mut sum: Vec<SubscriptionStatus> = Vec::new();
+    for status in shards.into_iter().flatten() {
+        let Some(total) = sum
+            .iter_mut()
+            .find(|t| t.name == status.name && t.kind == status.kind)
+        else {
+            sum.push(status);
+            continue;
+        };
+        let (t, s) = (&mut total.counts, status.counts);
+        t.pending += s.pending;
+        t.in_flight += s.in_flight;
+        t.dead_letters += s.dead_letters;
+        t.delivered += s.delivered;
+        t.failed_attempts += s.failed_attempts;
+        t.lag += s.lag;
+        if t.last_error.is_none() {
+            t.last_error = s.last_error;
+        }
+    }
+    sum
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::SubscriptionCounts;
+
+    fn status(name: &str, delivered: u64, lag: u64, error: Option<&str>) -> SubscriptionStatus {
+        SubscriptionStatus {
+            name: name.to_owned(),
+            kind: "push".to_owned(),
+            counts: SubscriptionCounts {
+                delivered,
+                lag,
+                pending: lag,
+                last_error: error.map(str::to_owned),
+                ..SubscriptionCounts::default()
+            },
+        }
+    }
+
+    #[test]
+    fn issue12_status_adds_up_each_subscription_over_the_shards() {
+        let sum = add_up([
+            vec![status("default", 3, 1, None), status("a", 2, 0, None)],
+            vec![
+                status("default", 4, 0, Some("503")),
+                status("a", 5, 2, None),
+            ],
+        ]);
+        assert_eq!(sum.len(), 2);
+        assert_eq!(sum[0].name, "default");
+        assert_eq!((sum[0].counts.delivered, sum[0].counts.lag), (7, 1));
+        assert_eq!(sum[0].counts.last_error.as_deref(), Some("503"));
+        assert_eq!((sum[1].counts.delivered, sum[1].counts.pending), (7, 2));
+    }
 
     fn sub(name: &str, kind: &str, definition: &str) -> SyncedSubscription {
         SyncedSubscription {
