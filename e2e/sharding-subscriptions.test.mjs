@@ -153,11 +153,13 @@ describe('issue 12: subscriptions and pull inboxes on a sharded bot', () => {
     const secondPage = await readUntil(d, token, undefined, (p) => events(p).length >= GUILDS, 'second round');
     const half = (await inbox(d, token, { limit: GUILDS / 2 })).json;
     assert.equal((await agentCall(d, token, 'POST', '/v1/ack', { cursor: half.next_cursor })).status, 200);
-    assert.equal((await agentCall(d, token, 'GET', '/v1/me')).json.lag, GUILDS / 2);
+    const meBefore = (await agentCall(d, token, 'GET', '/v1/me')).json;
+    assert.equal(meBefore.lag, GUILDS / 2);
     await d.worker.kill();
     await waitFor(async () => ((await d.sim.state()).connections.every((c) => !c.open) ? true : null));
     const third = await messages(d, guilds.map((g) => g.index), 'third');
     await d.restart();
+    assert.equal((await agentCall(d, token, 'GET', '/v1/me')).json.cursor, meBefore.cursor, 'every shard kept its acknowledged position');
     const after = await readUntil(d, token, undefined, (p) => events(p).length >= GUILDS / 2 + GUILDS, 'after the kill');
     const got = ids(after);
     assert.equal(new Set(got).size, got.length, 'each once');
