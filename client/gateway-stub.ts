@@ -450,8 +450,9 @@ export interface GatewayStub {
   setPresence(request: PresenceRequest): Promise<PresenceResponse>;
   /** A pull subscription's events after its cursor (with its token; long poll with `wait`). */
   inbox(token: string, query?: InboxQuery): Promise<InboxPage>;
-  /** Moves a pull subscription's cursor: everything up to `cursor` is read. */
-  ack(token: string, cursor: number): Promise<{ cursor: number }>;
+  /** Moves a pull subscription's cursor: everything up to `cursor` is read (on a sharded bot
+   * the opaque string `next_cursor` gave, never a number). */
+  ack(token: string, cursor: Cursor): Promise<{ cursor: Cursor }>;
   /** A pull subscription's name, cursor, lag and filter. */
   me(token: string): Promise<PullSubscriptionInfo>;
   /** A new token for the pull subscription `subscription`, shown once; the old one stops at once. */
@@ -462,29 +463,40 @@ export interface GatewayStub {
 
 // ---- pull subscriptions (issue 10) and their tokens ---------------------------------------
 
+/** A place in a pull subscription's log: a position on a single-object bot; on a sharded bot an
+ * opaque string (`s1.…`: one position per shard) to pass back as it is. */
+export type Cursor = number | string;
+
 /** Query of `GET /v1/inbox`: read after `after` (default: the stored cursor), at most `limit`
  * (1..200, default 50), holding the request up to `wait` seconds (0..25) until an event comes. */
 export interface InboxQuery {
-  after?: number;
+  after?: Cursor;
   limit?: number;
   wait?: number;
 }
 
-/** One inbox entry: an event (the webhook's body, Chat SDK enrichment included) or a gap. */
+/** One inbox entry: an event (the webhook's body, Chat SDK enrichment included) or a gap. On a
+ * sharded bot each names the shard (and its set's generation) whose log it comes from. */
 export type InboxEntry =
-  | { type: "event"; position: number; event: { type: string; timestamp: number; data: unknown } }
-  | { type: "gap"; missed: number };
+  | {
+      type: "event";
+      position: number;
+      shard?: number;
+      generation?: number;
+      event: { type: string; timestamp: number; data: unknown };
+    }
+  | { type: "gap"; missed: number; shard?: number; generation?: number };
 
 /** `200` answer to `GET /v1/inbox`. Acknowledge `next_cursor` with `ack` once handled. */
 export interface InboxPage {
   entries: InboxEntry[];
-  next_cursor: number;
+  next_cursor: Cursor;
 }
 
 /** `200` answer to `GET /v1/me`. */
 export interface PullSubscriptionInfo {
   name: string;
-  cursor: number;
+  cursor: Cursor;
   /** Events it holds after its cursor. */
   lag: number;
   /** Events retention removed before it read them (the next page starts with a gap). */
@@ -555,7 +567,7 @@ export function getGatewayStub<Id>(options: GatewayStubOptions<Id>): GatewayStub
     removeReaction: (request) => call<{ ok: true }>("DELETE", "/v1/reactions", request),
     setPresence: (request) => call<PresenceResponse>("POST", "/presence", request),
     inbox: (token, query = {}) => call<InboxPage>("GET", "/v1/inbox", undefined, { token, query: { ...query } }),
-    ack: (token, cursor) => call<{ cursor: number }>("POST", "/v1/ack", { cursor }, { token }),
+    ack: (token, cursor) => call<{ cursor: Cursor }>("POST", "/v1/ack", { cursor }, { token }),
     me: (token) => call<PullSubscriptionInfo>("GET", "/v1/me", undefined, { token }),
     rotateToken: (subscription) =>
       call<{ name: string; token: string }>("POST", "/subscriptions/rotate-token", undefined, { query: { subscription } }),

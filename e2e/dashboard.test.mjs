@@ -398,4 +398,14 @@ describe('issue 13 shards: a sharded bot\'s card in a real browser', () => {
     assert.equal(await page.locator('#error').isVisible(), false, await page.locator('#error').textContent());
     d.receiver.setHandler(null);
   });
+
+  test('issue 12 shards: a tenant\'s row on a sharded bot counts what its shards delivered', async () => {
+    const created = await d.call('POST', '/subscriptions', { name: 'tenant', kind: 'push', webhookUrl: `${d.receiver.url}/tenant` });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    for (let g = 0; g < GUILDS; g += 1) await d.dispatch({ preset: 'guild_message', guildIndex: g, overrides: { content: `tenant ${g}` } });
+    await d.receiver.waitFor((rs) => rs.filter((r) => r.path === '/tenant').length >= GUILDS, 20_000);
+    const delivered = card().locator('.subscriptions tbody tr[data-subscription="tenant"] td[data-count="delivered"]');
+    await waitFor(async () => (Number(await delivered.textContent().catch(() => '0')) >= GUILDS ? true : null),
+      { timeoutMs: 20_000, message: 'the tenant row counts the shards\' deliveries' });
+  });
 });

@@ -54,7 +54,7 @@ describe('issue 12: sharded bot', () => {
 
   test('issue12 the entry refuses the internal routes between coordinator and shards', async () => {
     d = await deployment();
-    for (const path of ['/internal/identify', '/internal/identify/sent', '/internal/shard/start', '/internal/shard/retire', '/internal/shard/report']) {
+    for (const path of ['/internal/identify', '/internal/identify/sent', '/internal/shard/start', '/internal/shard/retire', '/internal/shard/report', '/internal/shard/subscriptions', '/internal/shard/pull']) {
       const res = await adminCall(d.worker, 'POST', path, { body: { generation: 1, shard: 0, count: 2 } });
       assert.equal(res.status, 404, `${path}: ${res.status} ${JSON.stringify(res.json)}`);
       assert.ok(!JSON.stringify(res.json).includes('/internal'), 'not listed');
@@ -67,20 +67,16 @@ describe('issue 12: sharded bot', () => {
     assert.equal(named.json.field, 'name');
   });
 
-  test('issue12 subscriptions are refused plainly on a sharded bot (not served across shards yet)', async () => {
+  test('issue12 subscriptions go with the shards: those made before a sharded /connect, and those made after', async () => {
     d = await deployment();
     await shardedSim(d, { shards: 2, maxConcurrency: 2 });
     const created = await d.call('POST', '/subscriptions', { name: 'agent', kind: 'pull' });
     assert.equal(created.status, 201, JSON.stringify(created.json));
-    const refused = await d.call('POST', '/connect', { shards: 'auto' });
-    assert.equal(refused.status, 409, JSON.stringify(refused.json));
-    assert.equal(refused.json.field, 'shards');
-    assert.equal((await d.call('DELETE', '/subscriptions?subscription=agent')).status, 200);
-    assert.equal((await d.call('POST', '/connect', { shards: 'auto' })).status, 202);
+    const connect = await d.call('POST', '/connect', { shards: 'auto' });
+    assert.equal(connect.status, 202, `existing subscriptions go with the shards: ${JSON.stringify(connect.json)}`);
     await allReady(d, 2);
-    const sub = await d.call('POST', '/subscriptions', { name: 'agent', kind: 'pull' });
-    assert.equal(sub.status, 409, JSON.stringify(sub.json));
-    assert.match(sub.json.error, /sharded bot/);
+    const sub = await d.call('POST', '/subscriptions', { name: 'agent-2', kind: 'pull' });
+    assert.equal(sub.status, 201, JSON.stringify(sub.json));
   });
 
   test('issue12 kill the runtime: every shard resumes by itself, nothing lost', async () => {

@@ -67,6 +67,10 @@ pub enum RouteId {
     IdentifySent,
     /// Shard object → coordinator: READY, or stopped for good.
     ShardReport,
+    /// Coordinator → shard object: the bot's subscriptions, at a version.
+    ShardSubscriptions,
+    /// Coordinator → shard object: read, acknowledge or measure a pull subscription's log.
+    ShardPull,
 }
 
 /// The HTTP methods the routes use.
@@ -412,6 +416,24 @@ pub const ROUTES: &[Route] = &[
         does: "shard → coordinator: READY, or stopped for good",
         answers: "`200`",
     },
+    Route {
+        id: RouteId::ShardSubscriptions,
+        method: HttpMethod::Post,
+        path: "/internal/shard/subscriptions",
+        auth: Auth::Internal,
+        served_by: ServedBy::Object,
+        does: "coordinator → shard: the bot's subscriptions at a version",
+        answers: "`200 {\"version\"}`",
+    },
+    Route {
+        id: RouteId::ShardPull,
+        method: HttpMethod::Post,
+        path: "/internal/shard/pull",
+        auth: Auth::Internal,
+        served_by: ServedBy::Object,
+        does: "coordinator → shard: read, acknowledge or measure a pull subscription",
+        answers: "`200`",
+    },
 ];
 
 /// Whether `route` is one of the public control API (not [`Auth::Internal`]).
@@ -529,6 +551,8 @@ mod tests {
         RouteId::IdentifyAsk,
         RouteId::IdentifySent,
         RouteId::ShardReport,
+        RouteId::ShardSubscriptions,
+        RouteId::ShardPull,
     ];
 
     #[test]

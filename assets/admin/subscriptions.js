@@ -24,11 +24,12 @@ function subscriptionRows(listing, status) {
   const d = status.delivery || {};
   // Without `/status` `subscriptions`, the default webhook's delivery counters are `delivery`'s.
   const delivery = { delivered: d.delivered, failedAttempts: d.failedAttempts, lastError: d.lastError };
-  // A sharded bot's coordinator delivers nothing itself: its shards deliver the default webhook.
+  // A sharded bot's coordinator delivers nothing itself: its shards do, and its `/status`
+  // `subscriptions` adds up their figures (a coordinator without them: the shards' default).
   if (status.sharded) {
     const shardDelivery = shardedDelivery(status);
     const rows = listing || [{ name: "default", kind: "push", webhookHost: status.webhook?.host }];
-    return rows.map((s) => (s.name === "default" ? { ...s, ...shardDelivery } : s));
+    return rows.map((s) => ({ ...s, ...(counted.get(s.name) || (s.name === "default" ? shardDelivery : {})) }));
   }
   if (listing) {
     return listing.map((s) => ({ ...s, ...(counted.get(s.name) || (s.name === "default" && !counted.size ? delivery : {})) }));

@@ -15,6 +15,7 @@ use worker::{console_error, console_log};
 use super::gateway_io::request_gateway_info;
 use super::internal::{call, call_json, GATEWAY_BINDING};
 use super::runtime::{env_string, now, Runtime};
+use super::shard_subscriptions;
 use super::store::Store;
 use crate::api::{ApiError, ConnectSettings};
 use crate::gateway::history::HistorySnapshot;
@@ -108,6 +109,20 @@ impl CoordinatorSide {
     pub fn active(&self) -> bool {
         self.state.borrow().is_some()
     }
+
+    /// The live sets (two while resharding).
+    pub fn sets(&self) -> Vec<ShardSet> {
+        self.state
+            .borrow()
+            .as_ref()
+            .map(|s| s.sets.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The bot's name, if this object can coordinate (it is addressed by a name, not a shard's).
+pub fn name(runtime: &Runtime) -> Option<String> {
+    bot_name(runtime).ok()
 }
 
 fn bot_name(runtime: &Runtime) -> Result<String, ApiError> {
@@ -182,13 +197,6 @@ pub async fn connect(
     let count = mode.resolve(info.shards);
     if count <= 1 && !runtime.coordinator.active() {
         return Ok(false);
-    }
-    if !runtime.subscriptions.is_empty() {
-        return Err(ApiError::new(
-            409,
-            Some("shards"),
-            "this bot has subscriptions besides default: their events would stay with the shard objects, which do not serve subscriptions yet; delete them (DELETE /subscriptions?subscription=<name>) or connect with one shard",
-        ));
     }
     let now = now();
     {
@@ -304,6 +312,7 @@ async fn run_steps(runtime: &Rc<Runtime>, name: &str, steps: Vec<Step>) {
                     stopped
                 };
                 save(runtime);
+                shard_subscriptions::drain(runtime, &stopped);
                 stop_sets(runtime, &stopped, RouteId::ShardRetire).await;
                 let more = runtime
                     .coordinator
@@ -336,6 +345,7 @@ async fn start_set(runtime: &Rc<Runtime>, name: &str, set: ShardSet) {
             count: set.count,
             settings: settings.clone(),
             presence: presence.clone(),
+            subscriptions: shard_subscriptions::current(runtime).ok(),
         };
         let object = shard_object_name(name, set.generation, shard, set.count);
         if let Err(e) =
@@ -436,6 +446,7 @@ pub async fn report(runtime: &Rc<Runtime>, report: ShardReport) {
         return;
     };
     let key = report.key;
+    shard_subscriptions::converge(runtime, &name, key, report.subscriptions_version).await;
     let now = now();
     let mut steps = tick(runtime, now);
     match report.event {
@@ -636,7 +647,10 @@ pub async fn disconnect(runtime: &Rc<Runtime>) {
         .as_ref()
         .map(|s| s.sets.clone())
         .unwrap_or_default();
-    stop_sets(runtime, &sets, RouteId::Disconnect).await;
+    let mut stopped = sets;
+    stopped.extend(shard_subscriptions::draining(runtime));
+    stop_sets(runtime, &stopped, RouteId::Disconnect).await;
+    shard_subscriptions::forget_draining(runtime);
     *runtime.coordinator.state.borrow_mut() = None;
     save(runtime);
 }
@@ -670,6 +684,7 @@ pub async fn status(runtime: &Rc<Runtime>) -> Result<Value, ApiError> {
     let mut totals = (0u64, 0f64, 0u64, 0u32, None::<u64>);
     let mut dead_letters = 0u64;
     let mut all_ready = true;
+    let mut statuses = Vec::new();
     let live = state.sets.iter().map(|set| (set, false));
     for (set, retired) in live.chain(state.retired.iter().map(|set| (set, true))) {
         let mut shards = Vec::new();
@@ -696,6 +711,7 @@ pub async fn status(runtime: &Rc<Runtime>) -> Result<Value, ApiError> {
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
             dead_letters += dead;
+            statuses.push(status.clone());
             if !retired && set.count == primary {
                 all_ready &= ready;
                 totals.0 += guilds.unwrap_or(0);
@@ -781,6 +797,7 @@ pub async fn status(runtime: &Rc<Runtime>) -> Result<Value, ApiError> {
             "host": s.webhook.host(),
             "secretConfigured": s.webhook.secret.is_some(),
         })),
+        "subscriptions": shard_subscriptions::add_up_statuses(&statuses),
         "schemaVersion": runtime.store.schema_version(),
     }))
 }

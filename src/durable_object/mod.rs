@@ -20,6 +20,9 @@
 //! - `shard_dead_letters`: every shard's dead letters through the coordinator.
 //! - `internal`: calls between the objects of one sharded bot.
 //! - [`pull`]: the pull routes (inbox, ack, me), long polls, pull tokens (rotate, revoke).
+//! - `shard_subscriptions`: a sharded bot's subscriptions, owned by the coordinator and
+//!   copied to every shard at a version (issue 12).
+//! - `shard_pull`: a sharded bot's pull routes, read across its shards through one cursor.
 
 mod coordinator;
 mod gateway_io;
@@ -34,6 +37,8 @@ pub mod runtime;
 mod shard_dead_letters;
 mod shard_link;
 mod shard_presence;
+mod shard_pull;
+mod shard_subscriptions;
 mod socket_events;
 pub mod store;
 mod subscription_routes;

@@ -30,8 +30,8 @@ use crate::route_table::RouteId;
 use crate::subscriptions::filter::{is_direct_message_type, ChannelPlace};
 use crate::subscriptions::token::{TokenRevoked, TokenRotated};
 use crate::subscriptions::{
-    token_hash, token_matches, AckRequest, Filter, FilterJson, InboxQuery, Kind, Retention,
-    WaitSlots,
+    token_hash, token_matches, AckRequest, Filter, FilterJson, InboxQuery, Kind, PullProgress,
+    Retention, WaitSlots,
 };
 use crate::talk::request::Caller;
 
@@ -57,7 +57,7 @@ pub struct Pull {
 }
 
 /// A held slot, given back when the request ends (answered or dropped).
-struct Slot(Rc<Pull>);
+pub(super) struct Slot(Rc<Pull>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -82,13 +82,13 @@ impl Pull {
         !self.waiters.borrow().is_empty()
     }
 
-    fn hold(self: &Rc<Self>) -> std::result::Result<Slot, ApiError> {
+    pub(super) fn hold(self: &Rc<Self>) -> std::result::Result<Slot, ApiError> {
         self.slots.borrow_mut().hold()?;
         Ok(Slot(Rc::clone(self)))
     }
 
     /// Waits up to `ms` for [`Pull::wake`] to name `subscription`.
-    async fn wait(self: &Rc<Self>, subscription: i64, ms: u64) {
+    pub(super) async fn wait(self: &Rc<Self>, subscription: i64, ms: u64) {
         let (wake, woken) = oneshot::channel();
         let id = self.next_waiter.get();
         self.next_waiter.set(id.wrapping_add(1));
@@ -199,13 +199,16 @@ pub fn authenticate(
 }
 
 /// The pull subscription of a pull route: its token is required.
-fn require_agent(runtime: &Runtime, req: &Request) -> std::result::Result<Agent, ApiError> {
+pub(super) fn require_agent(
+    runtime: &Runtime,
+    req: &Request,
+) -> std::result::Result<Agent, ApiError> {
     authenticate(runtime, req)?.ok_or_else(|| {
         unauthorized("this route takes a pull subscription's token (Authorization: Bearer dgdp_<bot>_<hex>), not the admin token")
     })
 }
 
-fn storage(e: worker::Error) -> ApiError {
+pub(super) fn storage(e: worker::Error) -> ApiError {
     ApiError::new(503, None, format!("storage failed: {e}"))
 }
 
@@ -239,7 +242,7 @@ fn retention(runtime: &Runtime) -> Retention {
 /// Applies retention to one pull subscription: the events it holds that are too old, or
 /// beyond the most it may hold, oldest first, are counted as missed (its next page starts with
 /// a gap) and released (they leave the log unless another subscription holds them).
-fn prune(runtime: &Runtime, row: &mut PullRow) -> std::result::Result<(), ApiError> {
+pub(super) fn prune(runtime: &Runtime, row: &mut PullRow) -> std::result::Result<(), ApiError> {
     let leaving = runtime
         .store
         .retention_leaving(row.id, &retention(runtime), now())
@@ -289,7 +292,12 @@ pub fn prune_all_if_due(runtime: &Runtime) {
 
 /// Answers a pull route or a token route (the object's router picked it from the table).
 pub async fn handle(runtime: &Rc<Runtime>, id: RouteId, req: Request) -> Result<Response> {
+    // A sharded bot's events are in its shards' logs: its coordinator reads them all.
+    let sharded = runtime.coordinator.active();
     let outcome = match id {
+        RouteId::Inbox if sharded => super::shard_pull::inbox(runtime, &req).await,
+        RouteId::Ack if sharded => super::shard_pull::ack(runtime, &req).await,
+        RouteId::Me if sharded => super::shard_pull::me(runtime, &req).await,
         RouteId::Inbox => inbox(runtime, &req).await,
         RouteId::Ack => ack(runtime, &req).await,
         RouteId::Me => me(runtime, &req),
@@ -310,11 +318,11 @@ pub async fn handle(runtime: &Rc<Runtime>, id: RouteId, req: Request) -> Result<
     }
 }
 
-fn ok<T: Serialize>(body: &T) -> std::result::Result<Response, ApiError> {
+pub(super) fn ok<T: Serialize>(body: &T) -> std::result::Result<Response, ApiError> {
     json(200, body).map_err(|e| ApiError::new(500, None, e.to_string()))
 }
 
-fn query_pairs(req: &Request) -> std::result::Result<Vec<(String, String)>, ApiError> {
+pub(super) fn query_pairs(req: &Request) -> std::result::Result<Vec<(String, String)>, ApiError> {
     let url = req
         .url()
         .map_err(|_| ApiError::bad_request(None, "bad request URL"))?;
@@ -360,28 +368,38 @@ async fn ack(runtime: &Rc<Runtime>, req: &Request) -> std::result::Result<Respon
     let agent = require_agent(runtime, req)?;
     let body = read_request_body(req, MAX_FORWARDED_BODY_BYTES).await?;
     let request = AckRequest::from_json(&body)?;
+    ok(&AckResponse {
+        cursor: ack_to(runtime, &agent.row, request.cursor)?,
+    })
+}
+
+/// Moves `row`'s stored cursor forward to `cursor` (never back), releasing what it read; the
+/// cursor stored.
+pub(super) fn ack_to(
+    runtime: &Runtime,
+    row: &PullRow,
+    cursor: u64,
+) -> std::result::Result<u64, ApiError> {
     runtime.flush_inserts();
-    let mut progress = agent.row.progress();
-    if let Some((from, to)) = progress.ack(request.cursor, runtime.store.log_head())? {
+    let mut progress = row.progress();
+    if let Some((from, to)) = progress.ack(cursor, runtime.store.log_head())? {
         let read = runtime
             .store
-            .held_positions(agent.row.id, from, to)
+            .held_positions(row.id, from, to)
             .map_err(storage)?;
         // Both in this turn: the cursor and the released holds are stored together.
         runtime
             .store
-            .save_pull_progress(agent.row.id, &progress)
+            .save_pull_progress(row.id, &progress)
             .map_err(storage)?;
         runtime
             .store
-            .release_holds(agent.row.id, Some(&read), |sequence| {
+            .release_holds(row.id, Some(&read), |sequence| {
                 runtime.event_left_outbox(sequence)
             })
             .map_err(storage)?;
     }
-    ok(&AckResponse {
-        cursor: progress.cursor,
-    })
+    Ok(progress.cursor)
 }
 
 #[derive(Serialize)]
@@ -395,13 +413,7 @@ struct MeResponse {
 
 fn me(runtime: &Rc<Runtime>, req: &Request) -> std::result::Result<Response, ApiError> {
     let mut agent = require_agent(runtime, req)?;
-    runtime.flush_inserts();
-    prune(runtime, &mut agent.row)?;
-    let progress = agent.row.progress();
-    let lag = runtime
-        .store
-        .held_count(agent.row.id, progress.cursor)
-        .map_err(storage)?;
+    let (progress, lag) = progress_of(runtime, &mut agent.row)?;
     ok(&MeResponse {
         name: agent.row.name.clone(),
         cursor: progress.cursor,
@@ -409,6 +421,21 @@ fn me(runtime: &Rc<Runtime>, req: &Request) -> std::result::Result<Response, Api
         missed: progress.missed,
         filter: agent.filter.to_json(),
     })
+}
+
+/// `row`'s progress (retention applied first) and the events it holds after its cursor.
+pub(super) fn progress_of(
+    runtime: &Runtime,
+    row: &mut PullRow,
+) -> std::result::Result<(PullProgress, u64), ApiError> {
+    runtime.flush_inserts();
+    prune(runtime, row)?;
+    let progress = row.progress();
+    let lag = runtime
+        .store
+        .held_count(row.id, progress.cursor)
+        .map_err(storage)?;
+    Ok((progress, lag))
 }
 
 /// The `?subscription=` of a token route: an existing pull subscription's name.

@@ -19,6 +19,7 @@ use crate::delivery::signature::GENERATED_KEY_BYTES;
 use crate::http_body::read_request_body;
 use crate::route_table::{lookup, Miss, RouteId};
 use crate::shards::link::{ShardKey, ShardReport, ShardStart};
+use crate::shards::sync::SubscriptionSync;
 use crate::shards::ShardCount;
 
 /// A JSON response with a status code.
@@ -63,9 +64,6 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         Ok(route) => route,
         Err(e) => return miss(&e, &path),
     };
-    if let Some(refusal) = refused_while_sharded(runtime, route.id) {
-        return error(&refusal);
-    }
     match route.id {
         RouteId::Connect => {
             let mut generated = None;
@@ -177,13 +175,33 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
                 },
             )
         }
-        RouteId::ListSubscriptions
-        | RouteId::CreateSubscription
-        | RouteId::GetSubscription
-        | RouteId::ReplaceSubscription
-        | RouteId::DeleteSubscription => {
+        RouteId::ListSubscriptions | RouteId::GetSubscription => {
             super::subscription_routes::handle(runtime, route.id, req).await
         }
+        RouteId::CreateSubscription
+        | RouteId::ReplaceSubscription
+        | RouteId::DeleteSubscription => {
+            let response = super::subscription_routes::handle(runtime, route.id, req).await?;
+            // A sharded bot's shards hold copies: each change goes to them.
+            if runtime.coordinator.active() && (200..300).contains(&response.status_code()) {
+                super::shard_subscriptions::changed(runtime).await;
+            }
+            Ok(response)
+        }
+        RouteId::ShardSubscriptions => {
+            match read_body(&req).await.and_then(|body| {
+                serde_json::from_slice::<SubscriptionSync>(&body)
+                    .map_err(|e| ApiError::bad_request(None, e.to_string()))
+                    .and_then(|sync| super::shard_subscriptions::apply(runtime, &sync))
+            }) {
+                Ok(version) => json(200, &super::shard_subscriptions::Applied { version }),
+                Err(e) => error(&e),
+            }
+        }
+        RouteId::ShardPull => match super::shard_pull::answer(runtime, &req).await {
+            Ok(response) => Ok(response),
+            Err(e) => error(&e),
+        },
         RouteId::SendMessage
         | RouteId::AddReaction
         | RouteId::RemoveReaction
@@ -196,24 +214,6 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         // The Worker entry answers these itself; the object has no such route.
         RouteId::Bots | RouteId::ForgetBot | RouteId::AdminPage => miss(&Miss::NotFound, &path),
     }
-}
-
-/// Why a sharded bot's coordinator refuses a route, if it does: it holds no connection and no
-/// events (its shard objects do), and subscriptions across shards are not built yet, so they
-/// are refused plainly rather than accepted and never served.
-fn refused_while_sharded(runtime: &Runtime, id: RouteId) -> Option<ApiError> {
-    if !runtime.coordinator.active() {
-        return None;
-    }
-    let what = match id {
-        RouteId::CreateSubscription | RouteId::ReplaceSubscription => "subscriptions are",
-        _ => return None,
-    };
-    Some(ApiError::new(
-        409,
-        None,
-        format!("{what} not available on a sharded bot yet: its events and sessions are held by its shard objects; connect it with one shard to use them"),
-    ))
 }
 
 /// The routes a shard object calls on its coordinator.

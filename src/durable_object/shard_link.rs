@@ -65,6 +65,10 @@ pub fn start(runtime: &Rc<Runtime>, start: ShardStart) -> Result<(), ApiError> {
             "a shard object needs DISCORD_BOT_TOKEN in its environment",
         )
     })?;
+    // The subscriptions first: the first event of the session finds them.
+    if let Some(sync) = &start.subscriptions {
+        super::shard_subscriptions::apply(runtime, sync)?;
+    }
     let mut settings = start.settings;
     settings.gateway.token = token;
     settings.gateway.shard = Some(
@@ -202,10 +206,12 @@ pub fn after_persist(runtime: &Rc<Runtime>) {
         return;
     };
     let env = runtime.env.clone();
+    let subscriptions_version = super::shard_subscriptions::version(runtime);
     worker::wasm_bindgen_futures::spawn_local(async move {
         let report = ShardReport {
             key: link.key,
             event,
+            subscriptions_version,
         };
         if let Err(e) = call_json::<_, serde_json::Value>(
             &env,

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sync::SubscriptionSync;
 use crate::api::ConnectSettings;
 use crate::gateway::StopReason;
 
@@ -41,6 +42,9 @@ pub struct ShardStart {
     /// with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presence: Option<serde_json::Value>,
+    /// The bot's subscriptions besides `default` (none before issue 12's subscriptions).
+    #[serde(default)]
+    pub subscriptions: Option<SubscriptionSync>,
 }
 
 /// Which shard of which set is speaking (shard → coordinator).
@@ -105,6 +109,10 @@ pub struct ShardReport {
     pub key: ShardKey,
     /// What happened.
     pub event: ShardEvent,
+    /// The version of the bot's subscriptions the shard holds (the coordinator sends a newer
+    /// one back).
+    #[serde(default)]
+    pub subscriptions_version: u64,
 }
 
 #[cfg(test)]
@@ -132,6 +140,7 @@ mod tests {
             event: ShardEvent::Stopped {
                 reason: StopReason::ShardingRequired,
             },
+            subscriptions_version: 3,
         };
         let json = serde_json::to_string(&report).unwrap();
         assert_eq!(serde_json::from_str::<ShardReport>(&json).unwrap(), report);

@@ -16,13 +16,19 @@
 //!   that holds it.
 //! - [`link`]: what the coordinator and its shard objects say to each other, and shard object
 //!   names.
+//! - [`sync`]: the bot's subscriptions, owned by the coordinator, copied to every shard.
+//! - [`cursor`] and [`pull_link`]: a pull subscription read across shards through one opaque
+//!   cursor (the pages of the shards merged by receive time).
 
 pub mod dead_letter_id;
 pub mod growth;
+pub mod cursor;
 pub mod identify_queue;
 pub mod link;
 pub mod plan;
+pub mod pull_link;
 pub mod reshard;
+pub mod sync;
 
 pub use dead_letter_id::{ShardDeadLetterId, ShardSelection};
 pub use growth::{
