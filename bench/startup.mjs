@@ -1,7 +1,8 @@
 // Runtime start (issue 9): how long a fresh workerd (Miniflare) takes to answer the first request
 // to each forwarder's Durable Object: ours (Wasm compile + instantiate, then the object), the
 // minimal JS DO forwarder (script load), and the forwarder of DGD_EXTRA_FORWARDER if set (e.g. the
-// TS original, bench/lib/stand.mjs). Not a test: it asserts nothing and prints numbers.
+// TS original, bench/lib/stand.mjs), and our Worker built in DGD_BASELINE_BUILD_DIR if set (another
+// build/, for a before/after in one interleaved run). Not a test: it asserts nothing and prints numbers.
 //
 //   source scripts/env.sh && node bench/startup.mjs [starts per forwarder, default 7]
 //
@@ -21,6 +22,7 @@ import { extraForwarder, minimalWorker } from './lib/stand.mjs';
 const STARTS = Number(process.argv[2] ?? 7);
 
 const gateway = gatewayWorker({ vars: { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN } });
+const baselineDir = process.env.DGD_BASELINE_BUILD_DIR;
 const extra = extraForwarder(gateway.compatibilityDate);
 
 /** Per forwarder: the Workers to start and the first request to its object (resolves once answered 2xx). */
@@ -35,6 +37,15 @@ const FORWARDERS = {
     workers: [minimalWorker(gateway.compatibilityDate)],
     first: async (w) => w.fetch('/minimal/status'),
   },
+  ...(baselineDir
+    ? {
+        baseline: {
+          label: `baseline (${baselineDir})`,
+          workers: [gatewayWorker({ vars: { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN }, buildDir: baselineDir })],
+          first: async (w) => adminCall(w, 'GET', '/status'),
+        },
+      }
+    : {}),
   ...(extra
     ? {
         extra: {
@@ -83,15 +94,17 @@ const FIGURES = [
   ['serving → first DO answer, ms', (r) => r.firstMs],
   ['runtime start (sum), ms', (r) => r.readyMs + r.firstMs],
 ];
-const ratio = (name, get) => {
-  const rs = results[name].map((r, i) => get(r) / get(results.minimal[i]));
+const ratio = (name, get, to = 'minimal') => {
+  const rs = results[name].map((r, i) => get(r) / get(results[to][i]));
   return `${spread(rs).median.toFixed(2)}× (${spread(rs).min.toFixed(2)}-${spread(rs).max.toFixed(2)})`;
 };
 const others = names.filter((n) => n !== 'minimal');
 console.log(`runtime start: ${STARTS} cold starts per forwarder (fresh Miniflare + workerd, one forwarder each, empty storage), interleaved; medians (min-max)`);
 console.log('');
-console.log(`| figure | ${names.map((n) => FORWARDERS[n].label).join(' | ')} | ${others.map((n) => `${FORWARDERS[n].label} / minimal`).join(' | ')} |`);
-console.log(`|---|${names.map(() => '---|').join('')}${others.map(() => '---|').join('')}`);
+const vsBaseline = baselineDir ? ` | ${FORWARDERS.ours.label} / baseline` : '';
+console.log(`| figure | ${names.map((n) => FORWARDERS[n].label).join(' | ')} | ${others.map((n) => `${FORWARDERS[n].label} / minimal`).join(' | ')}${vsBaseline} |`);
+console.log(`|---|${names.map(() => '---|').join('')}${others.map(() => '---|').join('')}${baselineDir ? '---|' : ''}`);
 for (const [label, get] of FIGURES) {
-  console.log(`| ${label} | ${names.map((n) => show(results[n].map(get))).join(' | ')} | ${others.map((n) => ratio(n, get)).join(' | ')} |`);
+  const againstBaseline = baselineDir ? ` | ${ratio('ours', get, 'baseline')}` : '';
+  console.log(`| ${label} | ${names.map((n) => show(results[n].map(get))).join(' | ')} | ${others.map((n) => ratio(n, get)).join(' | ')}${againstBaseline} |`);
 }

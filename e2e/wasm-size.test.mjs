@@ -39,6 +39,35 @@ function customSections(bytes) {
   return names;
 }
 
+/** Sizes in bytes of the function bodies of a module (its code section), largest first. */
+function functionSizes(bytes) {
+  const uleb = (pos) => {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      const byte = bytes[pos++];
+      value += (byte & 0x7f) * scale;
+      if ((byte & 0x80) === 0) return [value, pos];
+      scale *= 128;
+    }
+  };
+  const sizes = [];
+  for (let pos = 8; pos < bytes.length; ) {
+    const id = bytes[pos];
+    const [size, body] = uleb(pos + 1);
+    if (id === 10) {
+      let [count, at] = uleb(body);
+      for (; count > 0; count -= 1) {
+        const [length, code] = uleb(at);
+        sizes.push(length);
+        at = code + length;
+      }
+    }
+    pos = body + size;
+  }
+  return sizes.sort((a, b) => b - a);
+}
+
 /** A custom section with `name` and `payload`. */
 function custom(name, payload) {
   const body = Buffer.concat([Buffer.from([name.length]), Buffer.from(name, 'latin1'), Buffer.from(payload)]);
@@ -68,4 +97,15 @@ test('issue 9 Wasm size: wasm-strip-names.mjs removes the name section and keeps
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// Runtime start: V8 compiles a Wasm function whole on its first call, so one giant function on the
+// first request's path is compiled whole by the first request. The object's `fetch` future once
+// held every route inlined (195 KB); src/durable_object/routes.rs polls each route's handler as
+// its own boxed future, so none is that large (the largest, `Runtime::input`, is about 53 KB).
+test('issue 9 runtime start: no function of the Worker Wasm is over 64 KiB (routes out of line)', () => {
+  assert.ok(fs.existsSync(wasmFile), `${wasmFile} missing: run ./scripts/test build`);
+  const sizes = functionSizes(fs.readFileSync(wasmFile));
+  assert.ok(sizes.length > 1000, `only ${sizes.length} function bodies read`);
+  assert.ok(sizes[0] <= 64 * 1024, `largest function body: ${sizes[0]} bytes (next: ${sizes.slice(1, 5).join(', ')})`);
 });

@@ -2,6 +2,8 @@
 //! JavaScript callers (`stub.fetch`). Requests are routed by looking them up in
 //! [`crate::route_table`]; a miss is its `404` or `405`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -57,6 +59,19 @@ pub(super) async fn read_body(req: &Request) -> std::result::Result<Vec<u8>, Api
         .map_err(ApiError::from)
 }
 
+/// A route's handler, polled as its own future.
+type RouteFuture<'a> = Pin<Box<dyn Future<Output = Result<Response>> + 'a>>;
+
+/// Boxes a route's handler, so that its code is a function of its own, reached through the
+/// box's vtable, and not inlined into [`handle`]'s future: V8 compiles a Wasm function whole on
+/// its first call, so the first request of a fresh isolate then compiles the dispatcher and the
+/// one route it asked for, not every route (issue 9, runtime start). Costs one allocation per
+/// request.
+#[inline(never)]
+fn out_of_line<'a>(handler: impl Future<Output = Result<Response>> + 'a) -> RouteFuture<'a> {
+    Box::pin(handler)
+}
+
 /// Routes one request.
 pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
     let path = req.path();
@@ -64,56 +79,33 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         Ok(route) => route,
         Err(e) => return miss(&e, &path),
     };
-    match route.id {
-        RouteId::Connect => {
-            let mut generated = None;
-            let mut shards = None;
-            let mut reshard_check_ms = 0;
-            let settings = match read_body(&req)
-                .await
-                .and_then(|body| ConnectRequest::from_json(&body))
-                .and_then(|mut request| {
-                    shards = request.shard_count()?;
-                    reshard_check_ms = request.reshard_check_ms()?;
-                    generated = request.generate_secret_if_asked(random_key)?;
-                    request.validate(runtime.insecure_webhooks)
-                }) {
-                Ok(settings) => settings,
-                Err(e) => return error(&e),
-            };
-            // `shards` other than 1 (or a bot already sharded): the coordinator decides.
-            let sharded = match shards {
-                Some(mode) if mode != ShardCount::Fixed(NonZeroU32::MIN) => {
-                    coordinator::connect(runtime, settings.clone(), mode, reshard_check_ms).await
-                }
-                _ if runtime.coordinator.active() => {
-                    coordinator::disconnect(runtime).await;
-                    Ok(false)
-                }
-                _ => Ok(false),
-            };
-            match sharded {
-                Ok(true) => {}
-                Ok(false) => runtime.connect(settings)?,
-                Err(e) => return error(&e),
-            }
-            json(202, &ConnectResponse::connecting(generated))
-        }
-        RouteId::Disconnect => {
+    route_handler(runtime, route.id, req, path).await
+}
+
+/// The handler of one route, boxed (see [`out_of_line`]).
+fn route_handler(
+    runtime: &Rc<Runtime>,
+    id: RouteId,
+    req: Request,
+    path: String,
+) -> RouteFuture<'_> {
+    match id {
+        RouteId::Connect => out_of_line(connect(runtime, req)),
+        RouteId::Disconnect => out_of_line(async move {
             if runtime.coordinator.active() {
                 coordinator::disconnect(runtime).await;
             }
             runtime.disconnect()?;
             json(200, &DisconnectResponse::disconnected())
-        }
-        RouteId::Status if runtime.coordinator.active() => {
+        }),
+        RouteId::Status if runtime.coordinator.active() => out_of_line(async move {
             match coordinator::status(runtime).await {
                 Ok(status) => json(200, &status),
                 Err(e) => error(&e),
             }
-        }
-        RouteId::Status => json(200, &runtime.status()),
-        RouteId::ShardStart => {
+        }),
+        RouteId::Status => out_of_line(async move { json(200, &runtime.status()) }),
+        RouteId::ShardStart => out_of_line(async move {
             match read_body(&req).await.and_then(|body| {
                 crate::json::from_slice::<ShardStart>(&body)
                     .map_err(|e| ApiError::bad_request(None, e.to_string()))
@@ -124,71 +116,47 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
                 },
                 Err(e) => error(&e),
             }
-        }
-        RouteId::ShardRetire => {
+        }),
+        RouteId::ShardRetire => out_of_line(async move {
             shard_link::retire(runtime)?;
             json(200, &serde_json::json!({"status": "retired"}))
-        }
+        }),
         RouteId::IdentifyAsk | RouteId::IdentifySent | RouteId::ShardReport => {
-            internal_from_shard(runtime, route.id, &req).await
+            out_of_line(async move { internal_from_shard(runtime, id, &req).await })
         }
         RouteId::DeadLetters | RouteId::ReplayDeadLetters | RouteId::DropDeadLetters
             if runtime.coordinator.active() =>
         {
-            super::shard_dead_letters::handle(runtime, route.id, req).await
+            out_of_line(super::shard_dead_letters::handle(runtime, id, req))
         }
         RouteId::SetPresence if runtime.coordinator.active() => {
-            super::shard_presence::handle(runtime, req).await
+            out_of_line(super::shard_presence::handle(runtime, req))
         }
-        RouteId::DeadLetters => {
+        RouteId::DeadLetters => out_of_line(async move {
             let subscription = match dead_letter_subscription(runtime, &req) {
                 Ok(id) => id,
                 Err(e) => return error(&e),
             };
             let dead_letters = runtime.outbox.dead_letters(&runtime.store, subscription)?;
             json(200, &DeadLetterList { dead_letters })
-        }
+        }),
         RouteId::ReplayDeadLetters | RouteId::DropDeadLetters => {
-            let subscription = match dead_letter_subscription(runtime, &req) {
-                Ok(id) => id,
-                Err(e) => return error(&e),
-            };
-            let selection = match read_body(&req)
-                .await
-                .and_then(|body| DeadLetterSelection::from_json(&body))
-            {
-                Ok(selection) => selection,
-                Err(e) => return error(&e),
-            };
-            let ids = selection.ids();
-            let affected = if route.id == RouteId::ReplayDeadLetters {
-                runtime.replay_dead_letters(subscription, ids)?
-            } else {
-                runtime
-                    .outbox
-                    .drop_dead(&runtime.store, subscription, ids)?
-            };
-            json(
-                200,
-                &DeadLetterOutcome {
-                    affected: affected as u64,
-                },
-            )
+            out_of_line(replay_or_drop_dead_letters(runtime, id, req))
         }
         RouteId::ListSubscriptions | RouteId::GetSubscription => {
-            super::subscription_routes::handle(runtime, route.id, req).await
+            out_of_line(super::subscription_routes::handle(runtime, id, req))
         }
         RouteId::CreateSubscription
         | RouteId::ReplaceSubscription
-        | RouteId::DeleteSubscription => {
-            let response = super::subscription_routes::handle(runtime, route.id, req).await?;
+        | RouteId::DeleteSubscription => out_of_line(async move {
+            let response = super::subscription_routes::handle(runtime, id, req).await?;
             // A sharded bot's shards hold copies: each change goes to them.
             if runtime.coordinator.active() && (200..300).contains(&response.status_code()) {
                 super::shard_subscriptions::changed(runtime).await;
             }
             Ok(response)
-        }
-        RouteId::ShardSubscriptions => {
+        }),
+        RouteId::ShardSubscriptions => out_of_line(async move {
             match read_body(&req).await.and_then(|body| {
                 serde_json::from_slice::<SubscriptionSync>(&body)
                     .map_err(|e| ApiError::bad_request(None, e.to_string()))
@@ -197,23 +165,96 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
                 Ok(version) => json(200, &super::shard_subscriptions::Applied { version }),
                 Err(e) => error(&e),
             }
-        }
-        RouteId::ShardPull => match super::shard_pull::answer(runtime, &req).await {
-            Ok(response) => Ok(response),
-            Err(e) => error(&e),
-        },
+        }),
+        RouteId::ShardPull => out_of_line(async move {
+            match super::shard_pull::answer(runtime, &req).await {
+                Ok(response) => Ok(response),
+                Err(e) => error(&e),
+            }
+        }),
         RouteId::SendMessage
         | RouteId::AddReaction
         | RouteId::RemoveReaction
-        | RouteId::SetPresence => super::talk::handle(runtime, route.id, req).await,
+        | RouteId::SetPresence => out_of_line(super::talk::handle(runtime, id, req)),
         RouteId::Inbox
         | RouteId::Ack
         | RouteId::Me
         | RouteId::RotateToken
-        | RouteId::RevokeToken => super::pull::handle(runtime, route.id, req).await,
+        | RouteId::RevokeToken => out_of_line(super::pull::handle(runtime, id, req)),
         // The Worker entry answers these itself; the object has no such route.
-        RouteId::Bots | RouteId::ForgetBot | RouteId::AdminPage => miss(&Miss::NotFound, &path),
+        RouteId::Bots | RouteId::ForgetBot | RouteId::AdminPage => {
+            out_of_line(async move { miss(&Miss::NotFound, &path) })
+        }
     }
+}
+
+/// `POST /connect`: one shard's gateway, or a sharded bot's coordinator.
+async fn connect(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
+    let mut generated = None;
+    let mut shards = None;
+    let mut reshard_check_ms = 0;
+    let settings = match read_body(&req)
+        .await
+        .and_then(|body| ConnectRequest::from_json(&body))
+        .and_then(|mut request| {
+            shards = request.shard_count()?;
+            reshard_check_ms = request.reshard_check_ms()?;
+            generated = request.generate_secret_if_asked(random_key)?;
+            request.validate(runtime.insecure_webhooks)
+        }) {
+        Ok(settings) => settings,
+        Err(e) => return error(&e),
+    };
+    // `shards` other than 1 (or a bot already sharded): the coordinator decides.
+    let sharded = match shards {
+        Some(mode) if mode != ShardCount::Fixed(NonZeroU32::MIN) => {
+            coordinator::connect(runtime, settings.clone(), mode, reshard_check_ms).await
+        }
+        _ if runtime.coordinator.active() => {
+            coordinator::disconnect(runtime).await;
+            Ok(false)
+        }
+        _ => Ok(false),
+    };
+    match sharded {
+        Ok(true) => {}
+        Ok(false) => runtime.connect(settings)?,
+        Err(e) => return error(&e),
+    }
+    json(202, &ConnectResponse::connecting(generated))
+}
+
+/// `POST /dead-letters/replay` and `POST /dead-letters/drop` on one object.
+async fn replay_or_drop_dead_letters(
+    runtime: &Rc<Runtime>,
+    id: RouteId,
+    req: Request,
+) -> Result<Response> {
+    let subscription = match dead_letter_subscription(runtime, &req) {
+        Ok(id) => id,
+        Err(e) => return error(&e),
+    };
+    let selection = match read_body(&req)
+        .await
+        .and_then(|body| DeadLetterSelection::from_json(&body))
+    {
+        Ok(selection) => selection,
+        Err(e) => return error(&e),
+    };
+    let ids = selection.ids();
+    let affected = if id == RouteId::ReplayDeadLetters {
+        runtime.replay_dead_letters(subscription, ids)?
+    } else {
+        runtime
+            .outbox
+            .drop_dead(&runtime.store, subscription, ids)?
+    };
+    json(
+        200,
+        &DeadLetterOutcome {
+            affected: affected as u64,
+        },
+    )
 }
 
 /// The routes a shard object calls on its coordinator.
