@@ -160,7 +160,11 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
                 Ok(selection) => selection,
                 Err(e) => return error(&e),
             };
-            let ids = selection.ids();
+            let ids = match selection.outbox_ids() {
+                Ok(ids) => ids,
+                Err(e) => return error(&e),
+            };
+            let ids = ids.as_deref();
             let affected = if route.id == RouteId::ReplayDeadLetters {
                 runtime.replay_dead_letters(subscription, ids)?
             } else {

@@ -100,7 +100,7 @@ async fn act(
                 else {
                     continue;
                 };
-                let selection = DeadLetterSelection::Ids(ids);
+                let selection = DeadLetterSelection::Ids(ids.into_iter().map(Into::into).collect());
                 let outcome: DeadLetterOutcome =
                     shard_call(runtime, object, id, query, Some(&selection)).await?;
                 affected += outcome.affected;
