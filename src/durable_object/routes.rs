@@ -194,7 +194,7 @@ pub async fn handle(runtime: &Rc<Runtime>, req: Request) -> Result<Response> {
         }
         RouteId::ShardSubscriptions => {
             match read_body(&req).await.and_then(|body| {
-                serde_json::from_slice::<SubscriptionSync>(&body)
+                crate::json::from_slice::<SubscriptionSync>(&body)
                     .map_err(|e| ApiError::bad_request(None, e.to_string()))
                     .and_then(|sync| super::shard_subscriptions::apply(runtime, &sync))
             }) {
