@@ -204,15 +204,21 @@ pub async fn retry(runtime: &Rc<Runtime>) {
     if !retry.due(now()) {
         return;
     }
-    let (Ok(sync), Some(bot)) = (current(runtime), coordinator::name(runtime)) else {
-        return;
-    };
-    retry.retain_read(&read_objects(runtime, &bot));
+    if let Some(bot) = coordinator::name(runtime) {
+        retry.retain_read(&read_objects(runtime, &bot));
+    }
+    // Unable to read the subscriptions now: every shard waits for the next retry (backed off,
+    // never a wake at once).
     let mut failed = Vec::new();
-    for object in &retry.shards {
-        if !send(runtime, object, &sync).await {
-            failed.push(object.clone());
+    match current(runtime) {
+        Ok(sync) => {
+            for object in &retry.shards {
+                if !send(runtime, object, &sync).await {
+                    failed.push(object.clone());
+                }
+            }
         }
+        Err(_) => failed.clone_from(&retry.shards),
     }
     // A change made meanwhile was sent to every shard and recorded its own.
     if runtime.coordinator.sync_retry.borrow().version == retry.version {
