@@ -582,12 +582,52 @@ pub struct SubscriptionDeleted {
 /// Dead letters kept at most; the oldest are removed beyond this.
 pub const MAX_DEAD_LETTERS: u64 = 1_000;
 
+/// A dead letter's id, as `GET /dead-letters` gives it: a number on a single object (its id in
+/// the outbox), the string `"<generation>.<shard>.<id>"` on a sharded bot (the shard object that
+/// holds it, and its id there). The JSON is the bare number or string.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DeadLetterId {
+    /// A single object's outbox id (a JSON number).
+    Outbox(i64),
+    /// A sharded bot's `"<generation>.<shard>.<id>"` (a JSON string).
+    Sharded(String),
+}
+
+impl From<i64> for DeadLetterId {
+    fn from(id: i64) -> Self {
+        Self::Outbox(id)
+    }
+}
+
+impl From<String> for DeadLetterId {
+    fn from(id: String) -> Self {
+        Self::Sharded(id)
+    }
+}
+
+impl From<&str> for DeadLetterId {
+    fn from(id: &str) -> Self {
+        Self::Sharded(id.to_owned())
+    }
+}
+
+impl fmt::Display for DeadLetterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Outbox(id) => write!(f, "{id}"),
+            Self::Sharded(id) => f.write_str(id),
+        }
+    }
+}
+
 /// An event given up on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
-    /// Its id in the outbox; use it to replay or drop it.
-    pub id: i64,
+    /// Its id; use it to replay or drop it (a number on a single object, a string on a
+    /// sharded bot).
+    pub id: DeadLetterId,
     /// `x-discord-gateway-event-id`.
     pub event_id: String,
     /// The dispatch type.
@@ -615,8 +655,9 @@ pub struct DeadLetterList {
 /// `{}`, `{"ids":[]}` and `{"ids":null}` are refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeadLetterSelection {
-    /// Outbox ids from [`DeadLetter::id`]: 1 to [`MAX_DEAD_LETTERS`] of them.
-    Ids(Vec<i64>),
+    /// Ids from [`DeadLetter::id`]: 1 to [`MAX_DEAD_LETTERS`] of them (numbers for a single
+    /// object, strings for a sharded bot).
+    Ids(Vec<DeadLetterId>),
     /// Every dead letter.
     All,
 }
@@ -625,7 +666,7 @@ pub enum DeadLetterSelection {
 #[derive(Serialize)]
 struct SelectionBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    ids: Option<&'a [i64]>,
+    ids: Option<&'a [DeadLetterId]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     all: Option<bool>,
 }
@@ -647,22 +688,33 @@ impl Serialize for DeadLetterSelection {
 }
 
 impl DeadLetterSelection {
-    /// Parses a JSON body, naming the field at fault when it is not a selection.
+    /// Parses a single object's JSON body (outbox ids: numbers), naming the field at fault
+    /// when it is not a selection. (A sharded bot's coordinator reads its string ids itself.)
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         Ok(
-            match parse_selection(body, "integers from GET /dead-letters")? {
-                Some(ids) => Self::Ids(ids),
+            match parse_selection::<i64>(body, "integers from GET /dead-letters")? {
+                Some(ids) => Self::Ids(ids.into_iter().map(DeadLetterId::Outbox).collect()),
                 None => Self::All,
             },
         )
     }
 
-    /// The selected ids, or `None` for all.
-    pub fn ids(&self) -> Option<&[i64]> {
-        match self {
-            Self::Ids(ids) => Some(ids),
-            Self::All => None,
-        }
+    /// The selected outbox ids of a single object, or `None` for all; a sharded bot's id is
+    /// a `400` naming `ids`.
+    pub fn outbox_ids(&self) -> Result<Option<Vec<i64>>, ApiError> {
+        let Self::Ids(ids) = self else {
+            return Ok(None);
+        };
+        ids.iter()
+            .map(|id| match id {
+                DeadLetterId::Outbox(id) => Ok(*id),
+                DeadLetterId::Sharded(id) => Err(ApiError::bad_request(
+                    Some("ids"),
+                    format!("{id:?} is a sharded bot's dead-letter id; this object's ids are integers from GET /dead-letters"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 }
 
@@ -1060,7 +1112,7 @@ mod tests {
     fn issue8_item3_dead_letter_selection_all_is_explicit() {
         assert_eq!(
             DeadLetterSelection::from_json(br#"{"ids":[3,4]}"#).unwrap(),
-            DeadLetterSelection::Ids(vec![3, 4])
+            DeadLetterSelection::Ids(vec![3.into(), 4.into()])
         );
         assert_eq!(
             DeadLetterSelection::from_json(br#" {"all": true} "#).unwrap(),
@@ -1098,7 +1150,10 @@ mod tests {
             Some("ids")
         );
         // What the Rust client sends is what the object reads back.
-        for selection in [DeadLetterSelection::All, DeadLetterSelection::Ids(vec![7])] {
+        for selection in [
+            DeadLetterSelection::All,
+            DeadLetterSelection::Ids(vec![7.into()]),
+        ] {
             let json = serde_json::to_vec(&selection).unwrap();
             assert_eq!(DeadLetterSelection::from_json(&json).unwrap(), selection);
         }
@@ -1107,8 +1162,45 @@ mod tests {
             r#"{"all":true}"#
         );
         // The largest selection there is fits in a body.
-        let largest = DeadLetterSelection::Ids(vec![i64::MIN; MAX_DEAD_LETTERS as usize]);
+        let largest = DeadLetterSelection::Ids(vec![i64::MIN.into(); MAX_DEAD_LETTERS as usize]);
         assert!(serde_json::to_vec(&largest).unwrap().len() <= MAX_BODY_BYTES);
+    }
+
+    /// Issue 12 follow-up (the Rust `GatewayStub` on a sharded bot): a dead letter's id is a
+    /// number on a single object (today's JSON, unchanged) or a sharded bot's string, and
+    /// both round-trip.
+    #[test]
+    fn issue12_stub_dead_letter_id_is_a_number_or_a_sharded_string() {
+        let single = r#"{"id":5,"eventId":"s:5","eventType":"MESSAGE_CREATE","channelId":"1","createdAt":7,"attempts":3,"lastError":"503"}"#;
+        let letter: DeadLetter = serde_json::from_str(single).unwrap();
+        assert_eq!(letter.id, DeadLetterId::Outbox(5));
+        assert_eq!(serde_json::to_string(&letter).unwrap(), single);
+        let sharded = DeadLetter {
+            id: "3.0.5".into(),
+            ..letter
+        };
+        let json = serde_json::to_string(&sharded).unwrap();
+        assert!(json.starts_with(r#"{"id":"3.0.5","#), "{json}");
+        assert_eq!(serde_json::from_str::<DeadLetter>(&json).unwrap(), sharded);
+        assert_eq!(sharded.id.to_string(), "3.0.5");
+        assert_eq!(DeadLetterId::Outbox(-2).to_string(), "-2");
+        // A selection names either; a single object's stays numbers.
+        assert_eq!(
+            serde_json::to_string(&DeadLetterSelection::Ids(vec![3.into(), 4.into()])).unwrap(),
+            r#"{"ids":[3,4]}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&DeadLetterSelection::Ids(vec!["1.0.5".into()])).unwrap(),
+            r#"{"ids":["1.0.5"]}"#
+        );
+        assert_eq!(
+            DeadLetterSelection::from_json(br#"{"ids":[3]}"#)
+                .unwrap()
+                .outbox_ids()
+                .unwrap(),
+            Some(vec![3])
+        );
+        assert_eq!(DeadLetterSelection::All.outbox_ids().unwrap(), None);
     }
 
     /// Issue 8 item 7: only a JSON object is a connect request; an empty body (and only a really

@@ -136,27 +136,63 @@ impl GatewayStub {
         self.call::<(), _>(RouteId::Status, None).await
     }
 
-    /// `GET /dead-letters`: the events given up on, oldest first.
+    /// `GET /dead-letters`: the `default` subscription's events given up on, oldest first
+    /// (on a sharded bot, every shard's, with string ids).
     pub async fn dead_letters(&self) -> Result<DeadLetterList, GatewayStubError> {
-        self.call::<(), _>(RouteId::DeadLetters, None).await
+        self.dead_letters_for(None).await
     }
 
-    /// `POST /dead-letters/replay`: queues the selected dead letters for delivery again
-    /// ([`DeadLetterSelection::Ids`], or [`DeadLetterSelection::All`] for every one).
+    /// `GET /dead-letters?subscription=<name>`: that push subscription's dead letters
+    /// (`None`: `default`).
+    pub async fn dead_letters_for(
+        &self,
+        subscription: Option<&str>,
+    ) -> Result<DeadLetterList, GatewayStubError> {
+        self.call_on::<(), _>(RouteId::DeadLetters, subscription, None)
+            .await
+    }
+
+    /// `POST /dead-letters/replay`: queues the `default` subscription's selected dead letters
+    /// for delivery again ([`DeadLetterSelection::Ids`], or [`DeadLetterSelection::All`] for
+    /// every one).
     pub async fn replay_dead_letters(
         &self,
         selection: &DeadLetterSelection,
     ) -> Result<DeadLetterOutcome, GatewayStubError> {
-        self.call(RouteId::ReplayDeadLetters, Some(selection)).await
+        self.replay_dead_letters_for(None, selection).await
     }
 
-    /// `POST /dead-letters/drop`: deletes the selected dead letters
+    /// `POST /dead-letters/replay?subscription=<name>`: as
+    /// [`replay_dead_letters`](Self::replay_dead_letters), for that push subscription
+    /// (`None`: `default`).
+    pub async fn replay_dead_letters_for(
+        &self,
+        subscription: Option<&str>,
+        selection: &DeadLetterSelection,
+    ) -> Result<DeadLetterOutcome, GatewayStubError> {
+        self.call_on(RouteId::ReplayDeadLetters, subscription, Some(selection))
+            .await
+    }
+
+    /// `POST /dead-letters/drop`: deletes the `default` subscription's selected dead letters
     /// ([`DeadLetterSelection::Ids`], or [`DeadLetterSelection::All`] for every one).
     pub async fn drop_dead_letters(
         &self,
         selection: &DeadLetterSelection,
     ) -> Result<DeadLetterOutcome, GatewayStubError> {
-        self.call(RouteId::DropDeadLetters, Some(selection)).await
+        self.drop_dead_letters_for(None, selection).await
+    }
+
+    /// `POST /dead-letters/drop?subscription=<name>`: as
+    /// [`drop_dead_letters`](Self::drop_dead_letters), for that push subscription
+    /// (`None`: `default`).
+    pub async fn drop_dead_letters_for(
+        &self,
+        subscription: Option<&str>,
+        selection: &DeadLetterSelection,
+    ) -> Result<DeadLetterOutcome, GatewayStubError> {
+        self.call_on(RouteId::DropDeadLetters, subscription, Some(selection))
+            .await
     }
 
     /// `GET /subscriptions`: every subscription (`default` first) with its counts.

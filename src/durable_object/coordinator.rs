@@ -25,6 +25,7 @@ use crate::shards::link::{
     is_shard_object_name, shard_object_name, IdentifyAnswer, ShardEvent, ShardKey, ShardReport,
     ShardStart,
 };
+use crate::shards::sync::SyncRetry;
 use crate::shards::{
     start_deadline, Answer, GrowthCheck, IdentifyQueue, QueueSnapshot, QueueTimings, Reshard,
     ShardCount, Step,
@@ -93,6 +94,8 @@ pub struct CoordinatorState {
 pub struct CoordinatorSide {
     state: RefCell<Option<CoordinatorState>>,
     queue: RefCell<Option<IdentifyQueue>>,
+    /// The shards that missed the subscriptions' current version (see [`shard_subscriptions`]).
+    pub(super) sync_retry: RefCell<SyncRetry>,
 }
 
 impl CoordinatorSide {
@@ -102,6 +105,7 @@ impl CoordinatorSide {
         Ok(Self {
             state: RefCell::new(store.get(STATE_KEY)?),
             queue: RefCell::new(queue.map(|q| IdentifyQueue::restore(&q, timings()))),
+            sync_retry: RefCell::new(shard_subscriptions::load_retry(store)?),
         })
     }
 
@@ -516,23 +520,28 @@ fn tick(runtime: &Runtime, now: u64) -> Vec<Step> {
         .unwrap_or_default()
 }
 
-/// The reshard deadline, or the next check of the recommended count, for the object's alarm.
+/// The reshard deadline, the next check of the recommended count, or the next resend of the
+/// subscriptions to shards that missed them, for the object's alarm.
 pub fn next_wake(runtime: &Runtime) -> Option<u64> {
-    runtime.coordinator.state.borrow().as_ref().and_then(|s| {
-        s.reshard
-            .next_wake()
-            .into_iter()
-            .chain(s.growth.next_wake(s.mode))
-            .min()
-    })
+    let state = runtime.coordinator.state.borrow();
+    let state = state.as_ref()?;
+    state
+        .reshard
+        .next_wake()
+        .into_iter()
+        .chain(state.growth.next_wake(state.mode))
+        .chain(shard_subscriptions::next_retry(runtime))
+        .min()
 }
 
 /// The alarm fired: a reshard past its deadline is abandoned; with `"auto"`, a due check of
-/// the recommended count may start a reshard to it.
+/// the recommended count may start a reshard to it; shards that missed the subscriptions'
+/// version are sent it again when due.
 pub async fn on_alarm(runtime: &Rc<Runtime>) {
     if !runtime.coordinator.active() {
         return;
     }
+    shard_subscriptions::retry(runtime).await;
     let mut steps = tick(runtime, now());
     steps.extend(check_growth(runtime).await);
     save(runtime);
@@ -651,6 +660,7 @@ pub async fn disconnect(runtime: &Rc<Runtime>) {
     stopped.extend(shard_subscriptions::draining(runtime));
     stop_sets(runtime, &stopped, RouteId::Disconnect).await;
     shard_subscriptions::forget_draining(runtime);
+    shard_subscriptions::forget_retry(runtime);
     *runtime.coordinator.state.borrow_mut() = None;
     save(runtime);
 }

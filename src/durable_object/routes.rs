@@ -241,7 +241,11 @@ async fn replay_or_drop_dead_letters(
         Ok(selection) => selection,
         Err(e) => return error(&e),
     };
-    let ids = selection.ids();
+    let ids = match selection.outbox_ids() {
+        Ok(ids) => ids,
+        Err(e) => return error(&e),
+    };
+    let ids = ids.as_deref();
     let affected = if id == RouteId::ReplayDeadLetters {
         runtime.replay_dead_letters(subscription, ids)?
     } else {

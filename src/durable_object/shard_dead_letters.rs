@@ -14,7 +14,7 @@ use super::coordinator;
 use super::internal::call_with_query;
 use super::routes::{error, json, read_body};
 use super::runtime::Runtime;
-use crate::api::{ApiError, DeadLetterList, DeadLetterOutcome, DeadLetterSelection};
+use crate::api::{ApiError, DeadLetterId, DeadLetterList, DeadLetterOutcome, DeadLetterSelection};
 use crate::route_table::RouteId;
 use crate::shards::dead_letter_id::merge;
 use crate::shards::{ShardDeadLetterId, ShardSelection};
@@ -63,10 +63,14 @@ async fn list(runtime: &Rc<Runtime>, query: &str) -> std::result::Result<Vec<Val
         let answer: DeadLetterList =
             shard_call(runtime, &object, RouteId::DeadLetters, query, None::<&()>).await?;
         for letter in &answer.dead_letters {
+            // A shard object is a single object: its ids are outbox ids.
+            let DeadLetterId::Outbox(outbox_id) = letter.id else {
+                continue;
+            };
             let id = ShardDeadLetterId {
                 generation: set.generation,
                 shard,
-                id: letter.id,
+                id: outbox_id,
             };
             tagged.push((letter.created_at, id.tag(letter)));
         }
@@ -100,7 +104,7 @@ async fn act(
                 else {
                     continue;
                 };
-                let selection = DeadLetterSelection::Ids(ids);
+                let selection = DeadLetterSelection::Ids(ids.into_iter().map(Into::into).collect());
                 let outcome: DeadLetterOutcome =
                     shard_call(runtime, object, id, query, Some(&selection)).await?;
                 affected += outcome.affected;

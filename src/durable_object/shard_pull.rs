@@ -402,7 +402,7 @@ async fn shard_read(
 
 /// `POST /internal/shard/pull`: the shard side of a sharded bot's pull routes.
 pub async fn answer(runtime: &Rc<Runtime>, req: &Request) -> Result<Response, ApiError> {
-    let call: PullCall = serde_json::from_slice(&read_body(req).await?)
+    let call: PullCall = crate::json::from_slice(&read_body(req).await?)
         .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
     match call {
         PullCall::Read {

@@ -5,8 +5,10 @@
 //!
 //! Each change on the coordinator is a new version, sent to every shard it reads (the live sets
 //! and the old sets still drained of pull events); `ShardStart` carries the current one; a
-//! shard reports the version it holds with every report, and one behind is sent it again, so a
-//! shard that missed a change converges.
+//! shard reports the version it holds with every report, and one behind is sent it again. A
+//! shard that did not acknowledge a change (the internal call failed) is also remembered
+//! ([`SyncRetry`]) and sent the current version again on the coordinator's alarm, with a
+//! bounded backoff, so a connected shard converges without waiting for a new session.
 
 use std::rc::Rc;
 
@@ -20,13 +22,17 @@ use super::runtime::{now, Runtime};
 use crate::api::{ApiError, SubscriptionStatus};
 use crate::route_table::RouteId;
 use crate::shards::link::{shard_object_name, ShardKey};
-use crate::shards::sync::{add_up, plan, SubscriptionSync, SyncChange, SyncedSubscription};
+use crate::shards::sync::{
+    add_up, plan, SubscriptionSync, SyncChange, SyncRetry, SyncedSubscription,
+};
 use crate::subscriptions::SubscriptionSpec;
 
 /// Where the version is stored (`kv`): the coordinator's current one, or the one a shard holds.
 const VERSION_KEY: &str = "subscriptions_version";
 /// Where the coordinator keeps the replaced sets whose shards still hold pull events (`kv`).
 const DRAINING_KEY: &str = "draining_sets";
+/// Where the coordinator keeps the shards that missed the current version (`kv`).
+const RETRY_KEY: &str = "subscriptions_retry";
 
 fn storage(e: &worker::Error) -> ApiError {
     ApiError::new(503, None, format!("storage failed: {e}"))
@@ -121,8 +127,47 @@ pub fn forget_draining(runtime: &Runtime) {
     save_draining(runtime, &[]);
 }
 
+/// The object names of every shard the coordinator reads.
+fn read_objects(runtime: &Runtime, bot: &str) -> Vec<String> {
+    read_sets(runtime)
+        .into_iter()
+        .flat_map(|set| {
+            (0..set.count)
+                .map(move |shard| shard_object_name(bot, set.generation, shard, set.count))
+        })
+        .collect()
+}
+
+/// The stored shards that missed the current version (none on a single object).
+pub fn load_retry(store: &super::store::Store) -> worker::Result<SyncRetry> {
+    Ok(store.get(RETRY_KEY)?.unwrap_or_default())
+}
+
+fn save_retry(runtime: &Runtime, retry: SyncRetry) {
+    let result = if retry.next_wake().is_none() {
+        runtime.store.delete(RETRY_KEY)
+    } else {
+        runtime.store.put(RETRY_KEY, &retry)
+    };
+    if let Err(e) = result {
+        console_error!("could not store the shards that missed the subscriptions: {e}");
+    }
+    *runtime.coordinator.sync_retry.borrow_mut() = retry;
+}
+
+/// When the coordinator next sends the current version to shards that missed it.
+pub fn next_retry(runtime: &Runtime) -> Option<u64> {
+    runtime.coordinator.sync_retry.borrow().next_wake()
+}
+
+/// `/disconnect` on the coordinator: no shard is waited for any more.
+pub fn forget_retry(runtime: &Runtime) {
+    save_retry(runtime, SyncRetry::default());
+}
+
 /// The coordinator's subscriptions changed (created, replaced, deleted): a new version, sent to
-/// every shard it reads. A shard that cannot be reached now gets it with its next report.
+/// every shard it reads. The shards that do not acknowledge it are sent it again on the alarm
+/// (and with their next report).
 pub async fn changed(runtime: &Rc<Runtime>) {
     let next = version(runtime) + 1;
     if let Err(e) = runtime.store.put(VERSION_KEY, &next) {
@@ -134,20 +179,57 @@ pub async fn changed(runtime: &Rc<Runtime>) {
     let Some(bot) = coordinator::name(runtime) else {
         return;
     };
-    for set in read_sets(runtime) {
-        for shard in 0..set.count {
-            send(
-                runtime,
-                &shard_object_name(&bot, set.generation, shard, set.count),
-                &sync,
-            )
-            .await;
+    let mut failed = Vec::new();
+    for object in read_objects(runtime, &bot) {
+        if !send(runtime, &object, &sync).await {
+            failed.push(object);
         }
+    }
+    // A newer change made while these calls were under way records its own.
+    if version(runtime) == next {
+        let retry = runtime
+            .coordinator
+            .sync_retry
+            .borrow()
+            .sent(next, failed, now());
+        save_retry(runtime, retry);
+        runtime.after_io();
     }
 }
 
-async fn send(runtime: &Runtime, object: &str, sync: &SubscriptionSync) {
-    if let Err(e) = call_json::<_, Value>(
+/// The alarm fired: when due, the shards still read that missed the version are sent the
+/// current one again; those that still do not acknowledge it wait longer.
+pub async fn retry(runtime: &Rc<Runtime>) {
+    let mut retry = runtime.coordinator.sync_retry.borrow().clone();
+    if !retry.due(now()) {
+        return;
+    }
+    if let Some(bot) = coordinator::name(runtime) {
+        retry.retain_read(&read_objects(runtime, &bot));
+    }
+    // Unable to read the subscriptions now: every shard waits for the next retry (backed off,
+    // never a wake at once).
+    let mut failed = Vec::new();
+    match current(runtime) {
+        Ok(sync) => {
+            for object in &retry.shards {
+                if !send(runtime, object, &sync).await {
+                    failed.push(object.clone());
+                }
+            }
+        }
+        Err(_) => failed.clone_from(&retry.shards),
+    }
+    // A change made meanwhile was sent to every shard and recorded its own.
+    if runtime.coordinator.sync_retry.borrow().version == retry.version {
+        retry.retried(failed, now());
+        save_retry(runtime, retry);
+    }
+}
+
+/// Sends `sync` to `object`: whether it acknowledged it.
+async fn send(runtime: &Runtime, object: &str, sync: &SubscriptionSync) -> bool {
+    match call_json::<_, Value>(
         &runtime.env,
         object,
         RouteId::ShardSubscriptions,
@@ -155,18 +237,32 @@ async fn send(runtime: &Runtime, object: &str, sync: &SubscriptionSync) {
     )
     .await
     {
-        console_error!("could not send the subscriptions to {object}: {e}");
+        Ok(_) => true,
+        Err(e) => {
+            console_error!("could not send the subscriptions to {object}: {e}");
+            false
+        }
     }
 }
 
-/// A shard reported holding `held`: one behind the coordinator is sent the current version.
+/// A shard reported holding `held`: one behind the coordinator is sent the current version,
+/// and one that holds it (or acknowledges it now) is no longer retried.
 pub async fn converge(runtime: &Rc<Runtime>, bot: &str, key: ShardKey, held: u64) {
-    if held >= version(runtime) {
-        return;
+    let object = shard_object_name(bot, key.generation, key.shard, key.count);
+    let current_version = version(runtime);
+    let mut acknowledged = held;
+    if held < current_version {
+        if let Ok(sync) = current(runtime) {
+            if send(runtime, &object, &sync).await {
+                acknowledged = sync.version;
+            }
+        }
     }
-    if let Ok(sync) = current(runtime) {
-        let object = shard_object_name(bot, key.generation, key.shard, key.count);
-        send(runtime, &object, &sync).await;
+    let retry = runtime.coordinator.sync_retry.borrow().clone();
+    if retry.shards.contains(&object) {
+        let mut retry = retry;
+        retry.acknowledged(&object, acknowledged);
+        save_retry(runtime, retry);
     }
 }
 

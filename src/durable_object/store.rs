@@ -800,7 +800,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|row| DeadLetter {
-                id: row.id,
+                id: row.id.into(),
                 event_id: event_id(&row.session_id, row.sequence),
                 event_type: row.event_type,
                 channel_id: row.channel,

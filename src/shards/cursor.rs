@@ -130,7 +130,7 @@ impl ShardCursor {
             .decode(body)
             .map_err(|_| malformed(field, "not base64url"))?;
         let wire: Wire =
-            serde_json::from_slice(&json).map_err(|_| malformed(field, "unreadable"))?;
+            crate::json::from_slice(&json).map_err(|_| malformed(field, "unreadable"))?;
         if wire.t != tag {
             return Err(malformed(field, "it belongs to another subscription"));
         }

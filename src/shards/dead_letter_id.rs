@@ -112,10 +112,11 @@ pub fn merge(mut tagged: Vec<(u64, Value)>) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{DeadLetterId, DeadLetterList, DeadLetterSelection};
 
     fn letter(id: i64, created_at: u64) -> DeadLetter {
         DeadLetter {
-            id,
+            id: id.into(),
             event_id: format!("s:{id}"),
             event_type: "MESSAGE_CREATE".into(),
             channel_id: "1".into(),
@@ -174,6 +175,38 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    /// Issue 12 follow-up (the Rust `GatewayStub` on a sharded bot): the coordinator's list
+    /// reads as a [`DeadLetterList`] with string ids, and a selection of them is what the
+    /// coordinator reads back.
+    #[test]
+    fn issue12_stub_dead_letters_sharded_list_and_selection_round_trip() {
+        let tagged = ShardDeadLetterId {
+            generation: 2,
+            shard: 1,
+            id: 42,
+        }
+        .tag(&letter(42, 7));
+        let body = serde_json::json!({ "deadLetters": merge(vec![(7, tagged)]) });
+        let list: DeadLetterList = serde_json::from_value(body).unwrap();
+        let id = list.dead_letters[0].id.clone();
+        assert_eq!(id, DeadLetterId::Sharded("2.1.42".into()));
+        assert_eq!(list.dead_letters[0].event_id, "s:42");
+        let selection = DeadLetterSelection::Ids(vec![id]);
+        let json = serde_json::to_vec(&selection).unwrap();
+        assert_eq!(json, br#"{"ids":["2.1.42"]}"#);
+        let mut expected = BTreeMap::new();
+        expected.insert((2, 1), vec![42]);
+        assert_eq!(
+            ShardSelection::from_json(&json).unwrap(),
+            ShardSelection::Ids(expected)
+        );
+        // A single object refuses a sharded id, naming the field.
+        let error = DeadLetterSelection::from_json(&json).unwrap_err();
+        assert_eq!((error.status, error.field.as_deref()), (400, Some("ids")));
+        let error = selection.outbox_ids().unwrap_err();
+        assert_eq!((error.status, error.field.as_deref()), (400, Some("ids")));
     }
 
     #[test]

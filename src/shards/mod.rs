@@ -20,9 +20,9 @@
 //! - [`cursor`] and [`pull_link`]: a pull subscription read across shards through one opaque
 //!   cursor (the pages of the shards merged by receive time).
 
+pub mod cursor;
 pub mod dead_letter_id;
 pub mod growth;
-pub mod cursor;
 pub mod identify_queue;
 pub mod link;
 pub mod plan;

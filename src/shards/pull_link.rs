@@ -16,7 +16,7 @@ use crate::api::ApiError;
 /// body of another shape is a `400` naming the field at fault.
 pub fn ack_cursor(body: &[u8]) -> Result<String, ApiError> {
     const SHAPE: &str = "the body must be {\"cursor\": \"<next_cursor>\"}";
-    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+    let object: serde_json::Map<String, serde_json::Value> = crate::json::from_slice(body)
         .map_err(|e| ApiError::bad_request(None, format!("{SHAPE}: {e}")))?;
     if let Some(unknown) = object.keys().find(|k| *k != "cursor") {
         return Err(ApiError::bad_request(

@@ -31,6 +31,87 @@ pub struct SubscriptionSync {
     pub subscriptions: Vec<SyncedSubscription>,
 }
 
+/// The first wait before a shard that missed a version is sent it again.
+pub const RETRY_FIRST_MS: u64 = 1_000;
+/// The longest wait between two retries (the backoff doubles up to this).
+pub const RETRY_MAX_MS: u64 = 60_000;
+
+/// The shards (by object name) that did not acknowledge the coordinator's current version
+/// when it was sent to them, and when it is sent to them again (the coordinator's alarm).
+/// Retries back off (doubling from [`RETRY_FIRST_MS`] to [`RETRY_MAX_MS`]) and all pending
+/// shards are retried together, so a shard that stays unreachable costs one call a minute,
+/// and nothing is done per event. A shard leaves the list when it acknowledges (an answered
+/// retry, or a report holding the version) or is no longer read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRetry {
+    /// The version they miss.
+    pub version: u64,
+    /// Their object names.
+    pub shards: Vec<String>,
+    /// Retries made so far (the backoff's exponent).
+    pub attempts: u32,
+    /// When they are sent the version again (ms).
+    pub next_at: u64,
+}
+
+impl SyncRetry {
+    /// `version` was sent to every shard at `now` and `failed` did not acknowledge it. A shard
+    /// already pending that failed again keeps its backoff (a change each second does not
+    /// make a retry each second); otherwise the backoff starts over.
+    #[must_use]
+    pub fn sent(&self, version: u64, failed: Vec<String>, now: u64) -> Self {
+        let attempts = if failed.iter().any(|f| self.shards.contains(f)) {
+            self.attempts.saturating_add(1)
+        } else {
+            0
+        };
+        Self {
+            version,
+            shards: failed,
+            attempts,
+            next_at: now.saturating_add(delay(attempts)),
+        }
+    }
+
+    /// When the coordinator must wake to retry (`None`: every shard acknowledged).
+    pub fn next_wake(&self) -> Option<u64> {
+        (!self.shards.is_empty()).then_some(self.next_at)
+    }
+
+    /// Whether a retry is due at `now`.
+    pub fn due(&self, now: u64) -> bool {
+        self.next_wake().is_some_and(|at| now >= at)
+    }
+
+    /// The retry made at `now`: `failed` still did not acknowledge; the next wait doubles.
+    pub fn retried(&mut self, failed: Vec<String>, now: u64) {
+        self.shards = failed;
+        self.attempts = self.attempts.saturating_add(1);
+        self.next_at = now.saturating_add(delay(self.attempts));
+    }
+
+    /// `shard` holds `held` (it reported it, or answered a send): at the pending version or
+    /// newer, it is no longer pending.
+    pub fn acknowledged(&mut self, shard: &str, held: u64) {
+        if held >= self.version {
+            self.shards.retain(|s| s != shard);
+        }
+    }
+
+    /// Only the shards still read (`read`) are kept pending.
+    pub fn retain_read(&mut self, read: &[String]) {
+        self.shards.retain(|s| read.contains(s));
+    }
+}
+
+/// The wait after `attempts` retries: [`RETRY_FIRST_MS`] doubled each time, at most
+/// [`RETRY_MAX_MS`].
+fn delay(attempts: u32) -> u64 {
+    RETRY_FIRST_MS
+        .saturating_mul(1u64 << attempts.min(16))
+        .min(RETRY_MAX_MS)
+}
+
 /// One change a shard makes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SyncChange {
@@ -130,6 +211,49 @@ mod tests {
         assert_eq!((sum[0].counts.delivered, sum[0].counts.lag), (7, 1));
         assert_eq!(sum[0].counts.last_error.as_deref(), Some("503"));
         assert_eq!((sum[1].counts.delivered, sum[1].counts.pending), (7, 2));
+    }
+
+    /// Issue 12 follow-up (convergence): a shard that missed a version is retried on the
+    /// alarm with a bounded backoff until it acknowledges, without waiting for its next
+    /// session's report.
+    #[test]
+    fn issue12_sync_retry_resends_a_missed_version_with_bounded_backoff() {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let everyone_acked = SyncRetry::default().sent(1, Vec::new(), 0);
+        assert_eq!(everyone_acked.next_wake(), None, "nothing to retry");
+
+        let mut retry = SyncRetry::default().sent(2, names(&["s0", "s1"]), 10_000);
+        assert_eq!(retry.next_wake(), Some(10_000 + RETRY_FIRST_MS));
+        assert!(!retry.due(10_500));
+        assert!(retry.due(11_000));
+        // Still unreachable: the wait doubles, and stops growing at RETRY_MAX_MS.
+        let mut waits = Vec::new();
+        let mut now = 11_000;
+        for _ in 0..10 {
+            retry.retried(names(&["s0"]), now);
+            waits.push(retry.next_at - now);
+            now = retry.next_at;
+        }
+        assert_eq!(&waits[..5], &[2_000, 4_000, 8_000, 16_000, 32_000]);
+        assert!(waits[5..].iter().all(|w| *w == RETRY_MAX_MS), "{waits:?}");
+        // An older version reported is not an acknowledgement; the pending one is.
+        retry.acknowledged("s0", 1);
+        assert_eq!(retry.shards, names(&["s0"]));
+        retry.acknowledged("s0", 2);
+        assert_eq!(retry.next_wake(), None, "converged: no more wakes");
+
+        // A new change while a shard is still pending keeps its backoff (no retry storm).
+        let pending = SyncRetry::default()
+            .sent(3, names(&["s0"]), 0)
+            .sent(4, names(&["s0"]), 100);
+        assert_eq!(pending.attempts, 1);
+        assert_eq!(pending.next_wake(), Some(100 + 2 * RETRY_FIRST_MS));
+        let fresh = pending.sent(5, names(&["s1"]), 200);
+        assert_eq!((fresh.version, fresh.attempts), (5, 0));
+        // A shard no longer read (its set was stopped) is dropped.
+        let mut stopped = fresh;
+        stopped.retain_read(&names(&["s0"]));
+        assert_eq!(stopped.next_wake(), None);
     }
 
     fn sub(name: &str, kind: &str, definition: &str) -> SyncedSubscription {
