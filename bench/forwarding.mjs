@@ -70,6 +70,10 @@ try {
       await burst(stand, fwd, { events: WARM_UP });
       await fwd.disconnect();
     }
+    // This Worker keeps Discord's one Identify per 5 s per bucket (its identify budget): without
+    // this pause the first forwarder's round-1 `/connect` → READY would wait out the rest of the
+    // window its warm-up Identify opened, and measure the rule instead of the connect.
+    await new Promise((resolve) => setTimeout(resolve, 5_100));
   }
   for (let round = 0; round < ROUNDS; round += 1) {
     const order = names.map((_, i) => names[(i + round) % names.length]);
