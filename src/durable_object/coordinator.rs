@@ -19,7 +19,7 @@ use super::shard_subscriptions;
 use super::store::Store;
 use crate::api::{ApiError, ConnectSettings};
 use crate::gateway::history::HistorySnapshot;
-use crate::gateway::StopReason;
+use crate::gateway::{GatewayInfo, StopReason};
 use crate::route_table::RouteId;
 use crate::shards::link::{
     is_shard_object_name, shard_object_name, IdentifyAnswer, ShardEvent, ShardKey, ShardReport,
@@ -462,24 +462,11 @@ pub async fn report(runtime: &Rc<Runtime>, report: ShardReport) {
         ShardEvent::Stopped {
             reason: StopReason::ShardingRequired,
         } => {
-            let token = runtime
-                .settings
-                .borrow()
-                .as_ref()
-                .map(|s| s.gateway.token.clone());
-            let info = match token {
-                Some(token) => request_gateway_info(&runtime.api_base, &token).await.ok(),
-                None => None,
-            };
+            let info = refresh_gateway_info(runtime).await;
             let recommended = info.as_ref().map_or(0, |i| i.shards);
             let max_concurrency = info
                 .as_ref()
                 .map_or(1, |i| i.session_start_limit.max_concurrency);
-            if let (Some(info), Some(queue)) =
-                (&info, runtime.coordinator.queue.borrow_mut().as_mut())
-            {
-                queue.update_limit(info.session_start_limit, now);
-            }
             if let Some(state) = runtime.coordinator.state.borrow_mut().as_mut() {
                 let target = recommended.max(key.count + 1);
                 let deadline = start_deadline(now, target, max_concurrency, START_SLACK_MS);
@@ -507,6 +494,21 @@ pub async fn report(runtime: &Rc<Runtime>, report: ShardReport) {
     save(runtime);
     run_steps(runtime, &name, steps).await;
     runtime.after_io();
+}
+
+/// Reads `GET /gateway/bot` with the bot's token and gives the identify queue the session start
+/// limit it reports. `None` without settings or when the request fails.
+async fn refresh_gateway_info(runtime: &Rc<Runtime>) -> Option<GatewayInfo> {
+    let token = runtime
+        .settings
+        .borrow()
+        .as_ref()
+        .map(|s| s.gateway.token.clone())?;
+    let info = request_gateway_info(&runtime.api_base, &token).await.ok()?;
+    if let Some(queue) = runtime.coordinator.queue.borrow_mut().as_mut() {
+        queue.update_limit(info.session_start_limit, now());
+    }
+    Some(info)
 }
 
 /// A new set not all READY by its deadline is abandoned.
@@ -565,19 +567,8 @@ async fn check_growth(runtime: &Rc<Runtime>) -> Vec<Step> {
     if !due {
         return Vec::new();
     }
-    let token = runtime
-        .settings
-        .borrow()
-        .as_ref()
-        .map(|s| s.gateway.token.clone());
-    let info = match token {
-        Some(token) => request_gateway_info(&runtime.api_base, &token).await.ok(),
-        None => None,
-    };
+    let info = refresh_gateway_info(runtime).await;
     let now = now();
-    if let (Some(info), Some(queue)) = (&info, runtime.coordinator.queue.borrow_mut().as_mut()) {
-        queue.update_limit(info.session_start_limit, now);
-    }
     let mut state = runtime.coordinator.state.borrow_mut();
     let Some(state) = state.as_mut() else {
         return Vec::new();

@@ -11,29 +11,19 @@ use serde::{Deserialize, Serialize};
 
 use super::cursor::{SetKey, ShardCursor};
 use crate::api::ApiError;
+use crate::subscriptions::inbox::ack_body_cursor;
 
 /// `POST /v1/ack` on a sharded bot: `{"cursor": "<opaque>"}`, the text of a `next_cursor`; a
 /// body of another shape is a `400` naming the field at fault.
 pub fn ack_cursor(body: &[u8]) -> Result<String, ApiError> {
     const SHAPE: &str = "the body must be {\"cursor\": \"<next_cursor>\"}";
-    let object: serde_json::Map<String, serde_json::Value> = crate::json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(None, format!("{SHAPE}: {e}")))?;
-    if let Some(unknown) = object.keys().find(|k| *k != "cursor") {
-        return Err(ApiError::bad_request(
-            Some(unknown),
-            format!("{SHAPE}; {unknown:?} is not a field of it"),
-        ));
+    match ack_body_cursor(body, SHAPE)? {
+        Some(serde_json::Value::String(cursor)) => Ok(cursor),
+        _ => Err(ApiError::bad_request(
+            Some("cursor"),
+            format!("{SHAPE}: on a sharded bot the cursor is the text next_cursor gave (a number names a place in one log only)"),
+        )),
     }
-    object
-        .get("cursor")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                Some("cursor"),
-                format!("{SHAPE}: on a sharded bot the cursor is the text next_cursor gave (a number names a place in one log only)"),
-            )
-        })
 }
 
 /// Coordinator → shard: about pull subscription `name` of this shard's log.

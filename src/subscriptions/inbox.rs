@@ -89,20 +89,26 @@ pub struct AckRequest {
     pub cursor: u64,
 }
 
+/// Reads an ack's body, `{"cursor": …}` and nothing else, and gives the cursor's value (`None`
+/// when absent). Not JSON, not an object, or another field is a `400` that says `shape`.
+pub fn ack_body_cursor(body: &[u8], shape: &str) -> Result<Option<serde_json::Value>, ApiError> {
+    let mut object: serde_json::Map<String, serde_json::Value> = crate::json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(None, format!("{shape}: {e}")))?;
+    if let Some(unknown) = object.keys().find(|k| *k != "cursor") {
+        return Err(ApiError::bad_request(
+            Some(unknown),
+            format!("{shape}; {unknown:?} is not a field of it"),
+        ));
+    }
+    Ok(object.remove("cursor"))
+}
+
 impl AckRequest {
     /// Reads the body; a bad one is a `400` naming the field at fault.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         const SHAPE: &str = "the body must be {\"cursor\": <position>}";
-        let object: serde_json::Map<String, serde_json::Value> = crate::json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(None, format!("{SHAPE}: {e}")))?;
-        if let Some(unknown) = object.keys().find(|k| *k != "cursor") {
-            return Err(ApiError::bad_request(
-                Some(unknown),
-                format!("{SHAPE}; {unknown:?} is not a field of it"),
-            ));
-        }
-        let cursor = object
-            .get("cursor")
+        let cursor = ack_body_cursor(body, SHAPE)?
+            .as_ref()
             .and_then(serde_json::Value::as_u64)
             .ok_or_else(|| {
                 ApiError::bad_request(
