@@ -4,7 +4,7 @@
 //! its stream is cancelled as soon as more than the limit has arrived (a chunked upload has no
 //! length to check first). A body that cannot be read to its end (the client went away, the
 //! upload was cut) is an error, never an empty body: an empty body has a meaning of its own on
-//! some routes. [`LimitedBody`] holds the rules and runs natively; [`read_request_body`] applies
+//! some routes. [`LimitedBody`] holds the rules and runs natively; `read_request_body` applies
 //! them to a runtime stream (Wasm only). A webhook's answer is read with a cap on the JS side
 //! (`durable_object::post`).
 
