@@ -90,3 +90,45 @@ describe('connect, forward, status, disconnect', () => {
     assert.equal(sim.connections.at(-1).closeCodeFromClient, 1000);
   });
 });
+
+// Issue 9, `/connect` → READY: a connect that starts a new session sends its GET /gateway/bot
+// before it stores the settings (the output gate would hold it until the write is confirmed).
+// That head start must cost nothing: one GET /gateway/bot per new session, none when the
+// session goes on, and none twice.
+describe('issue 9 connect: GET /gateway/bot started before the settings write', () => {
+  let d;
+  before(async () => {
+    d = await deployment();
+  });
+  after(() => d?.stop());
+
+  const sessionAfter = async (body, previous) => {
+    assert.equal((await d.call('POST', '/connect', body)).status, 202);
+    return waitFor(async () => {
+      const s = await d.status();
+      return s.state === 'connected' && s.sessionId !== previous ? s : null;
+    }, { message: 'a new READY session' });
+  };
+
+  test('issue 9 connect: one GET /gateway/bot per new session, none when the session goes on', async () => {
+    const first = await sessionAfter({}, null);
+    assert.equal((await d.sim.state()).gatewayBotRequests, 1, 'the first connect asks once');
+
+    // The same credentials: the session goes on, nothing is asked.
+    assert.equal((await d.call('POST', '/connect', {})).status, 202);
+    assert.equal((await d.status()).sessionId, first.sessionId);
+
+    // Other intents: a new session, asked once more (a request wasted by the connect before
+    // would have reached the simulator by the time this one's session is READY).
+    const second = await sessionAfter({ intents: 1 | (1 << 9) }, first.sessionId);
+    assert.equal((await d.sim.state()).gatewayBotRequests, 2, 'a new session asks once');
+    assert.equal((await d.sim.state()).identifies.length, 2);
+
+    // After a disconnect, the next connect is a new session again.
+    assert.equal((await d.call('POST', '/disconnect')).status, 200);
+    await sessionAfter({ intents: 1 | (1 << 9) }, second.sessionId);
+    const sim = await d.sim.state();
+    assert.equal(sim.gatewayBotRequests, 3, 'one per new session');
+    assert.equal(sim.identifies.length, 3);
+  });
+});

@@ -11,9 +11,11 @@
 // /extra/* to the EXTRA service binding (a forwarder built outside the repo, DGD_EXTRA_FORWARDER,
 // which answers these same routes), everything else to the GATEWAY service binding, the Rust
 // Worker, so one workerd serves all):
-//   POST /<kind>/connect {gateway, token, webhook, apiBase}  resolves once READY arrived (apiBase unused here)
+//   POST /<kind>/connect {gateway, token, webhook, apiBase, poll}  answers once the connect has
+//        started (apiBase unused here); the bench then polls /status for `ready`, as it polls
+//        every forwarder (without `poll`, the answer waits for READY: the protocol before that)
 //   POST /<kind>/disconnect
-//   GET  /<kind>/status  → {delivered, failed, rowsWritten}
+//   GET  /<kind>/status  → {delivered, failed, rowsWritten, ready}  (ready: READY arrived)
 
 const INTENTS = (1 << 0) | (1 << 9) | (1 << 12) | (1 << 15); // GUILDS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT
 
@@ -23,6 +25,7 @@ class Forwarder {
     this.ctx = ctx;
     this.durable = durable;
     this.ws = null;
+    this.ready = false;
     this.beat = null;
     this.seq = null;
     this.delivered = 0;
@@ -36,7 +39,14 @@ class Forwarder {
   async fetch(request) {
     const action = new URL(request.url).pathname.split('/')[2];
     if (action === 'connect' && request.method === 'POST') {
-      await this.connect(await request.json());
+      const body = await request.json();
+      const connecting = this.connect(body);
+      if (!body.poll) {
+        await connecting;
+        return Response.json({ ok: true });
+      }
+      // Observed like every forwarder: the bench polls `ready` (a failure shows as no READY).
+      connecting.catch((err) => console.error(`connect failed: ${err}`));
       return Response.json({ ok: true });
     }
     if (action === 'disconnect' && request.method === 'POST') {
@@ -44,7 +54,7 @@ class Forwarder {
       return Response.json({ ok: true });
     }
     if (action === 'status') {
-      return Response.json({ delivered: this.delivered, failed: this.failed, rowsWritten: this.rowsWritten, connected: this.ws !== null });
+      return Response.json({ delivered: this.delivered, failed: this.failed, rowsWritten: this.rowsWritten, connected: this.ws !== null, ready: this.ready });
     }
     return new Response('not found', { status: 404 });
   }
@@ -69,6 +79,7 @@ class Forwarder {
         } else if (frame.op === 1) {
           ws.send(JSON.stringify({ op: 1, d: this.seq }));
         } else if (frame.op === 0 && frame.t === 'READY') {
+          this.ready = true;
           resolve();
         } else if (frame.op === 0 && frame.t === 'MESSAGE_CREATE') {
           const body = `{"type":"GATEWAY_MESSAGE_CREATE","timestamp":${Date.now()},"data":${JSON.stringify(frame.d)}}`;
@@ -101,6 +112,7 @@ class Forwarder {
   }
 
   disconnect() {
+    this.ready = false;
     clearInterval(this.beat);
     this.beat = null;
     if (this.ws) this.ws.close(1000);

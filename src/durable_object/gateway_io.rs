@@ -7,9 +7,15 @@ use worker::{
     WebSocket,
 };
 
-use super::http::{retry_after_ms, send};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsCast;
+use worker::js_sys;
+use worker::wasm_bindgen_futures::JsFuture;
+
+use super::http::retry_after_ms;
 use super::runtime::Runtime;
 use super::socket_events::{self, Next, SocketEvent};
+use crate::delivery::retry::parse_retry_after;
 use crate::gateway::{close_code, ConnectionId, GatewayInfo, Input, RequestFailure};
 
 pub(super) const USER_AGENT: &str =
@@ -23,49 +29,109 @@ fn failure_of(response: &Response) -> RequestFailure {
     }
 }
 
+#[wasm_bindgen(inline_js = r#"
+export async function getGatewayBot(url, authorization, userAgent, timeoutMs) {
+  // An async function runs up to its first await at once: fetch() is called before this returns.
+  try {
+    const response = await fetch(url, {
+      headers: { authorization, 'user-agent': userAgent },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const retryAfter = response.headers.get('retry-after');
+    return { status: response.status, retryAfter, body: await response.text() };
+  } catch (e) {
+    return { status: 0, retryAfter: null, body: null, error: String(e) };
+  }
+}
+"#)]
+extern "C" {
+    /// Calls `fetch` for `GET url` at once; resolves (never rejects) with a [`BotAnswer`]
+    /// once the answer's body is read, or with `status` 0 and `error` when there was none.
+    #[wasm_bindgen(js_name = getGatewayBot)]
+    fn get_gateway_bot(
+        url: &str,
+        authorization: &str,
+        user_agent: &str,
+        timeout_ms: u32,
+    ) -> js_sys::Promise;
+
+    /// What `getGatewayBot` resolves with.
+    type BotAnswer;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &BotAnswer) -> u16;
+    #[wasm_bindgen(method, getter, js_name = retryAfter)]
+    fn retry_after(this: &BotAnswer) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &BotAnswer) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn error(this: &BotAnswer) -> Option<String>;
+}
+
+/// A `GET /gateway/bot` already under way: [`GatewayBotRequest::start`] calls the runtime's
+/// `fetch` before it returns (the `worker` crate's `Fetch` calls it only when its future is
+/// first polled, a microtask later, after whatever storage writes the caller made meanwhile).
+///
+/// Why that matters (issue 9, `/connect` → READY): a Durable Object's output gate holds an
+/// outgoing request issued while a storage write is unconfirmed, but not one issued before the
+/// write. In workerd, `fetch()` takes its wait on the gate when it is called (`fetchImpl` in
+/// `src/workerd/api/http.c++`: `context.waitForOutputLocksIfNecessary()`), and
+/// `OutputGate::wait()` (`src/workerd/io/io-gate.h`) waits "until all preceding locks are
+/// released. The wait will not be affected by any future call to `lockWhile()`". So a request
+/// started before the connect settings are written travels while the write is confirmed, and
+/// the `202` and the Identify, issued after the write, still wait for it.
+///
+/// Dropped before its answer is read, the request still completes and its answer is ignored.
+pub struct GatewayBotRequest(js_sys::Promise);
+
+impl GatewayBotRequest {
+    /// Sends `GET {api_base}/gateway/bot` with the bot's token, now.
+    pub fn start(api_base: &str, token: &str) -> Self {
+        Self(get_gateway_bot(
+            &format!("{api_base}/gateway/bot"),
+            &format!("Bot {token}"),
+            USER_AGENT,
+            REQUEST_TIMEOUT_MS,
+        ))
+    }
+
+    /// The answer: Discord's gateway info, or why there is none.
+    pub async fn answer(self) -> Result<GatewayInfo, RequestFailure> {
+        let answer: BotAnswer = JsFuture::from(self.0)
+            .await
+            .map_err(|_| RequestFailure::default())?
+            .unchecked_into();
+        if let Some(e) = answer.error() {
+            console_error!("GET /gateway/bot failed: {e}");
+            return Err(RequestFailure::default());
+        }
+        let status = answer.status();
+        if !(200..300).contains(&status) {
+            return Err(RequestFailure {
+                status: Some(status),
+                retry_after_ms: answer.retry_after().and_then(|v| parse_retry_after(&v)),
+            });
+        }
+        GatewayInfo::from_json(&answer.body().unwrap_or_default()).map_err(|e| {
+            console_error!("{e}");
+            RequestFailure {
+                status: Some(status),
+                retry_after_ms: None,
+            }
+        })
+    }
+}
+
+/// `GET /gateway/bot`, sent now, and its answer.
 pub(super) async fn request_gateway_info(
     api_base: &str,
     token: &str,
 ) -> Result<GatewayInfo, RequestFailure> {
-    let headers = Headers::new();
-    let authorization = format!("Bot {token}");
-    let built = headers
-        .set("authorization", &authorization)
-        .and_then(|()| headers.set("user-agent", USER_AGENT))
-        .and_then(|()| {
-            Request::new_with_init(
-                &format!("{api_base}/gateway/bot"),
-                RequestInit::new()
-                    .with_method(Method::Get)
-                    .with_headers(headers),
-            )
-        });
-    let request = built.map_err(|_| RequestFailure::default())?;
-    let mut response = send(request, REQUEST_TIMEOUT_MS).await.map_err(|e| {
-        console_error!("GET /gateway/bot failed: {e}");
-        RequestFailure::default()
-    })?;
-    if !(200..300).contains(&response.status_code()) {
-        let failure = failure_of(&response);
-        let _ = response.text().await;
-        return Err(failure);
-    }
-    let body = response
-        .text()
-        .await
-        .map_err(|_| RequestFailure::default())?;
-    GatewayInfo::from_json(&body).map_err(|e| {
-        console_error!("{e}");
-        RequestFailure {
-            status: Some(response.status_code()),
-            retry_after_ms: None,
-        }
-    })
+    GatewayBotRequest::start(api_base, token).answer().await
 }
 
-/// Fetches `/gateway/bot` and reports the result to the engine.
-pub async fn fetch_gateway_info(runtime: Rc<Runtime>, token: String) {
-    match request_gateway_info(&runtime.api_base, &token).await {
+/// Waits for `request` (`GET /gateway/bot`) and reports the result to the engine.
+pub async fn fetch_gateway_info(runtime: Rc<Runtime>, request: GatewayBotRequest) {
+    match request.answer().await {
         Ok(info) => runtime.input(Input::GatewayInfo(info)),
         Err(failure) => {
             console_error!("GET /gateway/bot failed with {:?}", failure.status);

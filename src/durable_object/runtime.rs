@@ -66,6 +66,9 @@ pub struct Runtime {
     /// The long polls of pull subscriptions.
     pub pull: Rc<super::pull::Pull>,
     recovered: Cell<bool>,
+    /// The `GET /gateway/bot` a connect started before it wrote the settings, for the engine's
+    /// `FetchGatewayInfo` of that same connect (see [`Runtime::connect`]).
+    early_gateway_info: RefCell<Option<gateway_io::GatewayBotRequest>>,
     alarm: RefCell<AlarmKeeper>,
     /// Alarm handlers waiting for the alarm's storage calls to complete.
     alarm_waiters: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
@@ -149,6 +152,7 @@ impl Runtime {
             talk: super::talk::Talk::new(),
             pull: super::pull::Pull::new(),
             recovered: Cell::new(false),
+            early_gateway_info: RefCell::new(None),
             alarm: RefCell::new(AlarmKeeper::new()),
             alarm_waiters: RefCell::new(Vec::new()),
             alarm_wakeups: Cell::new(0),
@@ -196,12 +200,27 @@ impl Runtime {
     }
 
     /// Applies new settings and connects.
+    ///
+    /// When the engine will start a new session, its `GET /gateway/bot` is sent before the
+    /// settings are written (issue 9): the output gate would hold a request sent after the
+    /// write until the write is confirmed (see [`gateway_io::GatewayBotRequest`]), so the two
+    /// now overlap. The settings are still stored before anything the engine does with them:
+    /// the `202` and the Identify follow the write and wait for it. If the write fails, the
+    /// request's answer is never read and nothing changes.
     pub fn connect(self: &Rc<Self>, settings: ConnectSettings) -> worker::Result<()> {
+        let early = self
+            .engine
+            .borrow()
+            .connect_fetches_gateway_info(&settings.gateway)
+            .then(|| gateway_io::GatewayBotRequest::start(&self.api_base, &settings.gateway.token));
         self.recovered.set(true);
         self.store.save_settings(&settings)?;
         let config = settings.gateway.clone();
         self.set_settings(Some(settings));
+        *self.early_gateway_info.borrow_mut() = early;
         self.input(Input::Connect(config));
+        // Taken by this connect's `FetchGatewayInfo`; anything left is no longer wanted.
+        self.early_gateway_info.borrow_mut().take();
         Ok(())
     }
 
@@ -330,15 +349,16 @@ impl Runtime {
     fn execute(self: &Rc<Self>, action: Action, now: u64) {
         match action {
             Action::FetchGatewayInfo => {
-                let token = self
-                    .settings
-                    .borrow()
-                    .as_ref()
-                    .map(|s| s.gateway.token.clone());
-                if let Some(token) = token {
+                let early = self.early_gateway_info.borrow_mut().take();
+                let request = early.or_else(|| {
+                    self.settings.borrow().as_ref().map(|s| {
+                        gateway_io::GatewayBotRequest::start(&self.api_base, &s.gateway.token)
+                    })
+                });
+                if let Some(request) = request {
                     worker::wasm_bindgen_futures::spawn_local(gateway_io::fetch_gateway_info(
                         self.clone(),
-                        token,
+                        request,
                     ));
                 }
             }

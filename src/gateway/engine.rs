@@ -59,6 +59,17 @@ enum Delay {
     AtLeast(u64, WaitReason),
 }
 
+/// What a connect does to the current session ([`Engine::connect_fetches_gateway_info`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnectPlan {
+    /// The session goes on as it is (same credentials, a connection live or planned).
+    Keep,
+    /// The stored session is resumed: no `GET /gateway/bot`.
+    Resume,
+    /// A new session: `GET /gateway/bot` first; `new_credentials`: the old session is forgotten.
+    Fresh { new_credentials: bool },
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     Resume,
@@ -357,20 +368,21 @@ impl Engine {
 
     // ----- control -------------------------------------------------------------------------
 
-    fn connect(&mut self, now: u64, config: GatewayConfig, explicit: bool) {
-        if !explicit {
-            if let Phase::Stopped(_) = self.phase {
-                self.config = Some(config);
-                return;
-            }
-        }
+    /// Whether `Input::Connect(config)`, handled now, asks `GET /gateway/bot` at once
+    /// ([`Action::FetchGatewayInfo`]): it does when it starts a new session (no session to
+    /// resume, or other credentials), not when the session goes on or is resumed. The Durable
+    /// Object asks this before it stores the settings, so the request can leave before that
+    /// write (issue 9: the output gate holds a request issued while a write is unconfirmed).
+    pub fn connect_fetches_gateway_info(&self, config: &GatewayConfig) -> bool {
+        matches!(self.connect_plan(config), ConnectPlan::Fresh { .. })
+    }
+
+    /// What a connect with `config` does to the current session.
+    fn connect_plan(&self, config: &GatewayConfig) -> ConnectPlan {
         let same_session = self
             .config
             .as_ref()
-            .is_none_or(|old| old.same_session_as(&config));
-        if !same_session {
-            self.forget_session();
-        }
+            .is_none_or(|old| old.same_session_as(config));
         let live = matches!(
             self.phase,
             Phase::Open(_)
@@ -378,8 +390,38 @@ impl Engine {
                 | Phase::AwaitFetch { .. }
                 | Phase::AwaitOpen { .. }
         );
+        if !same_session {
+            ConnectPlan::Fresh {
+                new_credentials: true,
+            }
+        } else if live {
+            ConnectPlan::Keep
+        } else if self.session.is_some() {
+            ConnectPlan::Resume
+        } else {
+            ConnectPlan::Fresh {
+                new_credentials: false,
+            }
+        }
+    }
+
+    fn connect(&mut self, now: u64, config: GatewayConfig, explicit: bool) {
+        if !explicit {
+            if let Phase::Stopped(_) = self.phase {
+                self.config = Some(config);
+                return;
+            }
+        }
+        let plan = self.connect_plan(&config);
+        if plan
+            == (ConnectPlan::Fresh {
+                new_credentials: true,
+            })
+        {
+            self.forget_session();
+        }
         self.config = Some(config);
-        if live && same_session {
+        if plan == ConnectPlan::Keep {
             // The session goes on as it is. A new `compression` applies from the next new
             // session: a resume must repeat the query the session was opened with.
             return;
@@ -393,7 +435,7 @@ impl Engine {
         self.backoff.reset();
         self.phase = Phase::Idle;
         self.persist();
-        let mode = if self.session.is_some() {
+        let mode = if plan == ConnectPlan::Resume {
             Mode::Resume
         } else {
             Mode::Fresh
