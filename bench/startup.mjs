@@ -3,8 +3,13 @@
 // minimal JS DO forwarder (script load), and the forwarder of DGD_EXTRA_FORWARDER if set (e.g. the
 // TS original, bench/lib/stand.mjs), and our Worker built in DGD_BASELINE_BUILD_DIR if set (another
 // build/, for a before/after in one interleaved run). Not a test: it asserts nothing and prints numbers.
+// DGD_STARTUP_CONTROLS=1 adds three controls (bench/lib/wasm-control.mjs): the minimal JS DO with
+// our index_bg.wasm imported but never instantiated ("+ our Wasm compiled"), instantiated with
+// throwing imports, none of our code run ("+ our Wasm instantiated"), and its bytes as a Data
+// module, never compiled ("+ our Wasm as data"): they split our gap to the minimal JS DO into
+// carrying the module's bytes, V8 compiling them, and our code's work.
 //
-//   source scripts/env.sh && node bench/startup.mjs [starts per forwarder, default 7]
+//   source scripts/env.sh && [DGD_STARTUP_CONTROLS=1] node bench/startup.mjs [starts per forwarder, default 7]
 //
 // Each start is a new Miniflare child process serving ONLY that forwarder's Worker, with empty
 // storage. Two figures per start: "start" (inside the child, from `new Miniflare` until it serves:
@@ -18,12 +23,15 @@ import { performance } from 'node:perf_hooks';
 import { gatewayWorker, startWorkers } from '../e2e/harness/multi.mjs';
 import { ADMIN_TOKEN, adminCall } from '../e2e/fixture.mjs';
 import { extraForwarder, minimalWorker } from './lib/stand.mjs';
+import { wasmControlWorker } from './lib/wasm-control.mjs';
 
 const STARTS = Number(process.argv[2] ?? 7);
 
 const gateway = gatewayWorker({ vars: { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN } });
 const baselineDir = process.env.DGD_BASELINE_BUILD_DIR;
 const extra = extraForwarder(gateway.compatibilityDate);
+const controls = process.env.DGD_STARTUP_CONTROLS === '1';
+const builtDir = process.env.DGD_BUILD_DIR || 'build';
 
 /** Per forwarder: the Workers to start and the first request to its object (resolves once answered 2xx). */
 const FORWARDERS = {
@@ -37,6 +45,25 @@ const FORWARDERS = {
     workers: [minimalWorker(gateway.compatibilityDate)],
     first: async (w) => w.fetch('/minimal/status'),
   },
+  ...(controls
+    ? {
+        compiled: {
+          label: 'minimal JS DO + our Wasm compiled',
+          workers: [wasmControlWorker('compile', builtDir, gateway.compatibilityDate)],
+          first: async (w) => w.fetch('/minimal/status'),
+        },
+        data: {
+          label: 'minimal JS DO + our Wasm as data',
+          workers: [wasmControlWorker('data', builtDir, gateway.compatibilityDate)],
+          first: async (w) => w.fetch('/minimal/status'),
+        },
+        instantiated: {
+          label: 'minimal JS DO + our Wasm instantiated',
+          workers: [wasmControlWorker('instantiate', builtDir, gateway.compatibilityDate)],
+          first: async (w) => w.fetch('/minimal/status'),
+        },
+      }
+    : {}),
   ...(baselineDir
     ? {
         baseline: {

@@ -93,6 +93,20 @@ describe('webhook URL policy', () => {
     const status = await d.status();
     assert.equal(status.insecureWebhooksAllowed, false);
   });
+
+  test('issue 9, IDNA lever: a webhookUrl with a Unicode host is a 400 asking for its punycode (xn--) form', async () => {
+    for (const webhookUrl of ['https://café.example/hook', 'https://bücher.example:8443/x?y=1']) {
+      const res = await d.call('POST', '/connect', { webhookUrl });
+      assert.equal(res.status, 400, webhookUrl);
+      assert.equal(res.json.field, 'webhookUrl');
+      assert.match(res.json.error, /webhookUrl host is not ASCII: .*punycode.*xn--/, webhookUrl);
+    }
+    // The punycode form passes the URL policy: what is refused next is the missing botToken.
+    const res = await d.call('POST', '/connect', { webhookUrl: 'https://xn--caf-dma.example/hook' });
+    assert.equal(res.status, 400);
+    assert.equal(res.json.field, 'botToken', JSON.stringify(res.json));
+    assert.equal((await d.status()).state, 'disconnected');
+  });
 });
 
 test('without GATEWAY_ADMIN_TOKEN the routes answer 503 and stay closed', async () => {

@@ -13,6 +13,7 @@ use std::{
     error::Error,
     fmt,
     net::{Ipv4Addr, Ipv6Addr},
+    ops::Range,
 };
 
 use url::{Host, Url};
@@ -118,6 +119,10 @@ pub enum WebhookUrlError {
     },
     /// The URL does not parse as an absolute URL.
     Malformed(url::ParseError),
+    /// The host is an internationalized domain name written in Unicode. Only ASCII hosts are
+    /// accepted (the Wasm build leaves out IDNA's Unicode tables): write it in its punycode
+    /// (`xn--`) form.
+    NonAsciiHost,
     /// The URL uses `http` while insecure webhooks are not allowed.
     InsecureScheme,
     /// The URL uses a scheme other than `https` or `http`.
@@ -156,6 +161,10 @@ impl fmt::Display for WebhookUrlError {
                 "webhookUrl is too long ({len} bytes; at most {MAX_WEBHOOK_URL_LEN})"
             ),
             Self::Malformed(error) => write!(f, "webhookUrl is not a valid absolute URL: {error}"),
+            Self::NonAsciiHost => f.write_str(
+                "webhookUrl host is not ASCII: write an internationalized domain name in its \
+                 punycode form (xn--..., e.g. https://xn--caf-dma.example/ for café.example)",
+            ),
             Self::InsecureScheme => f.write_str(
                 "webhookUrl must use https (set ALLOW_INSECURE_WEBHOOKS=true to allow http for \
                  local development)",
@@ -200,7 +209,8 @@ impl Error for WebhookUrlError {
 /// IP addresses are checked after normalization, so spellings like `http://2130706433/` or
 /// `http://0x7f.1/` are recognized as `127.0.0.1`, and IPv6 addresses that embed an IPv4 one
 /// (IPv4-mapped, NAT64, 6to4, Teredo) are judged by it. Loopback hosts pass only when
-/// `allow_insecure`.
+/// `allow_insecure`. The host must be written in ASCII and not percent-encoded: an
+/// internationalized name in its punycode (`xn--`) form ([`WebhookUrlError::NonAsciiHost`]).
 ///
 /// # Errors
 ///
@@ -212,6 +222,32 @@ pub fn validate_webhook_url(
     if url.len() > MAX_WEBHOOK_URL_LEN {
         return Err(WebhookUrlError::TooLong { len: url.len() });
     }
+    // `idna` runs without Unicode tables (issue 9, `idna_adapter` 1.0): a host written in Unicode
+    // is refused here with a message that says what to write instead, a percent-encoded one
+    // (which would decode to anything) too, and the host's ASCII letters are lowercased before
+    // parsing, which the table-less `idna` expects of the labels it maps.
+    let host = written_host(url);
+    let written = &url[host.clone()];
+    if !written.is_ascii() {
+        return Err(WebhookUrlError::NonAsciiHost);
+    }
+    if written.contains('%') {
+        return Err(WebhookUrlError::InvalidHostName {
+            reason: "is percent-encoded: write it as is (an internationalized name in its punycode form, xn--...)",
+        });
+    }
+    let lowered;
+    let url = if written.bytes().any(|b| b.is_ascii_uppercase()) {
+        lowered = format!(
+            "{}{}{}",
+            &url[..host.start],
+            written.to_ascii_lowercase(),
+            &url[host.end..]
+        );
+        lowered.as_str()
+    } else {
+        url
+    };
     let parsed = Url::parse(url).map_err(WebhookUrlError::Malformed)?;
 
     match parsed.scheme() {
@@ -262,6 +298,27 @@ pub fn validate_webhook_url(
         });
     }
     Ok(WebhookUrl(normalized))
+}
+
+/// Where the host of `url` is written (with its port, if any): after `scheme:` and its slashes
+/// and any `user@`, up to the path, query or fragment; empty when `url` has no authority.
+fn written_host(url: &str) -> Range<usize> {
+    let Some(colon) = url.find(':') else {
+        return 0..0;
+    };
+    let rest = &url[colon + 1..];
+    let slashes = rest.len() - rest.trim_start_matches(['/', '\\', '\t', '\n', '\r']).len();
+    if slashes == 0 {
+        return 0..0;
+    }
+    let start = colon + 1 + slashes;
+    let end = url[start..]
+        .find(['/', '\\', '?', '#'])
+        .map_or(url.len(), |at| start + at);
+    let host_start = url[start..end]
+        .rfind('@')
+        .map_or(start, |at| start + at + 1);
+    host_start..end
 }
 
 /// Whether `name` is `zone` or a name under it. Both are lowercase, without a trailing dot.
@@ -400,8 +457,10 @@ mod tests {
                 "https://example.com:8443/api/webhooks/discord",
             ),
             ("  https://example.com/x  ", "https://example.com/x"),
+            // Issue 9: an internationalized name in its punycode form (in Unicode it is refused,
+            // `issue9_idna_non_ascii_host_is_refused_with_punycode_hint`).
             (
-                "https://bücher.example/x",
+                "https://xn--bcher-kva.example/x",
                 "https://xn--bcher-kva.example/x",
             ),
             ("https://example.com/a b", "https://example.com/a%20b"),
@@ -439,6 +498,77 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Issue 9, IDNA lever: the Wasm ships `idna_adapter` 1.0 (no Unicode tables), so a host
+    /// written in Unicode is refused with a message that says to use its punycode form, and the
+    /// punycode form passes unchanged.
+    #[test]
+    fn issue9_idna_non_ascii_host_is_refused_with_punycode_hint() {
+        for input in [
+            "https://café.example/hook",
+            "https://CAFÉ.example/hook",
+            "https://user@bücher.example:8443/hook?x=1",
+            "https://例え.テスト/",
+        ] {
+            let error = validate_webhook_url(input, false).unwrap_err();
+            assert_eq!(error, WebhookUrlError::NonAsciiHost, "{input}");
+            let message = error.to_string();
+            assert!(
+                message.starts_with("webhookUrl host is not ASCII"),
+                "{message}"
+            );
+            assert!(
+                message.contains("punycode") && message.contains("xn--"),
+                "{message}"
+            );
+        }
+        for (input, normalized) in [
+            (
+                "https://xn--caf-dma.example/hook",
+                "https://xn--caf-dma.example/hook",
+            ),
+            (
+                "https://XN--CAF-DMA.Example/hook",
+                "https://xn--caf-dma.example/hook",
+            ),
+            // Unicode in the path or query is not the host's business: it is percent-encoded.
+            (
+                "https://example.com/café?q=é",
+                "https://example.com/caf%C3%A9?q=%C3%A9",
+            ),
+        ] {
+            assert_eq!(
+                validate_webhook_url(input, false).map(WebhookUrl::into_string),
+                Ok(normalized.to_owned()),
+                "{input}"
+            );
+        }
+        // An ASCII host that is not a valid name stays "malformed", not "non-ASCII".
+        assert_eq!(
+            validate_webhook_url("https://exa mple.com/café", false),
+            Err(WebhookUrlError::Malformed(url::ParseError::IdnaError))
+        );
+        // A percent-encoded host would decode to Unicode (or to capitals) behind the check.
+        for input in [
+            "https://caf%C3%A9.example/",
+            "https://%58N--CAF-DMA.example/",
+        ] {
+            assert!(
+                matches!(
+                    validate_webhook_url(input, false),
+                    Err(WebhookUrlError::InvalidHostName { reason }) if reason.contains("percent-encoded")
+                ),
+                "{input}"
+            );
+        }
+        // No authority, no host to look at: the usual rules answer.
+        assert_eq!(
+            validate_webhook_url("mailto:café@example.com", false),
+            Err(WebhookUrlError::UnsupportedScheme {
+                scheme: "mailto".into()
+            })
+        );
     }
 
     #[test]
@@ -617,9 +747,11 @@ mod tests {
                 "https://api.localhost/",
                 forbidden("api.localhost", Loopback),
             ),
+            // Fullwidth letters: refused as not ASCII since issue 9 (no Unicode mapping to
+            // `localhost` any more), so still never delivered to.
             (
                 "https://ｌｏｃａｌｈｏｓｔ/",
-                forbidden("localhost", Loopback),
+                Err(WebhookUrlError::NonAsciiHost),
             ),
             ("https://127.0.0.1/", forbidden("127.0.0.1", Loopback)),
             ("https://127.1.2.3:8080/", forbidden("127.1.2.3", Loopback)),
