@@ -23,7 +23,7 @@ use crate::delivery::retry::parse_retry_after;
 
 #[wasm_bindgen(inline_js = r#"
 export function postWebhook(url, headerList, body, timeoutMs, cap, done) {
-  answer(url, headerList, body, timeoutMs, cap).then(
+  send(url, headerList, body, timeoutMs, cap).then(
     (a) => done(a.status, a.retryAfter ?? undefined, undefined),
     (e) => done(0, undefined, `fetch: ${e}`),
   );
@@ -31,7 +31,7 @@ export function postWebhook(url, headerList, body, timeoutMs, cap, done) {
 export function failLater(message, done) {
   queueMicrotask(() => done(0, undefined, message));
 }
-async function answer(url, headerList, body, timeoutMs, cap) {
+async function send(url, headerList, body, timeoutMs, cap) {
   const headers = new Headers();
   const parts = headerList.split('\n');
   for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
@@ -42,16 +42,21 @@ async function answer(url, headerList, body, timeoutMs, cap) {
     redirect: 'manual',
     signal: AbortSignal.timeout(timeoutMs),
   });
-  const answer = { status: response.status, retryAfter: response.headers.get('retry-after') };
-  if (response.body === null) return answer;
-  const declared = response.headers.get('content-length');
+  // Each getter of the answer is a call into the runtime (`body` makes a stream object):
+  // only what is needed is read. Retry-After counts only for an answer that is retried.
+  const status = response.status;
+  const head = response.headers;
+  const answer = { status, retryAfter: status >= 200 && status < 300 ? null : head.get('retry-after') };
+  const declared = head.get('content-length');
   const length = declared === null || !/^\s*\d+\s*$/.test(declared) ? NaN : Number(declared);
   if (length <= cap) {
     await response.arrayBuffer();
     return answer;
   }
+  const stream = response.body;
+  if (stream === null) return answer;
   // A stream left locked after its end keeps what it holds alive: the lock is always released.
-  const reader = response.body.getReader();
+  const reader = stream.getReader();
   try {
     let read = 0;
     for (;;) {

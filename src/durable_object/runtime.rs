@@ -276,14 +276,14 @@ impl Runtime {
         }
     }
 
-    /// `subscription`'s webhook accepted `row`: it releases it; the last holder's release
-    /// joins the batch to delete, removed when the batch is full, with the next events stored
-    /// once it is old enough, or by the batch's timer, whichever comes first
+    /// `subscription`'s webhook accepted `row` at `now`: it releases it; the last holder's
+    /// release joins the batch to delete, removed when the batch is full, with the next events
+    /// stored once it is old enough, or by the batch's timer, whichever comes first
     /// ([`crate::delivery::deletes`]).
-    pub fn delivered(self: &Rc<Self>, subscription: SubscriptionId, row: &OutboxRow) {
+    pub fn delivered(self: &Rc<Self>, subscription: SubscriptionId, row: &OutboxRow, now: u64) {
         match self
             .outbox
-            .mark_delivered(&self.store, subscription, row, now())
+            .mark_delivered(&self.store, subscription, row, now)
         {
             Next::FlushNow => self.flush_deletes(),
             Next::ScheduleFlush => self.arm_delete_timer(FLUSH_TIMER_MS),
@@ -479,9 +479,12 @@ impl Runtime {
             || self.subscriptions.push_ids(),
             |sequence| self.event_left_outbox(sequence),
         );
-        webhook::pump(self);
+        // One clock read for the pump and the alarm plan: the runtime's clock stands still
+        // while code runs (it moves on with I/O), so a second read would only cost a crossing.
+        let now = now();
+        webhook::pump(self, now);
         super::pull::prune_all_if_due(self);
-        self.schedule_alarm();
+        self.schedule_alarm(now);
     }
 
     /// Puts `subscription`'s dead letters (all, or those with the given row ids) back in line;
@@ -579,8 +582,7 @@ impl Runtime {
             .take_if(|(current, _)| *current == id);
     }
 
-    fn schedule_alarm(self: &Rc<Self>) {
-        let now = now();
+    fn schedule_alarm(self: &Rc<Self>, now: u64) {
         let engine = self.engine.borrow().next_wakeup();
         // Without settings (after /disconnect) nothing is delivered, so pending events must
         // not keep the alarm firing; they wait for the next /connect. Events that are due but

@@ -21,15 +21,15 @@ use crate::subscriptions::SubscriptionId;
 /// The most of a webhook's answer that is read; the rest is cancelled. Only the status counts.
 const MAX_RESPONSE_BODY_BYTES: u32 = 64 * 1024;
 
-/// Starts deliveries for due events of idle channels, up to the concurrency bound.
-pub fn pump(runtime: &Rc<Runtime>) {
+/// Starts deliveries for due events of idle channels at `now`, up to the concurrency bound.
+pub fn pump(runtime: &Rc<Runtime>, now: u64) {
     // Runs after every input: cheap when nothing is due (no allocation, no storage access).
     let Some(settings) = runtime.shared_settings() else {
         return;
     };
     // At most 5: a Worker may hold six connections, the gateway socket takes one.
     let concurrency = settings.delivery.concurrency as usize;
-    for (subscription, row) in runtime.outbox.take_due(&runtime.store, now(), concurrency) {
+    for (subscription, row) in runtime.outbox.take_due(&runtime.store, now, concurrency) {
         // `default`'s webhook is the settings' (no copy); another's is its own.
         let target = if subscription == DEFAULT_ID {
             None
@@ -38,7 +38,7 @@ pub fn pump(runtime: &Rc<Runtime>) {
                 Some(target) => Some(target),
                 None => {
                     // Deleted since: its lanes are gone already.
-                    runtime.outbox.forget_attempt(subscription, &row, now());
+                    runtime.outbox.forget_attempt(subscription, &row, now);
                     continue;
                 }
             }
@@ -125,9 +125,11 @@ fn finish(
     row: Rc<OutboxRow>,
     result: Attempt,
 ) {
+    // One clock read for the outcome and its bookkeeping (the clock stands still meanwhile).
+    let now = now();
     if subscription != DEFAULT_ID && runtime.subscriptions.target(subscription).is_none() {
         // Deleted while the request was under way: its holds are released already.
-        runtime.outbox.forget_attempt(subscription, &row, now());
+        runtime.outbox.forget_attempt(subscription, &row, now);
         runtime.after_io();
         return;
     }
@@ -140,11 +142,11 @@ fn finish(
         result,
         u32::try_from(attempts).unwrap_or(u32::MAX),
         u64::try_from(row.created_at).unwrap_or(0),
-        now(),
+        now,
         worker::js_sys::Math::random(),
     );
     match outcome {
-        Outcome::Delivered => runtime.delivered(subscription, &row),
+        Outcome::Delivered => runtime.delivered(subscription, &row, now),
         Outcome::Retry { at, reason } => {
             runtime.outbox.mark_failed(
                 &runtime.store,
@@ -153,7 +155,7 @@ fn finish(
                 attempts,
                 at,
                 &reason,
-                now(),
+                now,
             );
         }
         Outcome::DeadLetter { reason } => {
@@ -163,7 +165,7 @@ fn finish(
                 &row,
                 attempts,
                 &reason,
-                now(),
+                now,
                 |sequence| runtime.event_left_outbox(sequence),
             );
         }
