@@ -5,6 +5,8 @@
 //   (extra: the forwarder of DGD_EXTRA_FORWARDER, bench/lib/stand.mjs; DGD_BUILD_DIR=<another build/>
 //   profiles that build of ours, e.g. one from before a change)
 //   node bench/profile.mjs --table saved.cpuprofile          (the table of a saved profile)
+//   DGD_PROFILE_STEADY=1 node bench/profile.mjs ours 250     (the steady workload instead: `events`
+//   at 50/s, each its own turn, as bench/forwarding.mjs's steady rounds)
 //
 // Starts the stand of bench/forwarding.mjs with Miniflare's inspector on, connects the forwarder,
 // warms it up with a small burst, then samples its Worker's isolate every 100 µs over a burst of
@@ -15,7 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startStand } from './lib/stand.mjs';
-import { burst, connect } from './lib/workload.mjs';
+import { burst, connect, steady } from './lib/workload.mjs';
 import { formatTop, inspect, profileWhile, topSelfTime } from './lib/cpuprofile.mjs';
 
 /** The Worker (inspector target) each forwarder runs in. */
@@ -31,13 +33,16 @@ async function freePort() {
 }
 
 if (process.argv[2] === '--table') {
-  console.log(formatTop(topSelfTime(JSON.parse(fs.readFileSync(process.argv[3], 'utf8')))));
+  // DGD_PROFILE_STEADY=1: the steady workload's table (a sample counts for at most 200 µs).
+  const options = process.env.DGD_PROFILE_STEADY ? { capUs: 200 } : {};
+  console.log(formatTop(topSelfTime(JSON.parse(fs.readFileSync(process.argv[3], 'utf8')), 20, options)));
   process.exit(0);
 }
 
 const which = process.argv[2] ?? 'ours';
 if (!WORKER[which]) throw new Error(`unknown forwarder ${which}: ours, minimal, durable or extra`);
-const events = Number(process.argv[3] ?? 2000);
+const steadyRate = process.env.DGD_PROFILE_STEADY ? 50 : 0;
+const events = Number(process.argv[3] ?? (steadyRate ? 250 : 2000));
 const out = process.argv[4] ?? path.join(os.tmpdir(), `dgd-${which}-${Date.now()}.cpuprofile`);
 
 const inspectorPort = await freePort();
@@ -49,14 +54,20 @@ try {
   const session = await inspect(inspectorPort, WORKER[which]);
   let result;
   const profile = await profileWhile(session, async () => {
-    result = await burst(stand, fwd, { events });
+    result = steadyRate
+      ? await steady(stand, fwd, { events, perSecond: steadyRate })
+      : await burst(stand, fwd, { events });
   });
   session.close();
   await fwd.disconnect();
   fs.writeFileSync(out, JSON.stringify(profile));
-  console.log(`${fwd.label}: burst of ${events} over 8 channels, ${result.rate.toFixed(0)} events/s, ${result.cpuPerEventMs.toFixed(3)} ms workerd CPU/event`);
+  const workload = steadyRate
+    ? `${events} at ${steadyRate}/s, p99 ${result.p99.toFixed(1)} ms`
+    : `burst of ${events} over 8 channels, ${result.rate.toFixed(0)} events/s`;
+  console.log(`${fwd.label}: ${workload}, ${result.cpuPerEventMs.toFixed(3)} ms workerd CPU/event`);
   console.log(`profile: ${out}`);
-  console.log(formatTop(topSelfTime(profile)));
+  // Steady: mostly waiting, so a sample counts for at most two intervals (see topSelfTime).
+  console.log(formatTop(topSelfTime(profile, 20, steadyRate ? { capUs: 200 } : {})));
 } finally {
   await stand.stop();
 }

@@ -4,7 +4,9 @@
 //! not inserted on its own: the event waits in a batch, and the batch is stored by one
 //! multi-row `INSERT` per [`ROWS_PER_STATEMENT`] events when the turn ends (a zero-delay timer
 //! the first event starts), when the batch is full, or before anything writes the session
-//! snapshot or reads the outbox. Until its row is stored an event is not delivered, and the
+//! snapshot or reads the outbox. An event that arrives alone (nothing else arrived in the last
+//! [`QUIET_MS`]: the steady trickle of a quiet bot, one event per turn) is stored at once, in
+//! the turn that received it: a timer and a turn of its own would batch nothing. Until its row is stored an event is not delivered, and the
 //! snapshot never moves past it (the snapshot write stores the batch first): a crash before the
 //! flush loses nothing, the session resumes from the last stored event and Discord sends the
 //! rest again.
@@ -34,26 +36,40 @@ pub const ROWS_PER_STATEMENT: usize = MAX_SQL_PARAMS / COLUMNS.len();
 /// Events that may wait for their flush at most; one more is stored with them at once.
 pub const MAX_WAITING: usize = 8 * ROWS_PER_STATEMENT;
 
+/// An event with no other arrival in this many milliseconds before it is stored at once
+/// (issue 9, steady path): frames of a burst come back to back, well inside it; a steady
+/// 50 events/s is 20 ms apart.
+pub const QUIET_MS: u64 = 10;
+
 /// Events received and not stored yet, in order of arrival.
 #[derive(Debug)]
 pub struct InsertBatch<T> {
     waiting: Vec<T>,
+    /// When the last event arrived (ms since the epoch).
+    last_arrival: Option<u64>,
 }
 
 impl<T> Default for InsertBatch<T> {
     fn default() -> Self {
         Self {
             waiting: Vec::new(),
+            last_arrival: None,
         }
     }
 }
 
 impl<T> InsertBatch<T> {
-    /// Adds an event to store; says what the caller must do next.
-    pub fn push(&mut self, event: T) -> Next {
+    /// Adds an event arrived at `now`; says what the caller must do next: store the batch now
+    /// when it is full or when the event came alone ([`QUIET_MS`]), else start a zero-delay
+    /// flush timer with the first event of a batch.
+    pub fn push(&mut self, event: T, now: u64) -> Next {
         let first = self.waiting.is_empty();
+        let alone = self
+            .last_arrival
+            .is_none_or(|at| now.saturating_sub(at) >= QUIET_MS);
+        self.last_arrival = Some(now);
         self.waiting.push(event);
-        if self.waiting.len() >= MAX_WAITING {
+        if self.waiting.len() >= MAX_WAITING || (first && alone) {
             Next::FlushNow
         } else if first {
             Next::ScheduleFlush
@@ -101,26 +117,59 @@ mod tests {
     #[test]
     fn issue_9_inserts_coalesced_first_event_schedules_a_flush_later_ones_wait() {
         let mut batch = InsertBatch::default();
-        assert_eq!(batch.push("a"), Next::ScheduleFlush);
-        assert_eq!(batch.push("b"), Next::Wait);
-        assert_eq!(batch.push("c"), Next::Wait);
-        assert_eq!(batch.take(), vec!["a", "b", "c"], "in order of arrival");
+        assert_eq!(
+            batch.push("a", 1_000),
+            Next::FlushNow,
+            "alone: stored at once"
+        );
+        assert_eq!(batch.take(), vec!["a"]);
+        assert_eq!(
+            batch.push("b", 1_000),
+            Next::ScheduleFlush,
+            "a burst: batched"
+        );
+        assert_eq!(batch.push("c", 1_001), Next::Wait);
+        assert_eq!(batch.push("d", 1_002), Next::Wait);
+        assert_eq!(batch.take(), vec!["b", "c", "d"], "in order of arrival");
         assert!(batch.is_empty());
         assert_eq!(
-            batch.push("d"),
+            batch.push("e", 1_003),
             Next::ScheduleFlush,
             "a batch emptied by any flush asks for a new one with its next event"
         );
     }
 
     #[test]
+    fn issue_9_steady_an_event_that_arrives_alone_is_stored_in_its_own_turn() {
+        // 50 events/s: each event 20 ms after the last, each stored at once (no timer, no
+        // turn of its own); the first of a burst after them too, the rest batched.
+        let mut batch = InsertBatch::default();
+        for i in 0..5u64 {
+            assert_eq!(batch.push(i, 1_000 + 20 * i), Next::FlushNow, "event {i}");
+            assert_eq!(batch.take(), vec![i]);
+        }
+        assert_eq!(batch.push(10, 1_080 + QUIET_MS - 1), Next::ScheduleFlush);
+        batch.take();
+        assert_eq!(batch.push(11, 1_200), Next::FlushNow);
+        assert_eq!(
+            batch.push(12, 1_200),
+            Next::Wait,
+            "not the first of its batch"
+        );
+        assert_eq!(batch.take(), vec![11, 12]);
+    }
+
+    #[test]
     fn issue_9_inserts_coalesced_a_full_batch_is_stored_now() {
         let mut batch = InsertBatch::default();
+        // An arrival just before: the events below are a burst, not alone.
+        batch.push(usize::MAX, 999);
+        batch.take();
         for i in 0..MAX_WAITING - 1 {
-            assert_ne!(batch.push(i), Next::FlushNow);
+            assert_ne!(batch.push(i, 1_000), Next::FlushNow);
         }
         assert_eq!(batch.len(), MAX_WAITING - 1);
-        assert_eq!(batch.push(MAX_WAITING), Next::FlushNow);
+        assert_eq!(batch.push(MAX_WAITING, 1_000), Next::FlushNow);
         assert_eq!(batch.take().len(), MAX_WAITING);
     }
 

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use super::store::{NewEvent, OutboxRow, Store};
 use super::subscriptions::DEFAULT_ID;
 use crate::api::{DeadLetter, DeliveryStatus, SubscriptionCounts, MAX_DEAD_LETTERS};
-use crate::delivery::deletes::{DeleteBatch, Next};
+use crate::delivery::deletes::{DeleteBatch, Fired, Next};
 use crate::delivery::inserts::{InsertBatch, ROWS_PER_STATEMENT};
 use crate::delivery::lanes::Finished;
 use crate::delivery::warm::Warm;
@@ -154,10 +154,22 @@ impl Outbox {
         Ok(())
     }
 
-    /// Takes an admitted event, to be stored with the others of its turn; says when to store
-    /// them ([`Outbox::flush_inserts`]). It is not delivered before its row is stored.
-    pub fn receive(&self, event: Received) -> Next {
-        self.inserts.borrow_mut().push(event)
+    /// Takes an admitted event, arrived at `now`, to be stored with the others of its turn (or
+    /// at once when it came alone); says when to store them ([`Outbox::flush_inserts`]). It is
+    /// not delivered before its row is stored.
+    pub fn receive(&self, event: Received, now: u64) -> Next {
+        self.inserts.borrow_mut().push(event, now)
+    }
+
+    /// Whether the delivered events waiting for removal are old enough to be removed with the
+    /// events stored at `now` ([`DeleteBatch::due`]).
+    pub fn deletes_due(&self, now: u64) -> bool {
+        self.deletes.borrow().due(now)
+    }
+
+    /// The delete batch's flush timer fired at `now` ([`DeleteBatch::timer_fired`]).
+    pub fn delete_timer_fired(&self, now: u64) -> Fired {
+        self.deletes.borrow_mut().timer_fired(now)
     }
 
     /// Stores the events received and not stored yet, in order (one multi-row `INSERT` per
@@ -345,7 +357,7 @@ impl Outbox {
         }
         self.deletes
             .borrow_mut()
-            .push(row.id, u64::try_from(row.sequence).unwrap_or(0))
+            .push(row.id, u64::try_from(row.sequence).unwrap_or(0), now)
     }
 
     /// An attempt of `subscription` at `row` failed: try again at `at` (the `default`

@@ -21,7 +21,7 @@ use crate::api::{
     ApiError, ConnectSettings, DeliverySettings, DeliveryStatus, StatusResponse,
     SubscriptionCounts, SubscriptionListing, SubscriptionStatus, WebhookSummary,
 };
-use crate::delivery::deletes::Next;
+use crate::delivery::deletes::{Fired, Next, FLUSH_TIMER_MS};
 use crate::delivery::enrich::{Directory, DIRECTORY_EVENTS};
 use crate::delivery::envelope::chat_sdk_body;
 use crate::gateway::{
@@ -29,9 +29,6 @@ use crate::gateway::{
 };
 use crate::subscriptions::definition::DEFAULT_SUBSCRIPTION;
 use crate::subscriptions::SubscriptionId;
-
-/// How long a delivered event's row may wait for the rest of its batch before it is deleted.
-const DELETE_FLUSH_DELAY: Duration = Duration::from_millis(100);
 
 /// The current time in milliseconds since the epoch: the static `Date.now()` (the `worker`
 /// crate's `Date::now()` builds a `Date` object on each call, and the hot path asks often).
@@ -298,23 +295,41 @@ impl Runtime {
         }
     }
 
-    /// `subscription`'s webhook accepted `row`: it releases it; the last holder's release
-    /// joins the batch to delete, removed when the batch is full or its timer fires, whichever
-    /// comes first.
-    pub fn delivered(self: &Rc<Self>, subscription: SubscriptionId, row: &OutboxRow) {
+    /// `subscription`'s webhook accepted `row` at `now`: it releases it; the last holder's
+    /// release joins the batch to delete, removed when the batch is full, with the next events
+    /// stored once it is old enough, or by the batch's timer, whichever comes first
+    /// ([`crate::delivery::deletes`]).
+    pub fn delivered(self: &Rc<Self>, subscription: SubscriptionId, row: &OutboxRow, now: u64) {
         match self
             .outbox
-            .mark_delivered(&self.store, subscription, row, now())
+            .mark_delivered(&self.store, subscription, row, now)
         {
             Next::FlushNow => self.flush_deletes(),
-            Next::ScheduleFlush => {
-                let runtime = self.clone();
-                worker::wasm_bindgen_futures::spawn_local(async move {
-                    worker::Delay::from(DELETE_FLUSH_DELAY).await;
-                    runtime.flush_deletes();
-                });
-            }
+            Next::ScheduleFlush => self.arm_delete_timer(FLUSH_TIMER_MS),
             Next::Wait => {}
+        }
+    }
+
+    /// The delete batch's one timer: when it fires it removes the batch, or is armed again
+    /// for a batch begun since.
+    fn arm_delete_timer(self: &Rc<Self>, after_ms: u64) {
+        let runtime = self.clone();
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            worker::Delay::from(Duration::from_millis(after_ms)).await;
+            match runtime.outbox.delete_timer_fired(now()) {
+                Fired::Flush => runtime.flush_deletes(),
+                Fired::Again(ms) => runtime.arm_delete_timer(ms),
+                Fired::Idle => {}
+            }
+        });
+    }
+
+    /// Stores the events received (at `now`), and removes the delivered ones with them when
+    /// their batch is old enough: one storage commit for both (issue 9, steady path).
+    fn store_received(&self, now: u64) {
+        self.flush_inserts();
+        if self.outbox.deletes_due(now) {
+            self.flush_deletes();
         }
     }
 
@@ -460,15 +475,16 @@ impl Runtime {
             event_type: dispatch.event_type.clone(),
             push_holders,
         };
-        match self.outbox.receive(received) {
-            Next::FlushNow => self.flush_inserts(),
+        match self.outbox.receive(received, now) {
+            // Full, or alone (the steady path): stored in this turn.
+            Next::FlushNow => self.store_received(now),
             Next::ScheduleFlush => {
                 // The frames the socket hands over back to back run before this timer: they
                 // are stored by the same statements.
                 let runtime = self.clone();
                 worker::wasm_bindgen_futures::spawn_local(async move {
                     worker::Delay::from(Duration::ZERO).await;
-                    runtime.flush_inserts();
+                    runtime.store_received(self::now());
                     runtime.after_io();
                 });
             }
@@ -483,9 +499,12 @@ impl Runtime {
             || self.subscriptions.push_ids(),
             |sequence| self.event_left_outbox(sequence),
         );
-        webhook::pump(self);
+        // One clock read for the pump and the alarm plan: the runtime's clock stands still
+        // while code runs (it moves on with I/O), so a second read would only cost a crossing.
+        let now = now();
+        webhook::pump(self, now);
         super::pull::prune_all_if_due(self);
-        self.schedule_alarm();
+        self.schedule_alarm(now);
     }
 
     /// Puts `subscription`'s dead letters (all, or those with the given row ids) back in line;
@@ -583,8 +602,7 @@ impl Runtime {
             .take_if(|(current, _)| *current == id);
     }
 
-    fn schedule_alarm(self: &Rc<Self>) {
-        let now = now();
+    fn schedule_alarm(self: &Rc<Self>, now: u64) {
         let engine = self.engine.borrow().next_wakeup();
         // Without settings (after /disconnect) nothing is delivered, so pending events must
         // not keep the alarm firing; they wait for the next /connect. Events that are due but

@@ -21,15 +21,15 @@ use crate::subscriptions::SubscriptionId;
 /// The most of a webhook's answer that is read; the rest is cancelled. Only the status counts.
 const MAX_RESPONSE_BODY_BYTES: u32 = 64 * 1024;
 
-/// Starts deliveries for due events of idle channels, up to the concurrency bound.
-pub fn pump(runtime: &Rc<Runtime>) {
+/// Starts deliveries for due events of idle channels at `now`, up to the concurrency bound.
+pub fn pump(runtime: &Rc<Runtime>, now: u64) {
     // Runs after every input: cheap when nothing is due (no allocation, no storage access).
     let Some(settings) = runtime.shared_settings() else {
         return;
     };
     // At most 5: a Worker may hold six connections, the gateway socket takes one.
     let concurrency = settings.delivery.concurrency as usize;
-    for (subscription, row) in runtime.outbox.take_due(&runtime.store, now(), concurrency) {
+    for (subscription, row) in runtime.outbox.take_due(&runtime.store, now, concurrency) {
         // `default`'s webhook is the settings' (no copy); another's is its own.
         let target = if subscription == DEFAULT_ID {
             None
@@ -38,18 +38,13 @@ pub fn pump(runtime: &Rc<Runtime>) {
                 Some(target) => Some(target),
                 None => {
                     // Deleted since: its lanes are gone already.
-                    runtime.outbox.forget_attempt(subscription, &row, now());
+                    runtime.outbox.forget_attempt(subscription, &row, now);
                     continue;
                 }
             }
         };
-        worker::wasm_bindgen_futures::spawn_local(deliver(
-            runtime.clone(),
-            settings.clone(),
-            subscription,
-            target,
-            row,
-        ));
+        // Started here, not as a task: no executor turn per delivery (issue 9, steady path).
+        deliver(runtime.clone(), settings.clone(), subscription, target, row);
     }
 }
 
@@ -85,35 +80,8 @@ fn request_headers(
     headers
 }
 
-async fn attempt(
-    settings: &ConnectSettings,
-    subscription: SubscriptionId,
-    target: &WebhookTarget,
-    row: &OutboxRow,
-) -> Attempt {
-    let token = (subscription == DEFAULT_ID).then_some(settings.gateway.token.as_str());
-    let headers = request_headers(target, token, row);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let timeout = u32::try_from(settings.delivery.timeout_ms).unwrap_or(u32::MAX);
-    match post(
-        &target.url,
-        &headers,
-        &row.body,
-        timeout,
-        MAX_RESPONSE_BODY_BYTES,
-    )
-    .await
-    {
-        Ok(answer) => Attempt {
-            status: Some(answer.status),
-            retry_after_ms: answer.retry_after_ms,
-        },
-        // No answer, or its body broke off.
-        Err(_) => Attempt::default(),
-    }
-}
-
-async fn deliver(
+/// Sends `row` to its webhook now; [`finish`] handles the answer when it comes.
+fn deliver(
     runtime: Rc<Runtime>,
     settings: Rc<ConnectSettings>,
     subscription: SubscriptionId,
@@ -121,16 +89,47 @@ async fn deliver(
     row: OutboxRow,
 ) {
     // `None`: the `default` subscription's webhook, the settings'.
-    let result = attempt(
-        &settings,
-        subscription,
-        target.as_ref().unwrap_or(&settings.webhook),
-        &row,
-    )
-    .await;
+    let webhook = target.as_ref().unwrap_or(&settings.webhook);
+    let token = (subscription == DEFAULT_ID).then_some(settings.gateway.token.as_str());
+    let headers = request_headers(webhook, token, &row);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let timeout = u32::try_from(settings.delivery.timeout_ms).unwrap_or(u32::MAX);
+    // Shared with the answer's callback: no copy of the body or the settings per request.
+    let row = Rc::new(row);
+    let (kept_row, kept_settings) = (row.clone(), settings.clone());
+    post(
+        &webhook.url,
+        &headers,
+        &row.body,
+        timeout,
+        MAX_RESPONSE_BODY_BYTES,
+        move |answer| {
+            let result = match answer {
+                Ok(answer) => Attempt {
+                    status: Some(answer.status),
+                    retry_after_ms: answer.retry_after_ms,
+                },
+                // No answer, or its body broke off.
+                Err(_) => Attempt::default(),
+            };
+            finish(&runtime, &kept_settings, subscription, kept_row, result);
+        },
+    );
+}
+
+/// Records the outcome of an attempt at `row` and starts what is due next.
+fn finish(
+    runtime: &Rc<Runtime>,
+    settings: &ConnectSettings,
+    subscription: SubscriptionId,
+    row: Rc<OutboxRow>,
+    result: Attempt,
+) {
+    // One clock read for the outcome and its bookkeeping (the clock stands still meanwhile).
+    let now = now();
     if subscription != DEFAULT_ID && runtime.subscriptions.target(subscription).is_none() {
         // Deleted while the request was under way: its holds are released already.
-        runtime.outbox.forget_attempt(subscription, &row, now());
+        runtime.outbox.forget_attempt(subscription, &row, now);
         runtime.after_io();
         return;
     }
@@ -143,20 +142,20 @@ async fn deliver(
         result,
         u32::try_from(attempts).unwrap_or(u32::MAX),
         u64::try_from(row.created_at).unwrap_or(0),
-        now(),
+        now,
         worker::js_sys::Math::random(),
     );
     match outcome {
-        Outcome::Delivered => runtime.delivered(subscription, &row),
+        Outcome::Delivered => runtime.delivered(subscription, &row, now),
         Outcome::Retry { at, reason } => {
             runtime.outbox.mark_failed(
                 &runtime.store,
                 subscription,
-                row,
+                Rc::unwrap_or_clone(row),
                 attempts,
                 at,
                 &reason,
-                now(),
+                now,
             );
         }
         Outcome::DeadLetter { reason } => {
@@ -166,7 +165,7 @@ async fn deliver(
                 &row,
                 attempts,
                 &reason,
-                now(),
+                now,
                 |sequence| runtime.event_left_outbox(sequence),
             );
         }
