@@ -100,8 +100,10 @@ try {
     }
   }
 
-  const wasm = fs.readdirSync(path.join(ROOT, 'build')).find((f) => f.endsWith('.wasm'));
-  const bytes = fs.readFileSync(path.join(ROOT, 'build', wasm));
+  // The build the `ours` slot runs (DGD_BUILD_DIR, as e2e/harness/multi.mjs reads it).
+  const buildDir = process.env.DGD_BUILD_DIR ?? path.join(ROOT, 'build');
+  const wasm = fs.readdirSync(buildDir).find((f) => f.endsWith('.wasm'));
+  const bytes = fs.readFileSync(path.join(buildDir, wasm));
   console.log(
     `burst: ${Math.ceil(BURST / 8) * 8} events over 8 channels; steady: ${STEADY} events at 50/s; ` +
       `rounds: ${ROUNDS} (interleaved, rotating order, after a ${WARM_UP}-event warm-up burst each); one workerd; medians (min-max)`,
