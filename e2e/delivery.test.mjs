@@ -167,6 +167,31 @@ describe('delivery', () => {
     assert.equal((await d.call('POST', '/dead-letters/replay', { ids: 'all' })).status, 400);
   });
 
+  test('issue 9, cheaper /status: deadLetters is right at once after each write that changes it (dead-lettered, replayed, dropped)', async () => {
+    // The object reads its delivery counts from SQLite only after a write (src/durable_object/store.rs,
+    // Store::counts); each answer below follows a write, and a status read before it is cached.
+    d = await deployment();
+    await d.connectReady();
+    let reject = true;
+    d.receiver.setHandler(accepting((req) => (reject && req.json().data.content === 'poison' ? { status: 400 } : { status: 200 })));
+    assert.equal((await d.status()).delivery.deadLetters, 0);
+    assert.equal((await d.status()).delivery.deadLetters, 0, 'read twice with no write between');
+    const { sent: [poison] } = await d.dispatch({ preset: 'guild_message', overrides: { content: 'poison' } });
+    await waitFor(async () => ((await d.status()).delivery.deadLetters === 1 ? true : null), { message: 'dead-lettered' });
+    const [dead] = (await d.call('GET', '/dead-letters')).json.deadLetters;
+    reject = false;
+    assert.deepEqual((await d.call('POST', '/dead-letters/replay', { ids: [dead.id] })).json, { affected: 1 });
+    assert.equal((await d.status()).delivery.deadLetters, 0, 'replayed: no dead letter at once');
+    await d.receiver.waitFor((rs) => rs.filter((r) => r.json().data.id === poison.data.id).length === 2);
+    reject = true;
+    await d.dispatch({ preset: 'guild_message', overrides: { content: 'poison' } });
+    await waitFor(async () => ((await d.status()).delivery.deadLetters === 1 ? true : null), { message: 'dead-lettered again' });
+    assert.deepEqual((await d.call('POST', '/dead-letters/drop', { all: true })).json, { affected: 1 });
+    const status = await d.status();
+    assert.equal(status.delivery.deadLetters, 0, 'dropped: no dead letter at once');
+    assert.equal(status.delivery.oldestPendingAgeMs ?? null, null, 'nothing pending');
+  });
+
   test('garbage answers, dropped connections and redirects cost a retry, never the gateway', async () => {
     d = await deployment();
     await d.connectReady();

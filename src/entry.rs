@@ -9,8 +9,13 @@
 //! `WEBHOOK_URL` and `WEBHOOK_SECRET` unless the JSON body gives them, and only for the
 //! environment's own webhook or a host in `ALLOWED_WEBHOOK_HOSTS` ([`crate::credentials`]).
 
+use wasm_bindgen::JsCast;
 use worker::js_sys::Uint8Array;
-use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Result};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::DurableObjectNamespace;
+use worker::{
+    event, web_sys, Context, Env, Headers, Method, Request, RequestInit, Response, Result,
+};
 
 use crate::admin_page;
 use crate::api::{ApiError, ConnectRequest, MAX_BODY_BYTES};
@@ -65,20 +70,20 @@ fn environment_credentials(env: &Env) -> std::result::Result<EnvironmentCredenti
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     console_error_panic_hook::set_once();
     let path = req.path();
     // The operator's page and its files need no token (they hold no secret).
     if req.method() == Method::Get {
         if let Some(page) = admin_page::serve(&path) {
-            return page;
+            return page.map(Into::into);
         }
     }
     // An unknown path is 404 before authentication; a wrong method is 405 after it. The routes
     // between the objects of a bot (issue 12) are not the entry's: 404, as for an unknown path.
     let found = lookup(req.method().as_ref(), &path);
     if let Err(e @ Miss::NotFound) = &found {
-        return miss(e, &path);
+        return miss(e, &path).map(Into::into);
     }
     if found
         .as_ref()
@@ -87,7 +92,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .as_ref()
             .is_err_and(|_| path.starts_with("/internal/"))
     {
-        return miss(&Miss::NotFound, &path);
+        return miss(&Miss::NotFound, &path).map(Into::into);
     }
     // Each route's rule from the table (a new `Auth` rule must be handled here); a 405 takes the
     // admin token too, so as not to reveal more.
@@ -105,16 +110,18 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 if e.status == 401 {
                     response.headers_mut().set("www-authenticate", "Bearer")?;
                 }
-                return Ok(response);
+                return Ok(response.into());
             }
         },
     };
     let route = match found {
         Ok(route) => route,
-        Err(e) => return miss(&e, &path),
+        Err(e) => return miss(&e, &path).map(Into::into),
     };
     if route.served_by == ServedBy::Entry {
-        return entry_route(route.id, &req, &env, &path).await;
+        return entry_route(route.id, &req, &env, &path)
+            .await
+            .map(Into::into);
     }
     let route_method = Method::from(route.method);
     // A pull token names its bot; otherwise `?name=` does.
@@ -122,7 +129,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Caller::Subscription { bot, .. } => bot.clone(),
         Caller::Admin => match instance_name(&req) {
             Ok(name) => name,
-            Err(e) => return error(&e),
+            Err(e) => return error(&e).map(Into::into),
         },
     };
 
@@ -132,7 +139,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let body = if route_method != Method::Get {
         match read_request_body(&req, MAX_BODY_BYTES).await {
             Ok(body) => body,
-            Err(e) => return error(&e.into()),
+            Err(e) => return error(&e.into()).map(Into::into),
         }
     } else {
         Vec::new()
@@ -142,7 +149,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .and_then(|request| environment_credentials(&env)?.fill(request))
         {
             Ok(request) => request,
-            Err(e) => return error(&e),
+            Err(e) => return error(&e).map(Into::into),
         };
         headers.set("content-type", "application/json")?;
         init.with_body(Some(serde_json::to_string(&request)?.into()));
@@ -166,12 +173,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         &format!("https://gateway.internal{}{query}", route.path),
         &init,
     )?;
-    let stub = env
-        .durable_object(BINDING)?
-        .id_from_name(&name)?
-        .get_stub()?;
-    let response = stub.fetch_with_request(inner).await?;
-    if route.id == RouteId::Connect && response.status_code() == 202 {
+    let response = fetch_object(&env, &name, &inner).await?;
+    if route.id == RouteId::Connect && response.status() == 202 {
         // The page lists bots from the registry; registering must not delay the answer.
         ctx.wait_until(async move {
             if let Err(e) = bot_registry_call(&env, Method::Put, Some(&name)).await {
@@ -180,6 +183,21 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         });
     }
     Ok(response)
+}
+
+/// `request` to the object `name`, its answer handed back as the runtime gave it. The `worker`
+/// crate's `Stub::fetch_with_request` turns the answer into its own `Response` (reading its
+/// headers, status, `cf`, `webSocket` and body stream across into Wasm) and the entry then has
+/// to build a new JS `Response` around that stream: a third of the entry's CPU for each
+/// forwarded request, and the largest single cost of a warm `GET /status` (issue 9,
+/// `bench/status.mjs`). The object's answer needs no change here, so it is passed through.
+async fn fetch_object(env: &Env, name: &str, request: &Request) -> Result<web_sys::Response> {
+    let namespace = env.durable_object(BINDING)?;
+    let namespace: &DurableObjectNamespace = namespace.as_ref().unchecked_ref();
+    let stub = namespace.get(&namespace.id_from_name(name)?)?;
+    let answer = JsFuture::from(stub.fetch_with_request(request.inner())?).await?;
+    // `fetch` on a stub resolves with a `Response` or rejects.
+    Ok(answer.unchecked_into())
 }
 
 /// The routes the entry answers itself: the bot registry and the operator's page.

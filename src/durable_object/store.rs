@@ -210,6 +210,9 @@ pub struct Store {
     schema_version: u32,
     rows_written: Cell<u64>,
     write_statements: Cell<u64>,
+    /// [`Store::counts`]'s last answer and the [`Store::write_statements`] it was read at: the
+    /// counts change only with a write, so `/status` asks SQLite again only after one.
+    counts_read: Cell<Option<(u64, OutboxCounts)>>,
     /// The row id the next new event gets.
     next_id: Cell<i64>,
     /// The newest position recorded in `kv` (with the snapshot or alone): a restart resumes
@@ -268,6 +271,7 @@ impl Store {
             schema_version,
             rows_written: Cell::new(0),
             write_statements: Cell::new(0),
+            counts_read: Cell::new(None),
             next_id: Cell::new(0),
             recorded_position: Cell::new(0),
         };
@@ -599,9 +603,10 @@ impl Store {
         params: Vec<SqlStorageValue>,
     ) -> worker::Result<Vec<i64>> {
         let cursor = self.sql.exec(query, params)?;
-        let positions: Vec<Position> = cursor.to_array()?;
+        // Counted even when reading the answer fails: the statement has written.
+        let positions = cursor.to_array::<Position>();
         self.count_write(&cursor);
-        Ok(positions.into_iter().map(|p| p.position).collect())
+        Ok(positions?.into_iter().map(|p| p.position).collect())
     }
 
     /// `subscription` is done with the events at `positions` (all it holds, if `None`): its id
@@ -637,8 +642,10 @@ impl Store {
                 ),
                 all,
             )?;
-            let rows: Vec<Released> = cursor.to_array()?;
+            // Counted even when reading the answer fails: the statement has written.
+            let rows = cursor.to_array::<Released>();
             self.count_write(&cursor);
+            let rows = rows?;
             released += rows.len();
             for row in rows.into_iter().filter(|r| r.holders.is_empty()) {
                 newest_sequence = newest_sequence.max(row.sequence);
@@ -732,8 +739,10 @@ impl Store {
                 int(now),
             ],
         )?;
-        let ids: Vec<Id> = cursor.to_array()?;
+        // Counted even when reading the answer fails: the statement has written.
+        let ids = cursor.to_array::<Id>();
         self.count_write(&cursor);
+        let ids = ids?;
         ids.first()
             .map(|row| row.id)
             .ok_or_else(|| worker::Error::RustError("INSERT returned no id".into()))
@@ -907,8 +916,23 @@ impl Store {
         Ok(())
     }
 
-    /// Pending and dead counts, and the oldest pending arrival.
+    /// Pending and dead counts, and the oldest pending arrival: read from SQLite once after
+    /// each write (every writing statement goes through [`Store::count_write`]), else the
+    /// answer of the last read.
     pub fn counts(&self) -> worker::Result<OutboxCounts> {
+        let writes = self.write_statements.get();
+        if let Some((at, counts)) = self.counts_read.get() {
+            if at == writes {
+                return Ok(counts);
+            }
+        }
+        let counts = self.read_counts()?;
+        self.counts_read.set(Some((writes, counts)));
+        Ok(counts)
+    }
+
+    /// [`Store::counts`] from SQLite.
+    fn read_counts(&self) -> worker::Result<OutboxCounts> {
         let rows: Vec<OutboxCounts> = self
             .sql
             .exec(
