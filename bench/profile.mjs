@@ -13,24 +13,14 @@
 // `events` (default 2,000) over 8 channels, saves the profile (open it in Chrome DevTools) and
 // prints the 20 functions with the most self time.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startStand } from './lib/stand.mjs';
 import { burst, connect, steady } from './lib/workload.mjs';
-import { formatTop, inspect, profileWhile, topSelfTime } from './lib/cpuprofile.mjs';
+import { formatTop, freePort, inspect, profileWhile, topSelfTime } from './lib/cpuprofile.mjs';
 
 /** The Worker (inspector target) each forwarder runs in. */
 const WORKER = { ours: 'discord-gateway-do', minimal: 'minimal-forwarder', durable: 'minimal-forwarder', extra: 'extra-forwarder' };
-
-/** A TCP port nobody listens on right now. */
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 if (process.argv[2] === '--table') {
   // DGD_PROFILE_STEADY=1: the steady workload's table (a sample counts for at most 200 µs).

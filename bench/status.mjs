@@ -12,23 +12,14 @@
 //   over 1,000 more status calls, and its 20 functions with the most self time (a
 //   `./scripts/build-worker --profiling` build names the Wasm functions).
 import fs from 'node:fs';
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { adminCall } from '../e2e/fixture.mjs';
 import { cpuSeconds, startStand } from './lib/stand.mjs';
 import { burst, connect, quantile } from './lib/workload.mjs';
-import { formatTop, inspect, profileWhile, topSelfTime } from './lib/cpuprofile.mjs';
+import { formatTop, freePort, inspect, profileWhile, topSelfTime } from './lib/cpuprofile.mjs';
 
 const calls = Number(process.argv[2] ?? 200);
 const profileOut = process.env.DGD_STATUS_PROFILE;
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const inspectorPort = profileOut ? await freePort() : undefined;
 const stand = await startStand({ inspectorPort, baselineBuildDir: process.env.DGD_BASELINE_BUILD_DIR });

@@ -1,5 +1,6 @@
 // V8 CPU profiles of a Worker in workerd, through Miniflare's inspector (Chrome DevTools
 // protocol over a WebSocket), and the self-time table of a profile.
+import net from 'node:net';
 
 /** Opens the DevTools session of the Worker named `worker` (target title `workerd: worker core:user:<worker>`). */
 export async function inspect(inspectorPort, worker) {
@@ -91,4 +92,13 @@ export function formatTop({ rows, totalMs }) {
     lines.push(`${String(i + 1).padStart(2)}  ${r.ms.toFixed(1).padStart(8)}  ${(r.share * 100).toFixed(1).padStart(5)}%  ${r.name}`);
   });
   return lines.join('\n');
+}
+
+/** A TCP port nobody listens on right now (for Miniflare's inspector). */
+export async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
