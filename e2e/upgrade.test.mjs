@@ -32,6 +32,34 @@ function objectDatabase(dir) {
   return path.join(folder, fs.readdirSync(folder).find((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite'));
 }
 
+/**
+ * What a database's schema is, to compare two: each of our tables (workerd's `_cf_` ones and
+ * SQLite's left out) with its kind (rowid or not), columns (name, type, NOT NULL, default, key
+ * position), indexes (unique, why made), the recorded version, the `default` subscription and
+ * the AUTOINCREMENT counter.
+ */
+function schemaOf(file) {
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    const tables = db
+      .prepare("SELECT name, wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name")
+      .all();
+    return {
+      tables: tables.map((t) => ({
+        name: t.name,
+        withoutRowid: t.wr,
+        columns: db.prepare('SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid').all(t.name).map((c) => ({ ...c })),
+        indexes: db.prepare('SELECT "unique", origin, partial FROM pragma_index_list(?) ORDER BY origin, "unique"').all(t.name).map((i) => ({ ...i })),
+      })),
+      version: db.prepare('SELECT id, version FROM schema_version').all().map((r) => ({ ...r })),
+      subscriptions: db.prepare("SELECT id, name, kind, definition FROM subscriptions WHERE name = 'default'").all().map((r) => ({ ...r })),
+      sequence: db.prepare("SELECT name, seq FROM sqlite_sequence WHERE name = 'subscriptions'").all().map((r) => ({ ...r })),
+    };
+  } finally {
+    db.close();
+  }
+}
+
 describe('issue 10: storage migrations', () => {
   let d;
   let dir;
@@ -118,6 +146,36 @@ describe('issue 10: storage migrations', () => {
       assert.ok(moved.some((m) => m.dead === 1));
     } finally {
       db.close();
+    }
+  });
+
+  test('issue 9 runtime start: a new database gets in one step the tables the first release gets from the migrations', async () => {
+    // The first release's database, upgraded step by step.
+    dir = copyFixture();
+    d = await deployment({ persistDir: dir });
+    assert.equal((await d.status()).schemaVersion, SCHEMA_VERSION);
+    await d.stop();
+    d = null;
+    const upgraded = schemaOf(objectDatabase(dir));
+    // A new object's database: the current schema in one step. It answers, connects, stores
+    // an event, and a restarted object finds it current.
+    const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'dgd-new-'));
+    try {
+      d = await deployment({ persistDir: fresh });
+      assert.equal((await d.status()).schemaVersion, SCHEMA_VERSION);
+      await d.connectReady();
+      await d.dispatch({ preset: 'guild_message', overrides: { content: 'after a new database' } });
+      await waitFor(() => (d.receiver.requests.some((r) => r.text().includes('after a new database')) ? true : null), {
+        message: 'an event delivered from the new database',
+      });
+      await d.restart();
+      const status = await d.status();
+      assert.equal(status.schemaVersion, SCHEMA_VERSION);
+      await d.stop();
+      d = null;
+      assert.deepEqual(schemaOf(objectDatabase(fresh)), upgraded, 'the same tables, columns, keys and rows of schema');
+    } finally {
+      fs.rmSync(fresh, { recursive: true, force: true });
     }
   });
 

@@ -3,16 +3,17 @@
 //!
 //! [`MIGRATIONS`] is the one list of schema changes: step `n` takes a database at version
 //! `n - 1` to version `n`. The object applies the steps the stored database lacks, in order,
-//! each in its own transaction with the new version recorded in the same transaction, when it
-//! is constructed. A database recorded at a version newer than this build knows is refused:
+//! in one transaction that also records the new version, when it is constructed; an empty
+//! database gets [`NEW_DATABASE`] instead, the current schema in one step (issue 9: a new
+//! object's start). A database recorded at a version newer than this build knows is refused:
 //! the object then answers `503` and never writes to it (no downgrade, nothing deleted).
 //!
 //! Version 1 is the schema of the first release, which recorded no version: a database with
 //! its tables but without a `schema_version` table is at version 1. The version is recorded
 //! from version 2 on, in the one-row table version 2 creates. Every statement is also
 //! idempotent (`IF NOT EXISTS`, `INSERT OR IGNORE`), so a step that runs again changes nothing,
-//! except `ALTER TABLE`, which only its step's transaction guards (it runs once, with the
-//! version recorded beside it).
+//! except `ALTER TABLE`, which only the transaction guards (it runs once, with the version
+//! recorded beside it).
 //!
 //! Pure: the object (`durable_object::store`) runs the statements.
 
@@ -34,27 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         what: "settings and snapshot (kv), the outbox, the known channels",
-        statements: &[
-            "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS outbox (
-                id INTEGER PRIMARY KEY,
-                session_id TEXT NOT NULL,
-                sequence INTEGER NOT NULL,
-                channel TEXT NOT NULL,
-                event_type TEXT NOT NULL,
-                body TEXT NOT NULL,
-                created_at INTEGER NOT NULL,
-                attempts INTEGER NOT NULL DEFAULT 0,
-                next_attempt_at INTEGER NOT NULL,
-                last_error TEXT,
-                dead INTEGER NOT NULL DEFAULT 0
-            )",
-            "CREATE TABLE IF NOT EXISTS channels (
-                id TEXT PRIMARY KEY,
-                kind INTEGER NOT NULL,
-                parent_id TEXT
-            ) WITHOUT ROWID",
-        ],
+        statements: &[KV_TABLE, OUTBOX_TABLE_V1, CHANNELS_TABLE],
     },
     Migration {
         version: 2,
@@ -66,32 +47,9 @@ pub const MIGRATIONS: &[Migration] = &[
         what: "the outbox becomes the event log: subscriptions (the `default` one is /connect's \
                webhook), each event's holders, per-subscription delivery state",
         statements: &[
-            // AUTOINCREMENT: a deleted subscription's id is never given to another, so no
-            // leftover state of it can be inherited.
-            "CREATE TABLE IF NOT EXISTS subscriptions (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                name TEXT NOT NULL UNIQUE,
-                kind TEXT NOT NULL,
-                definition TEXT NOT NULL,
-                token_hash TEXT,
-                cursor INTEGER NOT NULL DEFAULT 0,
-                missed INTEGER NOT NULL DEFAULT 0,
-                created_at INTEGER NOT NULL
-            )",
-            "INSERT OR IGNORE INTO subscriptions (id, name, kind, definition, created_at)
-                VALUES (1, 'default', 'push', '{}', 0)",
-            // A row only while an event's delivery to a subscription is not plain: retried,
-            // dead, or replayed. A first attempt that succeeds writes none.
-            "CREATE TABLE IF NOT EXISTS deliveries (
-                subscription INTEGER NOT NULL,
-                position INTEGER NOT NULL,
-                attempts INTEGER NOT NULL,
-                next_attempt_at INTEGER NOT NULL,
-                since INTEGER NOT NULL,
-                last_error TEXT,
-                dead INTEGER NOT NULL DEFAULT 0,
-                PRIMARY KEY (subscription, position)
-            ) WITHOUT ROWID",
+            SUBSCRIPTIONS_TABLE,
+            DEFAULT_SUBSCRIPTION,
+            DELIVERIES_TABLE,
             // The first release's webhook is the `default` subscription: its retries and dead
             // letters move over as they are.
             "INSERT OR IGNORE INTO deliveries
@@ -107,6 +65,95 @@ pub const MIGRATIONS: &[Migration] = &[
         ],
     },
 ];
+
+/// A new database's schema (issue 9, runtime start): the tables [`MIGRATIONS`] end with, each
+/// created as it is at [`CURRENT_VERSION`], in one step. An empty database gets this step
+/// instead of every migration: 8 statements rather than 16, and none of version 3's table
+/// rewrites (`ALTER TABLE ... DROP COLUMN` copies the outbox). The tables other than the outbox
+/// are the same statements as in the steps; `e2e/upgrade.test.mjs` compares a new database's
+/// tables, column by column, with the first release's upgraded by the steps.
+pub const NEW_DATABASE: Migration = Migration {
+    version: CURRENT_VERSION,
+    what: "the current schema, for a database with none of its tables",
+    statements: &[
+        KV_TABLE,
+        OUTBOX_TABLE,
+        CHANNELS_TABLE,
+        VERSION_TABLE,
+        SUBSCRIPTIONS_TABLE,
+        DEFAULT_SUBSCRIPTION,
+        DELIVERIES_TABLE,
+    ],
+};
+
+/// Settings, the session snapshot and other single values, as JSON by key (version 1).
+const KV_TABLE: &str = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+/// The first release's outbox (version 1): its delivery state in each event's row.
+const OUTBOX_TABLE_V1: &str = "CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    dead INTEGER NOT NULL DEFAULT 0
+)";
+
+/// The event log as version 3 leaves the outbox: the delivery state moved to `deliveries`,
+/// `holders` added last (where `ALTER TABLE ... ADD COLUMN` puts it).
+const OUTBOX_TABLE: &str = "CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    holders TEXT NOT NULL DEFAULT '1'
+)";
+
+/// The known channels (version 1).
+const CHANNELS_TABLE: &str = "CREATE TABLE IF NOT EXISTS channels (
+    id TEXT PRIMARY KEY,
+    kind INTEGER NOT NULL,
+    parent_id TEXT
+) WITHOUT ROWID";
+
+/// Subscriptions (version 3). AUTOINCREMENT: a deleted subscription's id is never given to
+/// another, so no leftover state of it can be inherited.
+const SUBSCRIPTIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS subscriptions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    token_hash TEXT,
+    cursor INTEGER NOT NULL DEFAULT 0,
+    missed INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+)";
+
+/// The `default` subscription, `/connect`'s webhook (version 3).
+const DEFAULT_SUBSCRIPTION: &str =
+    "INSERT OR IGNORE INTO subscriptions (id, name, kind, definition, created_at)
+    VALUES (1, 'default', 'push', '{}', 0)";
+
+/// A row only while an event's delivery to a subscription is not plain: retried, dead, or
+/// replayed. A first attempt that succeeds writes none (version 3).
+const DELIVERIES_TABLE: &str = "CREATE TABLE IF NOT EXISTS deliveries (
+    subscription INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    since INTEGER NOT NULL,
+    last_error TEXT,
+    dead INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (subscription, position)
+) WITHOUT ROWID";
 
 /// The id of the `default` subscription (`POST /connect`'s webhook), created by version 3.
 pub const DEFAULT_SUBSCRIPTION_ID: i64 = 1;
@@ -198,10 +245,13 @@ impl Found {
     }
 }
 
-/// The steps that bring a database at version `at` up to [`CURRENT_VERSION`], in order.
+/// The steps that bring a database at version `at` up to [`CURRENT_VERSION`], in order: for an
+/// empty database (version 0), the one step [`NEW_DATABASE`].
 pub fn plan(found: Found) -> Result<&'static [Migration], SchemaError> {
-    let at = found.version()?;
-    Ok(&MIGRATIONS[at as usize..])
+    match found.version()? {
+        0 => Ok(std::slice::from_ref(&NEW_DATABASE)),
+        at => Ok(&MIGRATIONS[at as usize..]),
+    }
 }
 
 /// Whether applying `step` also records its version (the table exists from
@@ -238,8 +288,21 @@ mod tests {
     }
 
     #[test]
-    fn issue_10_an_empty_database_gets_every_step_in_order() {
-        assert_eq!(versions(plan(EMPTY).unwrap()), vec![1, 2, 3]);
+    fn issue_9_an_empty_database_gets_the_current_schema_in_one_step() {
+        let steps = plan(EMPTY).unwrap();
+        assert_eq!(versions(steps), vec![CURRENT_VERSION]);
+        assert!(records_version(&steps[0]));
+        // No table rewrite, and every table the steps create.
+        assert!(steps[0].statements.iter().all(|s| !s.contains("ALTER")));
+        let created = |s: &str| s.trim_start().starts_with("CREATE TABLE");
+        let tables_of_steps = MIGRATIONS
+            .iter()
+            .flat_map(|m| m.statements)
+            .filter(|s| created(s))
+            .count();
+        let new_tables = steps[0].statements.iter().filter(|s| created(s)).count();
+        // Each table once, in the steps as in the new step.
+        assert_eq!(new_tables, tables_of_steps);
     }
 
     #[test]
@@ -257,7 +320,7 @@ mod tests {
         assert!(plan(current).unwrap().is_empty());
         // A step that runs twice (a crash between steps is covered by its transaction, but the
         // statements hold it anyway) creates nothing twice.
-        for m in MIGRATIONS {
+        for m in MIGRATIONS.iter().chain([&NEW_DATABASE]) {
             for s in m.statements {
                 let s = s.trim_start().to_ascii_uppercase();
                 assert!(

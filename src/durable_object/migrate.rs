@@ -1,7 +1,8 @@
 //! Brings the object's SQLite database to [`crate::schema::CURRENT_VERSION`] in the constructor, following
-//! [`crate::schema`]: each missing step in its own `ctx.storage.transactionSync` (workers-rs
-//! 0.8.7 does not wrap it, so it is called through JavaScript), its version recorded in the same
-//! transaction. A database newer than this build is refused before anything is written.
+//! [`crate::schema`]: the missing steps in one `ctx.storage.transactionSync` (workers-rs 0.8.7
+//! does not wrap it, so it is called through JavaScript), the new version recorded in the same
+//! transaction; an empty database gets the current schema in one step. A database newer than
+//! this build is refused before anything is written.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -17,14 +18,19 @@ use crate::schema::{
     READ_VERSION, RECORD_VERSION,
 };
 
-/// Migrates the database of `state`; returns the version it is at, as read back from it.
+/// Migrates the database of `state`; returns the version it is at: as found, or as recorded by
+/// the committed transaction of the steps.
 pub fn migrate(state: &State, sql: &SqlStorage) -> worker::Result<u32> {
-    let steps = plan(found(sql)?).map_err(schema_error)?;
-    for step in steps {
-        let sql = sql.clone();
-        in_transaction(state, move || apply(&sql, step))?;
-    }
-    found(sql)?.version().map_err(schema_error)
+    let found = found(sql)?;
+    let steps = plan(found).map_err(schema_error)?;
+    let Some(last) = steps.last() else {
+        return found.version().map_err(schema_error);
+    };
+    let in_sql = sql.clone();
+    in_transaction(state, move || {
+        steps.iter().try_for_each(|step| apply(&in_sql, step))
+    })?;
+    Ok(last.version)
 }
 
 fn schema_error(e: SchemaError) -> worker::Error {
