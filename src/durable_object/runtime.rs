@@ -127,6 +127,8 @@ impl Runtime {
             engine.require_identify_grant();
         }
         let coordinator = CoordinatorSide::load(&store)?;
+        // Every stored value is loaded: later reads go to the table.
+        store.started();
         let insecure_webhooks = insecure_webhooks_allowed(&env);
         let api_base = env_string(&env, "DISCORD_API_BASE")
             .unwrap_or_else(|| "https://discord.com/api/v10".to_owned())

@@ -24,7 +24,8 @@
 
 mod pull;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{SqlCursor, SqlStorage, SqlStorageValue};
@@ -218,6 +219,10 @@ pub struct Store {
     /// The newest position recorded in `kv` (with the snapshot or alone): a restart resumes
     /// after it even if every row is gone.
     recorded_position: Cell<i64>,
+    /// Every `kv` row, read in one statement when the object starts (issue 9, runtime start):
+    /// the constructor's loaders take their values from it rather than a statement each.
+    /// `None` from [`Store::started`] on; kept up to date by writes until then.
+    start_kv: RefCell<Option<HashMap<String, String>>>,
 }
 
 fn int(value: u64) -> SqlStorageValue {
@@ -246,6 +251,24 @@ fn id_filters(
     }
 }
 
+/// Every row of the `kv` table, by key (read raw: no object to deserialise per row).
+fn read_kv(sql: &SqlStorage) -> worker::Result<HashMap<String, String>> {
+    let mut rows = HashMap::new();
+    for row in sql.exec("SELECT key, value FROM kv", None)?.raw() {
+        match row?.as_slice() {
+            [SqlStorageValue::String(key), SqlStorageValue::String(value)] => {
+                rows.insert(key.clone(), value.clone());
+            }
+            other => {
+                return Err(worker::Error::RustError(format!(
+                    "a kv row is not a key and a text value: {other:?}"
+                )))
+            }
+        }
+    }
+    Ok(rows)
+}
+
 impl Store {
     /// Opens the database at `schema_version`, already migrated (see [`super::migrate`]); new
     /// events get row ids after the newest stored one and after the newest position recorded.
@@ -266,6 +289,7 @@ impl Store {
                 )))
             }
         };
+        let start_kv = read_kv(&sql)?;
         let store = Self {
             sql,
             schema_version,
@@ -274,6 +298,7 @@ impl Store {
             counts_read: Cell::new(None),
             next_id: Cell::new(0),
             recorded_position: Cell::new(0),
+            start_kv: RefCell::new(Some(start_kv)),
         };
         let recorded = [SNAPSHOT_KEY, POSITION_KEY]
             .into_iter()
@@ -340,8 +365,19 @@ impl Store {
         Ok(cursor.rows_written())
     }
 
-    /// A JSON value of the `kv` table.
+    /// The object has started: `kv` values are read from the table again, one statement each.
+    pub fn started(&self) {
+        self.start_kv.replace(None);
+    }
+
+    /// A JSON value of the `kv` table (while the object starts, from the rows read at open).
     pub(crate) fn get<T: DeserializeOwned>(&self, key: &str) -> worker::Result<Option<T>> {
+        if let Some(rows) = self.start_kv.borrow().as_ref() {
+            return match rows.get(key) {
+                None => Ok(None),
+                Some(value) => Ok(Some(serde_json::from_str(value)?)),
+            };
+        }
         let rows: Vec<Value> = self
             .sql
             .exec("SELECT value FROM kv WHERE key = ?", vec![key.into()])?
@@ -357,14 +393,20 @@ impl Store {
         let value = serde_json::to_string(value)?;
         self.write(
             "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            vec![key.into(), value.into()],
+            vec![key.into(), value.as_str().into()],
         )?;
+        if let Some(rows) = self.start_kv.borrow_mut().as_mut() {
+            rows.insert(key.to_owned(), value);
+        }
         Ok(())
     }
 
     /// Removes a value of the `kv` table.
     pub(crate) fn delete(&self, key: &str) -> worker::Result<()> {
         self.write("DELETE FROM kv WHERE key = ?", vec![key.into()])?;
+        if let Some(rows) = self.start_kv.borrow_mut().as_mut() {
+            rows.remove(key);
+        }
         Ok(())
     }
 
@@ -380,8 +422,7 @@ impl Store {
 
     /// Forgets the connect settings.
     pub fn clear_settings(&self) -> worker::Result<()> {
-        self.write("DELETE FROM kv WHERE key = ?", vec![SETTINGS_KEY.into()])?;
-        Ok(())
+        self.delete(SETTINGS_KEY)
     }
 
     /// The stored session snapshot, with the sequence advanced to the newest stored event of
