@@ -1,7 +1,7 @@
 // The worker in real workerd, the simulator speaking the real protocol, a real receiver.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { waitFor } from './harness/index.mjs';
+import { sleep, waitFor } from './harness/index.mjs';
 import { BOT_TOKEN, deployment, received } from './fixture.mjs';
 
 describe('connect, forward, status, disconnect', () => {
@@ -130,5 +130,70 @@ describe('issue 9 connect: GET /gateway/bot started before the settings write', 
     const sim = await d.sim.state();
     assert.equal(sim.gatewayBotRequests, 3, 'one per new session');
     assert.equal(sim.identifies.length, 3);
+  });
+});
+
+// Issue 9, fifth pass: a connect that starts a new session, when an earlier GET /gateway/bot
+// answer's URL and identify budget are known (and an Identify may go now), opens the socket to
+// that URL at once while GET /gateway/bot is asked again; the socket identifies only once the
+// answer confirms the URL and the budget. A failed answer leaves it unused: the simulator sees a
+// connection that never identified, closed by the client with 1000.
+describe('issue 9 connect: the socket opens alongside GET /gateway/bot', () => {
+  let d;
+  before(async () => {
+    d = await deployment();
+    await d.connectReady();
+  });
+  after(() => d?.stop());
+
+  /** Disconnects, then waits out the 5 s between two Identify calls (no early socket before). */
+  const disconnectAndWait = async () => {
+    assert.equal((await d.call('POST', '/disconnect')).status, 200);
+    await sleep(5_100);
+  };
+
+  /** The simulator's connections opened after the first `skip`, once none is open. */
+  const closedConnectionsAfter = (skip) =>
+    waitFor(async () => {
+      const conns = (await d.sim.state()).connections.slice(skip);
+      return conns.length > 0 && conns.every((c) => !c.open) ? conns : null;
+    }, { message: 'the early socket closed' });
+
+  test('issue 9 connect: a reconnect identifies once, on the socket opened with GET /gateway/bot', async () => {
+    await disconnectAndWait();
+    const before = await d.sim.state();
+    await d.connectReady();
+    const sim = await d.sim.state();
+    assert.equal(sim.gatewayBotRequests, before.gatewayBotRequests + 1, 'asked once');
+    assert.equal(sim.upgradeRequests, before.upgradeRequests + 1, 'one socket');
+    assert.equal(sim.identifies.length, before.identifies.length + 1, 'one Identify');
+  });
+
+  test('issue 9 connect: a failed GET /gateway/bot leaves the early socket unused, then connects', async () => {
+    await disconnectAndWait();
+    const before = await d.sim.state();
+    await d.sim.control('/_sim/config', { gatewayBotFaults: [{ status: 503, retryAfterSecs: 0.2 }] });
+    await d.connectReady();
+    const sim = await d.sim.state();
+    const opened = sim.connections.slice(before.connections.length);
+    assert.equal(opened.length, 2, 'the early socket, then the one after the retry');
+    assert.equal(opened[0].token, null, 'no Identify on the early socket');
+    assert.equal(opened[0].closeCodeFromClient, 1000);
+    assert.equal(sim.identifies.length, before.identifies.length + 1, 'one Identify, after the answer');
+    assert.equal(sim.identifies.at(-1).connectionId, opened[1].id);
+  });
+
+  test('issue 9 connect: a 401 from GET /gateway/bot stops as before and the early socket never identifies', async () => {
+    await disconnectAndWait();
+    const before = await d.sim.state();
+    await d.sim.control('/_sim/config', { gatewayBotFaults: [{ status: 401 }] });
+    await d.call('POST', '/connect', {});
+    const status = await d.waitForState('stopped');
+    assert.equal(status.stopCode, 'authenticationFailed');
+    const opened = await closedConnectionsAfter(before.connections.length);
+    assert.equal(opened.length, 1, 'the early socket only');
+    assert.equal(opened[0].token, null, 'no Identify on it');
+    assert.equal(opened[0].closeCodeFromClient, 1000);
+    assert.equal((await d.sim.state()).identifies.length, before.identifies.length);
   });
 });

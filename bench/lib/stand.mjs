@@ -26,6 +26,9 @@ import { ADMIN_TOKEN, BOT_TOKEN, adminCall } from '../../e2e/fixture.mjs';
 
 const MINIMAL = path.join(ROOT, 'bench', 'minimal-forwarder', 'worker.mjs');
 
+/** How long the bench waits between two status polls of a connect, in ms. */
+export const POLL_INTERVAL_MS = 5;
+
 /**
  * The forwarder built outside the repository, from DGD_EXTRA_FORWARDER*, or null.
  * @returns {{label: string, worker: object} | null}  worker: its Miniflare options, named 'extra-forwarder'
@@ -82,10 +85,12 @@ export function cpuSeconds(rootPid) {
 }
 
 /**
- * A forwarder under test: connect (resolves once its gateway session is READY), counters
- * ({delivered, rowsWritten, pending}: events delivered and SQLite rows written so far, events
- * waiting), disconnect.
+ * A forwarder under test: connect (resolves once its gateway session is READY: `sendConnect`,
+ * then `isReady` every 5 ms until it says so; bench/connect-trace.mjs times the two apart),
+ * counters ({delivered, rowsWritten, pending}: events delivered and SQLite rows written so far,
+ * events waiting), disconnect.
  * @typedef {{label: string, connect: () => Promise<void>,
+ *   sendConnect: () => Promise<void>, isReady: () => Promise<boolean>,
  *   counters: () => Promise<{delivered: number, rowsWritten: number, pending: number}>,
  *   disconnect: () => Promise<void>}} Forwarder
  */
@@ -129,6 +134,15 @@ export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort, 
     throw err;
   }
 
+  /** A forwarder's `connect`: its `sendConnect`, then its `isReady` every 5 ms until READY (15 s at most). */
+  const withConnect = (fwd) => ({
+    ...fwd,
+    async connect() {
+      await fwd.sendConnect();
+      await waitFor(async () => ((await fwd.isReady()) ? true : null), { timeoutMs: 15_000, intervalMs: POLL_INTERVAL_MS });
+    },
+  });
+
   const call = async (method, p, body) => {
     const res = await adminCall(workers, method, p, { body });
     if (res.status >= 300) throw new Error(`${method} ${p} answered ${res.status}: ${JSON.stringify(res.json)}`);
@@ -136,12 +150,10 @@ export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort, 
   };
 
   /** The Rust gateway whose routes are under `prefix` of the entry. @returns {Forwarder} */
-  const gatewayForwarder = (prefix, label) => ({
+  const gatewayForwarder = (prefix, label) => withConnect({
     label,
-    async connect() {
-      await call('POST', `${prefix}/connect`, {});
-      await waitFor(async () => ((await call('GET', `${prefix}/status`)).state === 'connected' ? true : null), { timeoutMs: 15_000, intervalMs: 5 });
-    },
+    sendConnect: () => call('POST', `${prefix}/connect`, {}),
+    isReady: async () => (await call('GET', `${prefix}/status`)).state === 'connected',
     async counters() {
       const { delivery } = await call('GET', `${prefix}/status`);
       return { delivered: delivery.delivered, rowsWritten: delivery.storageRowsWritten, pending: delivery.pending };
@@ -153,12 +165,10 @@ export async function startStand({ heartbeatIntervalMs = 41_250, inspectorPort, 
   // asked once here, so no connect of theirs is timed with the bench's own request in it.
   const { url: gatewayUrl } = await (await fetch(`${sim.apiBase}/gateway/bot`, { headers: { authorization: `Bot ${BOT_TOKEN}` } })).json();
 
-  const jsForwarder = (kind, label) => ({
+  const jsForwarder = (kind, label) => withConnect({
     label,
-    async connect() {
-      await call('POST', `/${kind}/connect`, { gateway: gatewayUrl, token: BOT_TOKEN, webhook, apiBase: sim.apiBase, poll: true });
-      await waitFor(async () => ((await call('GET', `/${kind}/status`)).ready === true ? true : null), { timeoutMs: 15_000, intervalMs: 5 });
-    },
+    sendConnect: () => call('POST', `/${kind}/connect`, { gateway: gatewayUrl, token: BOT_TOKEN, webhook, apiBase: sim.apiBase, poll: true }),
+    isReady: async () => (await call('GET', `/${kind}/status`)).ready === true,
     async counters() {
       const s = await call('GET', `/${kind}/status`);
       return { delivered: s.delivered, rowsWritten: s.rowsWritten, pending: 0 };

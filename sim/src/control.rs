@@ -30,6 +30,7 @@ pub fn handle(shared: &Shared, req: &Request) -> Response {
         ("GET", "state") => Ok(Response::json(200, &sim.snapshot())),
         ("GET", "config") => Ok(Response::json(200, &config_json(&sim))),
         ("GET", "rest") => Ok(Response::json(200, &json!({"requests": sim.rest.log}))),
+        ("GET", "trace") => Ok(Response::json(200, &sim.trace.to_json())),
         ("POST", "reset") => {
             sim.reset();
             Ok(ok())
@@ -45,7 +46,8 @@ pub fn handle(shared: &Shared, req: &Request) -> Response {
         ("POST", "raw") => body(req).and_then(|b| raw(&mut sim, b)),
         ("POST", "config") => body(req).and_then(|b| configure(&mut sim, b)),
         ("POST", "sharding-required") => body(req).and_then(|b| sharding_required(&mut sim, b)),
-        (_, "state" | "config" | "rest" | "reset" | "dispatch" | "oversize" | "reconnect")
+        (_, "state" | "config" | "rest" | "trace" | "reset" | "dispatch" | "oversize")
+        | (_, "reconnect")
         | (_, "sharding-required")
         | (_, "heartbeat-request" | "invalid-session" | "close" | "drop" | "acks" | "raw") => {
             Err(error(405, "method not allowed"))

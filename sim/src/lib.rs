@@ -19,6 +19,7 @@ pub mod rest;
 pub mod server;
 pub mod sharding;
 pub mod state;
+pub mod trace;
 
 use std::future::Future;
 

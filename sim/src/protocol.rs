@@ -215,6 +215,7 @@ impl Sim {
         if let Some(conn) = self.conns.get_mut(&id) {
             conn.token = Some(identify.token.clone());
         }
+        self.trace.record("identify", Some(id));
         let record_index = self.identifies.len();
         let bucket = Shard::from_identify(identify.shard)
             .bucket(self.budget(&identify.token).max_concurrency);
@@ -304,6 +305,7 @@ impl Sim {
             &guild_ids,
         );
         self.dispatch(&session_id, "READY", ready.to_string());
+        self.trace.record("ready", Some(id));
         let guild = presets::guild_create(&self.world);
         for index in guilds {
             let d = sharding::for_guild(&self.world, &guild, index);

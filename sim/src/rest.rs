@@ -60,6 +60,7 @@ fn bot_token(req: &Request) -> Option<&str> {
 pub fn gateway_bot(shared: &Shared, req: &Request) -> Response {
     let mut sim = shared.lock();
     sim.gateway_bot_requests += 1;
+    sim.trace.record("gateway_bot", None);
     if let Some(fault) = sim.config.gateway_bot_faults.pop_front() {
         log!("GET /gateway/bot -> injected {}", fault.status);
         return fault_response(&fault);

@@ -127,6 +127,7 @@ async fn upgrade(mut stream: TcpStream, req: Request, leftover: Vec<u8>, shared:
     if stream.write_all(head.as_bytes()).await.is_err() {
         return;
     }
+    shared.lock().trace.record("upgraded", None);
     let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, None).await;
     connection::run(shared, ws, path, req.query).await;
 }

@@ -326,6 +326,8 @@ pub struct Sim {
     pub identify_buckets: IdentifyBuckets,
     /// The talk-back REST routes' windows and request log.
     pub rest: crate::messages::RestState,
+    /// The moments of each connect, timestamped (`GET /_sim/trace`).
+    pub trace: crate::trace::Trace,
     next_conn: ConnId,
     next_order: u64,
 }
@@ -350,6 +352,7 @@ impl Sim {
             last_message: HashMap::new(),
             identify_buckets: IdentifyBuckets::default(),
             rest: crate::messages::RestState::default(),
+            trace: crate::trace::Trace::default(),
             next_conn: 1,
             next_order: 1,
         }
@@ -371,6 +374,7 @@ impl Sim {
         self.last_message.clear();
         self.identify_buckets.clear();
         self.rest = crate::messages::RestState::default();
+        self.trace.clear();
         self.config = Config::new(self.default_heartbeat_ms);
         log!("reset");
     }
@@ -411,6 +415,7 @@ impl Sim {
         self.prune_closed();
         log!("conn {id}: open {path}?{query}");
         self.send_payload(id, protocol::hello(self.config.heartbeat_interval_ms));
+        self.trace.record("hello", Some(id));
         if version != Some("10") {
             self.close_conn(id, 4012, "Invalid API version");
         } else if encoding != "json" {

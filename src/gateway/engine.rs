@@ -120,6 +120,10 @@ pub struct Engine {
     gate: Option<IdentifyGate>,
     /// Guilds in the last READY (kept across resumes).
     guilds: Option<u32>,
+    /// Set by a connect that starts a new session: its `GET /gateway/bot` may go with a socket
+    /// opened at once to the URL an earlier answer gave ([`Engine::may_open_early`]). Cleared
+    /// at the end of the input that set it.
+    early_open: bool,
     actions: VecDeque<Action>,
 }
 
@@ -158,6 +162,7 @@ impl Engine {
             heartbeat_status: HeartbeatStatus::default(),
             counters: Counters::default(),
             history: ActivityHistory::default(),
+            early_open: false,
             presence: None,
             gate: None,
             guilds: None,
@@ -261,6 +266,7 @@ impl Engine {
             }
         }
         self.poll(now);
+        self.early_open = false;
     }
 
     /// Sends a user command (for example op 3 Presence Update) on the ready session.
@@ -412,6 +418,9 @@ impl Engine {
                 return;
             }
         }
+        // After a terminal failure (a rejected token, say) no socket opens before Discord
+        // answers again.
+        let stopped = matches!(self.phase, Phase::Stopped(_));
         let plan = self.connect_plan(&config);
         if plan
             == (ConnectPlan::Fresh {
@@ -441,6 +450,7 @@ impl Engine {
             Mode::Fresh
         };
         self.schedule(now, mode, Delay::Immediate);
+        self.early_open = mode == Mode::Fresh && !stopped;
     }
 
     fn disconnect(&mut self) {
@@ -548,6 +558,12 @@ impl Engine {
                     deadline: now + FETCH_TIMEOUT_MS,
                 };
                 self.actions.push_back(Action::FetchGatewayInfo);
+                if std::mem::take(&mut self.early_open) && self.may_open_early(now) {
+                    self.open(now, false);
+                    if let Phase::Open(conn) = &mut self.phase {
+                        conn.awaiting_info = true;
+                    }
+                }
                 true
             }
             Phase::Fetching { deadline } if now >= *deadline => {
@@ -590,6 +606,21 @@ impl Engine {
             }
             _ => false,
         }
+    }
+
+    /// Whether a connect's socket may open now, alongside its `GET /gateway/bot` (issue 9,
+    /// `/connect` → READY): a new session of an ungated shard, a URL and an identify budget
+    /// known from an earlier answer that would let an Identify go now, and the reconnect
+    /// ceiling not reached. The socket waits for the answer before it identifies
+    /// ([`Engine::on_gateway_info`]), so nothing is spent on what the earlier answer said.
+    fn may_open_early(&self, now: u64) -> bool {
+        self.session.is_none()
+            && self.gate.is_none()
+            && self.gateway_url.is_some()
+            && self.budget.remaining.is_some()
+            && !self.budget.exhausted(now)
+            && self.budget.ready_at(now) <= now
+            && self.backoff.admit(now) <= now
     }
 
     /// A gated shard is due to open a socket to Identify without a grant: ask for one (once
@@ -678,6 +709,7 @@ impl Engine {
             deadline: now + OPEN_TIMEOUT_MS,
             heartbeat: None,
             decompressor: Some(Decompressor::new(compression)),
+            awaiting_info: false,
         });
         self.actions.push_back(Action::OpenSocket {
             id,
@@ -687,17 +719,43 @@ impl Engine {
 
     // ----- HTTP results --------------------------------------------------------------------
 
+    /// The socket opened early to the known URL while `GET /gateway/bot` is asked again, if
+    /// that is the current one.
+    fn early_connection(&self) -> Option<(ConnectionId, Stage)> {
+        match &self.phase {
+            Phase::Open(conn) if conn.awaiting_info => Some((conn.id, conn.stage)),
+            _ => None,
+        }
+    }
+
     fn on_gateway_info(&mut self, now: u64, info: GatewayInfo) {
-        if !matches!(self.phase, Phase::Fetching { .. }) {
+        let early = self.early_connection();
+        if early.is_none() && !matches!(self.phase, Phase::Fetching { .. }) {
             self.counters.stale_inputs += 1;
             return;
         }
+        let same_url = self.gateway_url.as_deref() == Some(info.url.as_str());
         self.gateway_url = Some(info.url);
         // Not persisted here: a storage write now would hold the WebSocket upgrade that follows
         // until the write is confirmed (the output gate), on the way to READY. Nothing depends
         // on it: after a restart the object fetches `/gateway/bot` again before any Identify,
         // and the Identify that spends the budget persists it (budget and spend together).
         self.budget.update(info.session_start_limit, now);
+        if let Some((id, stage)) = early {
+            if same_url && self.budget.ready_at(now) <= now {
+                // The answer confirms the early socket: it identifies (now, if Hello came).
+                if let Phase::Open(conn) = &mut self.phase {
+                    conn.awaiting_info = false;
+                }
+                if stage == Stage::Handshaking {
+                    self.identify(now, id);
+                }
+                return;
+            }
+            // Another URL, or no Identify allowed now: the early socket goes unused (nothing
+            // was sent on it) and the connect goes on as if it had only fetched.
+            self.close_current(SESSION_ENDING_CLOSE_CODE, "gateway URL or budget changed");
+        }
         if self.session.is_some() {
             // Fetched only to learn the URL to resume on (the resume URL failed): no Identify.
             self.phase = Phase::Idle;
@@ -729,7 +787,11 @@ impl Engine {
     }
 
     fn on_gateway_info_failed(&mut self, now: u64, failure: RequestFailure) {
-        if !matches!(self.phase, Phase::Fetching { .. }) {
+        if self.early_connection().is_some() {
+            // The early socket never identifies without an answer: the connect fails as one
+            // that only fetched.
+            self.close_current(SESSION_ENDING_CLOSE_CODE, "GET /gateway/bot failed");
+        } else if !matches!(self.phase, Phase::Fetching { .. }) {
             self.counters.stale_inputs += 1;
             return;
         }
@@ -976,12 +1038,21 @@ impl Engine {
             _ => None,
         };
         conn.resume = resume_payload.is_some();
+        let awaiting_info = conn.awaiting_info;
         if let Some(resume) = resume_payload {
             if self.send(now, id, resume, Priority::Essential) {
                 self.counters.resumes_sent += 1;
             }
             return;
         }
+        if !awaiting_info {
+            self.identify(now, id);
+        }
+    }
+
+    /// Sends Identify on socket `id` (Hello came), if the identify budget and the shard's grant
+    /// allow it now; otherwise closes it and waits for them.
+    fn identify(&mut self, now: u64, id: ConnectionId) {
         let ready_at = self.budget.ready_at(now);
         if ready_at > now || self.budget.remaining.is_none() {
             // The budget changed since the socket was planned: never overspend it.

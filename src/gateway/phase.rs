@@ -50,6 +50,9 @@ pub(crate) struct Connection {
     pub(crate) heartbeat: Option<Heartbeat>,
     /// The transport decompressor (taken out while a frame is being decoded).
     pub(crate) decompressor: Option<Decompressor>,
+    /// Opened to the known gateway URL while `GET /gateway/bot` is asked again (issue 9): no
+    /// Identify leaves until its answer confirms the URL and the identify budget.
+    pub(crate) awaiting_info: bool,
 }
 
 /// What the engine is doing.

@@ -184,6 +184,9 @@ pub(crate) fn describe(phase: &Phase) -> (ConnectionState, &'static str, Option<
             Stage::Opening => (ConnectionState::Connecting, "opening the socket", None),
             Stage::AwaitingHello => (ConnectionState::Connecting, "waiting for hello", None),
             Stage::Handshaking if conn.resume => (ConnectionState::Connecting, "resuming", None),
+            Stage::Handshaking if conn.awaiting_info => {
+                (ConnectionState::Connecting, "fetching gateway info", None)
+            }
             Stage::Handshaking => (ConnectionState::Connecting, "identifying", None),
             Stage::Ready => (ConnectionState::Connected, "ready", None),
         },
