@@ -96,8 +96,9 @@ fn deliver(
     let timeout = u32::try_from(settings.delivery.timeout_ms).unwrap_or(u32::MAX);
     // Shared with the answer's callback: no copy of the body or the settings per request.
     let row = Rc::new(row);
-    let (kept_row, kept_settings) = (row.clone(), settings.clone());
+    let (kept_row, kept_settings, kept_runtime) = (row.clone(), settings.clone(), runtime.clone());
     post(
+        &kept_runtime.watchdog,
         &webhook.url,
         &headers,
         &row.body,
