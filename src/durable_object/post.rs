@@ -30,11 +30,8 @@ use crate::delivery::retry::parse_retry_after;
 use crate::delivery::waiting::Waiting;
 
 #[wasm_bindgen(inline_js = r#"
-export function newWatchdog() {
-  return { under: new Set(), timer: null, at: Infinity };
-}
-export function postWebhook(watchdog, url, headerList, body, timeoutMs, cap, done, key) {
-  send(watchdog, url, headerList, body, timeoutMs, cap).then(
+export function postWebhook(url, headerList, body, timeoutMs, cap, done, key) {
+  send(url, headerList, body, timeoutMs, cap).then(
     (a) => done(key, a.status, a.retryAfter ?? undefined, undefined),
     (e) => done(key, 0, undefined, `fetch: ${e}`),
   );
@@ -42,46 +39,7 @@ export function postWebhook(watchdog, url, headerList, body, timeoutMs, cap, don
 export function failLater(message, done, key) {
   queueMicrotask(() => done(key, 0, undefined, message));
 }
-// The object's one timer for all its requests (issue 9, delivery path): `AbortSignal.timeout`
-// armed a runtime timer per request that fired `timeoutMs` later even for a request answered at
-// once; the watchdog's timer is armed for the earliest deadline of the requests under way, and
-// fires about once a timeout however many requests came and went meanwhile.
-function watch(dog, timeoutMs) {
-  const entry = { controller: new AbortController(), deadline: Date.now() + timeoutMs };
-  dog.under.add(entry);
-  arm(dog, entry.deadline);
-  return entry;
-}
-function arm(dog, at) {
-  if (at >= dog.at) return;
-  if (dog.timer !== null) clearTimeout(dog.timer);
-  dog.at = at;
-  dog.timer = setTimeout(() => bark(dog), Math.max(0, at - Date.now()));
-}
-function bark(dog) {
-  dog.timer = null;
-  dog.at = Infinity;
-  const now = Date.now();
-  let next = Infinity;
-  for (const entry of dog.under) {
-    if (entry.deadline <= now) {
-      dog.under.delete(entry);
-      entry.controller.abort(new DOMException('the webhook did not answer in time', 'TimeoutError'));
-    } else if (entry.deadline < next) {
-      next = entry.deadline;
-    }
-  }
-  if (next !== Infinity) arm(dog, next);
-}
-async function send(dog, url, headerList, body, timeoutMs, cap) {
-  const entry = watch(dog, timeoutMs);
-  try {
-    return await exchange(url, headerList, body, entry.controller.signal, cap);
-  } finally {
-    dog.under.delete(entry);
-  }
-}
-async function exchange(url, headerList, body, signal, cap) {
+async function send(url, headerList, body, timeoutMs, cap) {
   // A plain object: `fetch` reads it in one call (`Headers` costs a call per header). The
   // names are distinct and ours (no duplicates to combine, no `__proto__`).
   const headers = {};
@@ -92,7 +50,7 @@ async function exchange(url, headerList, body, signal, cap) {
     headers,
     body,
     redirect: 'manual',
-    signal,
+    signal: AbortSignal.timeout(timeoutMs),
   });
   // Each getter of the answer is a call into the runtime (`body` makes a stream object):
   // only what is needed is read. Retry-After counts only for an answer that is retried.
@@ -132,7 +90,6 @@ extern "C" {
     /// when there was no answer or its body broke off.
     #[wasm_bindgen(js_name = postWebhook)]
     fn post_webhook(
-        watchdog: &JsValue,
         url: &str,
         header_list: &str,
         body: &str,
@@ -141,10 +98,6 @@ extern "C" {
         done: &JsValue,
         key: u32,
     );
-
-    /// A new watchdog: the timer that cuts off the requests of one object past their timeout.
-    #[wasm_bindgen(js_name = newWatchdog)]
-    fn new_watchdog() -> JsValue;
 
     /// Calls `done` as `postWebhook` does for a failure, with `message`, from a microtask.
     #[wasm_bindgen(js_name = failLater)]
@@ -178,23 +131,6 @@ fn header_list(headers: &[(&str, &str)]) -> Option<String> {
     Some(list)
 }
 
-/// One object's timer for the timeouts of all its requests. Per object, not per isolate: a
-/// timer belongs to the object that armed it, and must abort only that object's requests.
-pub struct Watchdog(JsValue);
-
-impl Watchdog {
-    /// A watchdog with no request under way and no timer armed.
-    pub fn new() -> Self {
-        Self(new_watchdog())
-    }
-}
-
-impl Default for Watchdog {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// What is told of a request's outcome.
 type Handler = Box<dyn FnOnce(Result<Answer, Failure>)>;
 
@@ -222,12 +158,10 @@ fn answered(key: u32, status: u16, retry_after: Option<String>, error: Option<St
     });
 }
 
-/// POSTs `body` to `url` with `headers`, no redirects followed, aborted after `timeout_ms` by
-/// `watchdog`;
+/// POSTs `body` to `url` with `headers`, no redirects followed, aborted after `timeout_ms`;
 /// reads at most `cap` bytes of the answer's body, then calls `done` with the outcome (never
 /// before this returns: from the promise's reaction, with no Rust code running).
 pub fn post(
-    watchdog: &Watchdog,
     url: &str,
     headers: &[(&str, &str)],
     body: &str,
@@ -238,16 +172,7 @@ pub fn post(
     let list = header_list(headers);
     let key = WAITING.with(|waiting| waiting.borrow_mut().insert(Box::new(done)));
     DONE.with(|callback| match list {
-        Some(list) => post_webhook(
-            &watchdog.0,
-            url,
-            &list,
-            body,
-            timeout_ms,
-            cap,
-            callback,
-            key,
-        ),
+        Some(list) => post_webhook(url, &list, body, timeout_ms, cap, callback, key),
         None => fail_later("a header holds a line break", callback, key),
     });
 }

@@ -62,8 +62,6 @@ pub struct Runtime {
     pub talk: Rc<super::talk::Talk>,
     /// The long polls of pull subscriptions.
     pub pull: Rc<super::pull::Pull>,
-    /// The timer that cuts off webhook requests past their timeout (one for all of them).
-    pub watchdog: super::post::Watchdog,
     recovered: Cell<bool>,
     /// The `GET /gateway/bot` a connect started before it wrote the settings, for the engine's
     /// `FetchGatewayInfo` of that same connect (see [`Runtime::connect`]).
@@ -150,7 +148,6 @@ impl Runtime {
             api_base,
             talk: super::talk::Talk::new(),
             pull: super::pull::Pull::new(),
-            watchdog: super::post::Watchdog::new(),
             recovered: Cell::new(false),
             early_gateway_info: RefCell::new(None),
             alarm: RefCell::new(AlarmKeeper::new()),

@@ -96,9 +96,8 @@ fn deliver(
     let timeout = u32::try_from(settings.delivery.timeout_ms).unwrap_or(u32::MAX);
     // Shared with the answer's callback: no copy of the body or the settings per request.
     let row = Rc::new(row);
-    let (kept_row, kept_settings, kept_runtime) = (row.clone(), settings.clone(), runtime.clone());
+    let (kept_row, kept_settings) = (row.clone(), settings.clone());
     post(
-        &kept_runtime.watchdog,
         &webhook.url,
         &headers,
         &row.body,
