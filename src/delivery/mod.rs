@@ -9,7 +9,6 @@
 //! - [`retry`]: what each answer means, and when to try again.
 //! - [`signature`]: HMAC-SHA256 request signatures.
 //! - [`warm`]: waiting events kept in memory within a byte budget, so delivery reads no storage.
-//! - [`waiting`]: requests under way by number, for the one answer callback.
 
 pub mod deletes;
 pub mod enrich;
@@ -18,6 +17,5 @@ pub mod inserts;
 pub mod lanes;
 pub mod retry;
 pub mod signature;
-pub mod waiting;
 pub mod warm;
 pub mod webhook_url;

@@ -5,46 +5,36 @@
 //! call (headers, init, signal, fetch, then each chunk of the answer through a stream reader
 //! and its promises) a POST made about two dozen of them, and each woke the futures executor.
 //!
-//! No future waits for the answer (issue 9, steady path): the JS side calls back when it is
-//! known, straight from the promise's reaction, so a POST costs no task of the futures executor
-//! (a `queueMicrotask` and a poll to start it, two closures, a promise and another wake to learn
-//! its end). Issue 9, delivery path: that callback is one closure made once for the isolate,
-//! told which request answered by a number ([`Waiting`]); a closure per request cost a JS
-//! function, a `FinalizationRegistry` entry and its release at each POST.
-//!
-//! The headers go to `fetch` as a plain object, which it reads in one call; a `Headers` object
-//! cost a call into the runtime per header.
+//! No future waits for the answer (issue 9, steady path): the JS side calls the request's one
+//! callback when it is known, straight from the promise's reaction, so a POST costs no task of
+//! the futures executor (a `queueMicrotask` and a poll to start it, two closures, a promise
+//! and another wake to learn its end).
 //!
 //! The answer's body is read so the connection is released, but never more than `cap` bytes of
 //! it: a declared small length is read in one `arrayBuffer()` call, anything else chunk by
 //! chunk and cancelled once past the cap (an endless or huge answer costs neither time nor
 //! memory). A body that breaks off is a failed attempt, like no answer at all.
 
-use std::cell::RefCell;
-
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::JsValue;
 
 use crate::delivery::retry::parse_retry_after;
-use crate::delivery::waiting::Waiting;
 
 #[wasm_bindgen(inline_js = r#"
-export function postWebhook(url, headerList, body, timeoutMs, cap, done, key) {
+export function postWebhook(url, headerList, body, timeoutMs, cap, done) {
   send(url, headerList, body, timeoutMs, cap).then(
-    (a) => done(key, a.status, a.retryAfter ?? undefined, undefined),
-    (e) => done(key, 0, undefined, `fetch: ${e}`),
+    (a) => done(a.status, a.retryAfter ?? undefined, undefined),
+    (e) => done(0, undefined, `fetch: ${e}`),
   );
 }
-export function failLater(message, done, key) {
-  queueMicrotask(() => done(key, 0, undefined, message));
+export function failLater(message, done) {
+  queueMicrotask(() => done(0, undefined, message));
 }
 async function send(url, headerList, body, timeoutMs, cap) {
-  // A plain object: `fetch` reads it in one call (`Headers` costs a call per header). The
-  // names are distinct and ours (no duplicates to combine, no `__proto__`).
-  const headers = {};
+  const headers = new Headers();
   const parts = headerList.split('\n');
-  for (let i = 0; i + 1 < parts.length; i += 2) headers[parts[i]] = parts[i + 1];
+  for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
   const response = await fetch(url, {
     method: 'POST',
     headers,
@@ -86,7 +76,7 @@ async function send(url, headerList, body, timeoutMs, cap) {
 extern "C" {
     /// POSTs `body` to `url` with the headers of `header_list` (names and values, one a line,
     /// alternating); once at most `cap` bytes of the answer's body were read, calls `done` with
-    /// `key`, the status and `Retry-After` (`undefined` when absent), or with status 0 and the error
+    /// the status and `Retry-After` (`undefined` when absent), or with status 0 and the error
     /// when there was no answer or its body broke off.
     #[wasm_bindgen(js_name = postWebhook)]
     fn post_webhook(
@@ -96,12 +86,11 @@ extern "C" {
         timeout_ms: u32,
         cap: u32,
         done: &JsValue,
-        key: u32,
     );
 
     /// Calls `done` as `postWebhook` does for a failure, with `message`, from a microtask.
     #[wasm_bindgen(js_name = failLater)]
-    fn fail_later(message: &str, done: &JsValue, key: u32);
+    fn fail_later(message: &str, done: &JsValue);
 }
 
 /// What the webhook answered.
@@ -131,33 +120,6 @@ fn header_list(headers: &[(&str, &str)]) -> Option<String> {
     Some(list)
 }
 
-/// What is told of a request's outcome.
-type Handler = Box<dyn FnOnce(Result<Answer, Failure>)>;
-
-thread_local! {
-    /// The requests under way in this isolate (every object of it), by number.
-    static WAITING: RefCell<Waiting<Handler>> = RefCell::new(Waiting::default());
-    /// The one callback the JS side calls with a request's number and outcome: made once, kept
-    /// for the isolate's life.
-    static DONE: JsValue = Closure::<dyn FnMut(u32, u16, Option<String>, Option<String>)>::new(answered)
-        .into_js_value();
-}
-
-/// The JS side's answer for request `key`: its handler, taken out of the table first (it may
-/// start other requests), is told the outcome. A number not in use is ignored.
-fn answered(key: u32, status: u16, retry_after: Option<String>, error: Option<String>) {
-    let Some(handler) = WAITING.with(|waiting| waiting.borrow_mut().take(key)) else {
-        return;
-    };
-    handler(match error {
-        Some(error) => Err(error),
-        None => Ok(Answer {
-            status,
-            retry_after_ms: retry_after.and_then(|value| parse_retry_after(&value)),
-        }),
-    });
-}
-
 /// POSTs `body` to `url` with `headers`, no redirects followed, aborted after `timeout_ms`;
 /// reads at most `cap` bytes of the answer's body, then calls `done` with the outcome (never
 /// before this returns: from the promise's reaction, with no Rust code running).
@@ -170,9 +132,19 @@ pub fn post(
     done: impl FnOnce(Result<Answer, Failure>) + 'static,
 ) {
     let list = header_list(headers);
-    let key = WAITING.with(|waiting| waiting.borrow_mut().insert(Box::new(done)));
-    DONE.with(|callback| match list {
-        Some(list) => post_webhook(url, &list, body, timeout_ms, cap, callback, key),
-        None => fail_later("a header holds a line break", callback, key),
-    });
+    let done = Closure::once_into_js(
+        move |status: u16, retry_after: Option<String>, error: Option<String>| {
+            done(match error {
+                Some(error) => Err(error),
+                None => Ok(Answer {
+                    status,
+                    retry_after_ms: retry_after.and_then(|value| parse_retry_after(&value)),
+                }),
+            })
+        },
+    );
+    match list {
+        Some(list) => post_webhook(url, &list, body, timeout_ms, cap, &done),
+        None => fail_later("a header holds a line break", &done),
+    }
 }
