@@ -208,6 +208,21 @@ describe('delivery', () => {
     assert.equal(d.receiver.requests.at(-1).json().data.id, event.data.id);
     assert.equal(status.state, 'connected');
   });
+
+  test('issue 9, delivery path: a webhook that never answers is cut off after delivery.timeoutMs and the event retried', async () => {
+    d = await deployment();
+    await d.connectReady({ delivery: { timeoutMs: 1000 } });
+    // The first request hangs far past the timeout (the receiver would answer 200 after 30 s).
+    d.receiver.setHandler(accepting((req, index) => (index === 0 ? { status: 200, delayMs: 30_000 } : { status: 200 })));
+    const { sent: [event] } = await d.dispatch({ preset: 'guild_message' });
+    const status = await waitFor(async () => {
+      const s = await d.status();
+      return s.delivery.pending === 0 && s.delivery.delivered === 1 ? s : null;
+    }, { timeoutMs: 20_000, message: 'delivered by a second attempt once the first timed out' });
+    assert.equal(status.delivery.failedAttempts, 1, 'the hung attempt counted as failed');
+    assert.equal(d.receiver.requests.length, 2);
+    assert.equal(d.receiver.requests.at(-1).json().data.id, event.data.id);
+  });
 });
 
 describe('disconnect with events pending', () => {
