@@ -88,22 +88,7 @@ fn issue9_connect_after_disconnect_fetches_and_says_so() {
 // are known, opens the socket to that URL at once while `/gateway/bot` is asked again. No
 // Identify leaves before the new answer confirms the budget and the URL.
 
-use discord_gateway_do::gateway::identify_budget::SessionStartLimit;
-use discord_gateway_do::gateway::{ConnectionState, GatewayInfo, StopReason};
-
-/// A `/gateway/bot` answer with `url` and `remaining` Identify calls left.
-fn info(url: &str, remaining: u32, reset_after: u64) -> Input<'static> {
-    Input::GatewayInfo(GatewayInfo {
-        url: url.into(),
-        shards: 1,
-        session_start_limit: SessionStartLimit {
-            total: 1000,
-            remaining,
-            reset_after,
-            max_concurrency: 1,
-        },
-    })
-}
+use discord_gateway_do::gateway::{ConnectionState, StopReason};
 
 /// The Identify payloads among `actions`.
 fn identifies(actions: &[Action]) -> usize {
@@ -143,7 +128,7 @@ fn issue9_connect_early_socket_opens_with_the_fetch_and_identifies_only_after_th
     assert_eq!(sends(&actions).len(), 1, "{actions:?}");
     assert_eq!(sends(&actions)[0]["op"], 1, "a heartbeat");
     assert_eq!(s.engine.status().phase, "fetching gateway info");
-    s.input(info(GATEWAY_URL, 999, 86_400_000));
+    s.input(gateway_info_input(GATEWAY_URL, 999, 86_400_000));
     assert_eq!(identifies(&s.take()), 1, "the answer lets the Identify go");
     s.ready(id, "second", 1);
     assert_eq!(s.engine.status().state, ConnectionState::Connected);
@@ -153,7 +138,7 @@ fn issue9_connect_early_socket_opens_with_the_fetch_and_identifies_only_after_th
 fn issue9_connect_early_socket_answer_before_hello_identifies_at_hello() {
     let mut s = Script::new();
     let (id, _) = opens(&reconnect_after_disconnect(&mut s))[0].clone();
-    s.input(info(GATEWAY_URL, 999, 86_400_000));
+    s.input(gateway_info_input(GATEWAY_URL, 999, 86_400_000));
     assert_eq!(identifies(&s.take()), 0);
     s.input(Input::SocketOpened(id));
     s.hello(id, 41_250);
@@ -169,7 +154,7 @@ fn issue9_connect_early_socket_closes_unused_when_the_answer_says_the_budget_is_
     assert_eq!(identifies(&s.take()), 0, "no Identify before the answer");
     let reset_after = 60_000;
     let reset_at = s.now + reset_after;
-    s.input(info(GATEWAY_URL, 0, reset_after));
+    s.input(gateway_info_input(GATEWAY_URL, 0, reset_after));
     let actions = s.take();
     assert_eq!(identifies(&actions), 0);
     assert_eq!(closes(&actions), vec![1000], "the early socket closes");
@@ -202,7 +187,7 @@ fn issue9_connect_early_socket_closes_and_a_different_url_opens() {
     let mut s = Script::new();
     let (early, _) = opens(&reconnect_after_disconnect(&mut s))[0].clone();
     s.input(Input::SocketOpened(early));
-    s.input(info("wss://moved.example", 999, 86_400_000));
+    s.input(gateway_info_input("wss://moved.example", 999, 86_400_000));
     let io = s.take_io();
     assert_eq!(closes(&io), vec![1000], "{io:?}");
     let opened = opens(&io);

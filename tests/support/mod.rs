@@ -100,16 +100,7 @@ impl Script {
 
     /// Answers the fetch with a budget.
     pub fn gateway_info(&mut self, remaining: u32, reset_after: u64) {
-        self.input(Input::GatewayInfo(GatewayInfo {
-            url: GATEWAY_URL.into(),
-            shards: 1,
-            session_start_limit: SessionStartLimit {
-                total: 1000,
-                remaining,
-                reset_after,
-                max_concurrency: 1,
-            },
-        }));
+        self.input(gateway_info_input(GATEWAY_URL, remaining, reset_after));
     }
 
     pub fn gateway_info_failed(&mut self, status: Option<u16>, retry_after_ms: Option<u64>) {
@@ -192,6 +183,21 @@ impl Script {
         self.take();
         id
     }
+}
+
+/// `GET /gateway/bot`'s answer: `url`, one shard, `remaining` of 1,000 identifies, the budget's
+/// reset in `reset_after` ms.
+pub fn gateway_info_input(url: &str, remaining: u32, reset_after: u64) -> Input<'static> {
+    Input::GatewayInfo(GatewayInfo {
+        url: url.into(),
+        shards: 1,
+        session_start_limit: SessionStartLimit {
+            total: 1000,
+            remaining,
+            reset_after,
+            max_concurrency: 1,
+        },
+    })
 }
 
 /// The JSON payloads of the `Send` actions.
