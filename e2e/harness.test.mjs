@@ -6,6 +6,7 @@
 // build or simulator fails loudly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -110,3 +111,34 @@ test(
     }
   },
 );
+
+test('the harness removes the temp directories it made when its process exits (DGD_KEEP_TEMP=1 keeps them)', () => {
+  // A child process makes one as startWorker does, writes into it, prints it and exits.
+  const script = `
+    import fs from 'node:fs';
+    import path from 'node:path';
+    import { tempDir } from ${JSON.stringify(path.join(ROOT, 'e2e', 'harness', 'temp.mjs'))};
+    const dir = tempDir('dgd-temp-test-');
+    fs.mkdirSync(path.join(dir, 'do'));
+    fs.writeFileSync(path.join(dir, 'do', 'db.sqlite'), 'x');
+    console.log(dir);
+  `;
+  const made = (env) => {
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const dir = run.stdout.trim();
+    assert.ok(dir.startsWith(os.tmpdir()), dir);
+    return dir;
+  };
+  const removed = made({ DGD_KEEP_TEMP: '' });
+  assert.equal(fs.existsSync(removed), false, `${removed} outlived its process`);
+  const kept = made({ DGD_KEEP_TEMP: '1' });
+  try {
+    assert.ok(fs.existsSync(path.join(kept, 'do', 'db.sqlite')), 'DGD_KEEP_TEMP=1 keeps it');
+  } finally {
+    fs.rmSync(kept, { recursive: true, force: true });
+  }
+});

@@ -7,10 +7,10 @@
 //                 durableObjects: { DISCORD_GATEWAY: { className: 'DiscordGatewayDO', scriptName: gateway.name } } };
 //   const mf = await startWorkers({ workers: [bot, gateway] });   // the first one serves mf.url
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawnMiniflare } from './miniflare-spawn.mjs';
 import { rustWorkerModules, sqliteDurableObjects } from './rust-worker.mjs';
+import { tempDir } from './temp.mjs';
 import { ROOT, spawnGroup } from './util.mjs';
 import { readWranglerToml } from './worker.mjs';
 
@@ -68,7 +68,7 @@ export async function bundleWithWrangler(projectDir, outdir, { timeoutMs = 60_00
  *   stop: () => Promise<void>, kill: () => Promise<void>}>}
  */
 export async function startWorkers({ workers, persistDir, startTimeoutMs = 30_000, maxLifetimeMs = 10 * 60_000, inspectorPort }) {
-  persistDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'dgd-workers-'));
+  persistDir ??= tempDir('dgd-workers-');
   const cfg = { workers, persistDir, port: 0, maxLifetimeMs, inspectorPort };
   const workersHandle = await spawnMiniflare('workers', CHILD, cfg, startTimeoutMs);
   return { ...workersHandle, persistDir };

@@ -2,9 +2,9 @@
 // Miniflare 4, in a child process group of its own. Configuration mirrors wrangler.toml
 // (compatibility date/flags, [vars], Durable Object bindings; SQLite-backed classes).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawnMiniflare } from './miniflare-spawn.mjs';
+import { tempDir } from './temp.mjs';
 import { ROOT } from './util.mjs';
 
 const CHILD = path.join(import.meta.dirname, 'miniflare-child.mjs');
@@ -55,7 +55,8 @@ export function readWranglerToml(file = path.join(ROOT, 'wrangler.toml')) {
  * Starts the built Worker in workerd (Miniflare 4) in its own process group.
  * @param {object} [opts]
  * @param {Record<string,string>} [opts.vars]   merged over wrangler.toml [vars] (secrets go here too)
- * @param {string} [opts.persistDir]            storage dir (DO SQLite + alarms); default: fresh temp dir.
+ * @param {string} [opts.persistDir]            storage dir (DO SQLite + alarms); default: a fresh temp dir,
+ *                                              removed when this process exits (./temp.mjs).
  *                                              Pass the same dir again to restart on the same state.
  * @param {string} [opts.buildDir]              default $DGD_BUILD_DIR or <repo>/build
  * @param {string} [opts.wranglerToml]          default <repo>/wrangler.toml
@@ -70,7 +71,7 @@ export function readWranglerToml(file = path.join(ROOT, 'wrangler.toml')) {
  */
 export async function startWorker(opts = {}) {
   const toml = readWranglerToml(opts.wranglerToml);
-  const persistDir = opts.persistDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'dgd-worker-'));
+  const persistDir = opts.persistDir ?? tempDir('dgd-worker-');
   const maxLifetimeMs = opts.maxLifetimeMs ?? 10 * 60_000;
   const cfg = {
     buildDir: opts.buildDir ?? process.env.DGD_BUILD_DIR ?? path.join(ROOT, 'build'),
