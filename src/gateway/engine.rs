@@ -422,11 +422,12 @@ impl Engine {
         // answers again.
         let stopped = matches!(self.phase, Phase::Stopped(_));
         let plan = self.connect_plan(&config);
-        if plan
-            == (ConnectPlan::Fresh {
-                new_credentials: true,
-            })
-        {
+        if matches!(
+            plan,
+            ConnectPlan::Fresh {
+                new_credentials: true
+            }
+        ) {
             self.forget_session();
         }
         self.config = Some(config);
